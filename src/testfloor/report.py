@@ -1,0 +1,103 @@
+"""Combine coverage shards and write the reports, through coverage.py's public API."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import coverage
+from coverage.exceptions import CoverageException
+from coverage.results import should_fail_under
+
+from testfloor import atomic
+from testfloor.errors import DataError, RegressionError
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Outputs:
+    """Where each report goes; `None` means "not wanted"."""
+
+    xml: Path | None = None
+    json: Path | None = None
+    markdown: Path | None = None
+
+
+def combine(shards: Sequence[Path], data_file: Path) -> None:
+    """Combine the `shards` into `data_file`, keeping them.
+
+    Every shard must exist and be readable, and the result must not be empty:
+    coverage.py itself only warns about an unreadable file and skips it.
+    """
+    missing = [str(shard) for shard in shards if not shard.is_file()]
+    if missing:
+        raise DataError(f"missing coverage data: {', '.join(missing)}")
+    for shard in shards:
+        _check_readable(shard)
+    cov = coverage.Coverage(data_file=str(data_file))
+    try:
+        cov.combine([str(shard) for shard in shards], strict=True, keep=True)
+        cov.save()
+    except CoverageException as err:
+        raise DataError(f"{data_file}: cannot combine: {err}") from None
+    if not cov.get_data().measured_files():
+        raise DataError(f"{data_file}: the combined data measured no files (was it combined twice?)")
+
+
+def _check_readable(path: Path) -> None:
+    data = coverage.CoverageData(basename=str(path))
+    try:
+        data.read()
+    except CoverageException as err:
+        raise DataError(f"{path}: unreadable coverage data: {err}") from None
+    if not data.measured_files():
+        raise DataError(f"{path}: coverage data measured no files")
+
+
+def write_reports(data_file: Path, outputs: Outputs, fail_under: float | None = None) -> tuple[float, str]:
+    """Write the reports `outputs` asks for from `data_file`; return the total and the terminal table.
+
+    Each file is written atomically. With `fail_under`, a total below it
+    (compared as coverage.py does, at the configured precision) raises
+    `RegressionError` after the reports are written.
+    """
+    if not data_file.is_file():
+        raise DataError(f"{data_file}: not found")
+    cov = coverage.Coverage(data_file=str(data_file))
+    try:
+        cov.load()
+        if outputs.xml is not None:
+            with atomic.replacing(outputs.xml) as temporary:
+                cov.xml_report(outfile=str(temporary))
+        if outputs.json is not None:
+            with atomic.replacing(outputs.json) as temporary:
+                cov.json_report(outfile=str(temporary))
+        if outputs.markdown is not None:
+            markdown = io.StringIO()
+            cov.report(file=markdown, output_format="markdown")
+            atomic.write_text(outputs.markdown, markdown.getvalue())
+        table = io.StringIO()
+        total = cov.report(file=table)
+    except CoverageException as err:
+        raise DataError(f"{data_file}: cannot report: {err}") from None
+    precision = cov.config.precision
+    if fail_under is not None and should_fail_under(total, fail_under, precision):
+        raise RegressionError(
+            f"total coverage {display_percent(total, precision)}% is below the required {fail_under}%"
+        )
+    return total, table.getvalue()
+
+
+def display_percent(value: float, precision: int) -> str:
+    """Show a percentage as coverage.py does: never "100" unless it is 100, never "0" unless it is 0."""
+    step = 10.0**-precision
+    shown = round(value, precision)
+    if shown == 100 and value < 100:
+        shown = 100 - step
+    elif shown == 0 and value > 0:
+        shown = step
+    return f"{shown:.{precision}f}"
