@@ -45,7 +45,8 @@ class Outcome:
         """Return the number of tests collected, or raise `CollectionError` saying what went wrong."""
         if self.exitstatus == 0 and self.nodeids:
             return len(self.nodeids)
-        meaning = _MEANING.get(self.exitstatus, f"pytest exited with status {self.exitstatus}")
+        status = self.exitstatus or 5  # a clean exit that collected nothing is still an empty suite
+        meaning = _MEANING.get(status, f"pytest exited with status {status}")
         lines = [f"the collect gate failed: {meaning}"]
         lines.extend(f"  {error.nodeid or '<root>'}: {error.message}" for error in self.errors)
         raise CollectionError("\n".join(lines))

@@ -1,0 +1,32 @@
+"""testfloor's own suite runs under testfloor's pytest plugin, as a user's suite does."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+pytest_plugins = ["pytester"]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # `-p testfloor` in addopts loads the plugin even where entry points are not autoloaded;
+    # without it this suite would not test what users get.
+    if not config.pluginmanager.has_plugin("testfloor"):
+        raise pytest.UsageError("testfloor's pytest plugin is not active: install testfloor (pip install -e .)")
+
+
+@pytest.fixture(autouse=True)
+def _no_outer_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    # CI's own variables must not leak into what the tests observe.
+    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
+    for name in [name for name in os.environ if name.startswith("TESTFLOOR_")]:
+        monkeypatch.delenv(name)
+
+
+@pytest.fixture
+def pytester(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
+    # Inner runs skip hypothesis's plugin (a second of imports each time, nothing to test there) and set
+    # the fixture loop scope that pytest-asyncio otherwise warns about.
+    monkeypatch.setenv("PYTEST_ADDOPTS", "-p no:hypothesispytest -o asyncio_default_fixture_loop_scope=function")
+    return pytester

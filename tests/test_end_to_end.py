@@ -1,0 +1,199 @@
+"""Real nox, real pytest and real coverage on small projects these tests create."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from helpers import clean_environ, make_file
+
+REPO = Path(__file__).resolve().parents[1]
+PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="session")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """testfloor built from this source tree, as a wheel."""
+    out = tmp_path_factory.mktemp("dist")
+    subprocess.run(
+        [sys.executable, "-m", "hatchling", "build", "-t", "wheel", "-d", str(out)],
+        cwd=REPO,
+        env=clean_environ(),
+        check=True,
+        capture_output=True,
+    )
+    (built,) = out.glob("testfloor-*.whl")
+    return built
+
+
+def test_the_wheel_carries_the_command_the_module_and_the_plugin(wheel: Path, tmp_path: Path) -> None:
+    target = tmp_path / "site"
+    subprocess.run(
+        [sys.executable, "-m", "uv", "pip", "install", "--python", sys.executable, "--no-deps", "--target",
+         str(target), str(wheel)],
+        check=True, capture_output=True, env=clean_environ(),
+    )  # fmt: skip
+    env = clean_environ(PYTHONPATH=str(target))
+    where = subprocess.run(
+        [sys.executable, "-c", "import testfloor; print(testfloor.__file__)"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert Path(where.stdout.strip()).is_relative_to(target)
+    version = subprocess.run(
+        [sys.executable, "-m", "testfloor", "--version"], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert version.returncode == 0
+    assert version.stdout.startswith("testfloor 0.")
+    command = subprocess.run([target / "bin" / "testfloor", "--help"], cwd=tmp_path, env=env, capture_output=True)
+    assert command.returncode == 0
+    assert b"exit codes:" in command.stdout
+    make_file(
+        tmp_path / "test_probe.py",
+        'def test_probe(pytestconfig):\n    print(pytestconfig.pluginmanager.get_plugin("testfloor").__file__)\n',
+    )
+    probe = subprocess.run(
+        [sys.executable, "-m", "pytest", "-s", "-q", "-p", "no:cacheprovider", "test_probe.py"],
+        cwd=tmp_path, env=env, capture_output=True, text=True,
+    )  # fmt: skip
+    assert probe.returncode == 0, probe.stdout
+    assert str(target / "testfloor" / "plugin.py") in probe.stdout
+
+
+NOXFILE = """
+import nox
+import testfloor.nox as floor
+
+nox.options.default_venv_backend = "uv|virtualenv"
+nox.options.error_on_missing_interpreters = True
+
+PROJECT = floor.load()
+PYTHONS = floor.pythons(PROJECT)
+
+
+@nox.session(python=PYTHONS[-1])
+def collect(session):
+    floor.install(session, PROJECT)
+    floor.collect(session, PROJECT)
+
+
+@nox.session(python=PYTHONS, requires=["collect"])
+def tests(session):
+    floor.install(session, PROJECT)
+    floor.run_tests(session, PROJECT, *session.posargs)
+
+
+@nox.session(python=PYTHONS[-1], requires=["tests"])
+def coverage(session):
+    floor.install(session, PROJECT)
+    floor.report(session, PROJECT)
+
+
+@nox.session(python=PYTHONS[-1], requires=["coverage"])
+def baseline(session):
+    floor.install(session, PROJECT)
+    floor.check_baseline(session, PROJECT)
+"""
+
+
+@pytest.fixture
+def project(tmp_path: Path, wheel: Path) -> Path:
+    """A service whose settings are read at import time, with a declared placeholder for them."""
+    root = tmp_path / "service"
+    make_file(
+        root / "pyproject.toml",
+        f"""
+        [project]
+        name = "service"
+        version = "1"
+
+        [tool.pytest.ini_options]
+        pythonpath = ["src"]
+        testpaths = ["tests"]
+        asyncio_default_fixture_loop_scope = "function"
+
+        [tool.coverage.run]
+        branch = true
+        relative_files = true
+        source = ["src"]
+
+        [tool.testfloor]
+        python = ["{PYTHON}"]
+
+        [tool.testfloor.env]
+        DATABASE_URL = "postgresql://app:hunter2@localhost:5432/app"
+        """,
+    )
+    make_file(root / "requirements-test.txt", f"{wheel}\npytest\ncoverage\n")
+    make_file(root / "noxfile.py", NOXFILE)
+    make_file(
+        root / "src" / "service.py",
+        """
+        import os
+
+        DATABASE_URL = os.environ["DATABASE_URL"]
+
+
+        def price(amount, discount):
+            if discount:
+                return amount - discount
+            return amount
+        """,
+    )
+    make_file(
+        root / "tests" / "test_plain.py",
+        "from service import price\n\ndef test_plain():\n    assert price(3, 0) == 3\n",
+    )
+    make_file(
+        root / "tests" / "test_off.py", "from service import price\n\ndef test_off():\n    assert price(3, 1) == 2\n"
+    )
+    return root
+
+
+def nox(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "nox", "--no-color", *args],
+        cwd=root,
+        env=clean_environ(NOX_DOWNLOAD_PYTHON="never"),
+        capture_output=True,
+        text=True,
+    )
+
+
+def test_a_project_goes_through_the_gate_the_run_the_report_and_the_baseline(project: Path) -> None:
+    first = nox(project, "-s", "coverage")
+    assert first.returncode == 0, first.stderr
+    assert "collected 2 tests" in first.stderr
+    assert "hunter2" not in first.stdout + first.stderr
+    totals = json.loads((project / "coverage.json").read_text())["totals"]
+    assert (totals["covered_lines"], totals["num_statements"]) == (6, 6)
+    assert (project / "coverage.xml").is_file()
+    assert "| **TOTAL** " in (project / "coverage.md").read_text()
+
+    update = subprocess.run(
+        [sys.executable, "-m", "testfloor", "baseline", "update"], cwd=project, env=clean_environ(), text=True,
+        capture_output=True,
+    )  # fmt: skip
+    assert update.returncode == 0, update.stderr
+    assert json.loads((project / "coverage-baseline.json").read_text())["totals"]["covered_lines"] == 6
+
+    (project / "tests" / "test_off.py").unlink()
+    dropped = nox(project, "-R", "-s", "baseline")
+    assert dropped.returncode != 0
+    assert "src/service.py: lines 6/6, branches 2/2 -> lines 5/6, branches 1/2" in dropped.stdout
+    assert "coverage dropped below coverage-baseline.json: total, src/service.py" in dropped.stdout
+
+
+def test_the_gate_stops_the_chain_on_a_collection_error(project: Path) -> None:
+    make_file(project / "tests" / "test_broken.py", "import not_installed_anywhere\n")
+    result = nox(project, "-s", "coverage")
+    assert result.returncode != 0
+    assert "the collect gate failed: collection was interrupted by errors" in result.stderr
+    assert "tests/test_broken.py: E   ModuleNotFoundError: No module named 'not_installed_anywhere'" in result.stderr
+    assert "Prerequisite session collect was not successful" in result.stderr
+    assert not (project / "coverage.json").exists()

@@ -1,0 +1,169 @@
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+from pathlib import Path
+from unittest import mock
+
+import nox
+import pytest
+
+import testfloor.nox as floor
+from helpers import make_file
+from testfloor.config import Config, EnvValue, load_config
+
+
+def fake_session(tmp_path: Path, python: object = "3.12") -> mock.Mock:
+    session = mock.Mock(spec=nox.Session)
+    session.env = {}
+    session.python = python
+    session.create_tmp.return_value = str(tmp_path / "tmp")
+    (tmp_path / "tmp").mkdir(exist_ok=True)
+    session.error.side_effect = RuntimeError("session.error")
+    return session
+
+
+def test_load_reads_the_project_and_prints_warnings(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    make_file(tmp_path / "pyproject.toml", '[tool.testfloor]\npython = ["3.11"]\nsurprise = 1\n')
+    config = floor.load(tmp_path)
+    assert config.python == ("3.11",)
+    assert "testfloor: warning: " in capsys.readouterr().err
+
+
+def test_pythons_come_from_the_settings_first(tmp_path: Path) -> None:
+    assert floor.pythons(Config(tmp_path, python=("3.12", "3.13"))) == ["3.12", "3.13"]
+
+
+def test_pythons_fall_back_to_the_trove_classifiers(tmp_path: Path) -> None:
+    make_file(
+        tmp_path / "pyproject.toml",
+        """
+        [project]
+        name = "x"
+        classifiers = ["Programming Language :: Python :: 3.11", "Programming Language :: Python :: 3.12"]
+        """,
+    )
+    assert floor.pythons(load_config(tmp_path)) == ["3.11", "3.12"]
+
+
+@pytest.mark.parametrize("pyproject", [None, '[project]\nname = "x"\n'])
+def test_pythons_fall_back_to_the_running_interpreter(tmp_path: Path, pyproject: str | None) -> None:
+    if pyproject is not None:
+        make_file(tmp_path / "pyproject.toml", pyproject)
+    assert floor.pythons(load_config(tmp_path)) == [f"{sys.version_info.major}.{sys.version_info.minor}"]
+
+
+def test_env_goes_into_session_env_only_and_outer_values_win(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KEPT", "real")
+    monkeypatch.delenv("NEW_SECRET", raising=False)
+    config = Config(tmp_path, env={"KEPT": EnvValue("placeholder"), "NEW_SECRET": EnvValue("hunter2")})
+    session = fake_session(tmp_path)
+    before = dict(os.environ)
+    floor.apply_env(session, config)
+    assert session.env == {"NEW_SECRET": "hunter2"}
+    assert dict(os.environ) == before
+    logged = " ".join(str(call.args[0]) for call in session.log.call_args_list)
+    assert "NEW_SECRET=****" in logged
+    assert "hunter2" not in logged
+
+
+def test_install_takes_the_requirements_file_when_there_is_one(tmp_path: Path) -> None:
+    session = fake_session(tmp_path)
+    floor.install(session, Config(tmp_path))
+    session.install.assert_not_called()
+    floor.install(session, Config(tmp_path), ".")
+    session.install.assert_called_once_with(".")
+    make_file(tmp_path / "requirements-test.txt", "pytest\n")
+    session.install.reset_mock()
+    floor.install(session, Config(tmp_path), ".")
+    session.install.assert_called_once_with("-r", str(tmp_path / "requirements-test.txt"), ".")
+
+
+def write_outcome(path: Path, exitstatus: int, nodeids: list[str]) -> None:
+    path.write_text(json.dumps({"exitstatus": exitstatus, "nodeids": nodeids, "errors": []}))
+
+
+def test_collect_returns_the_count_and_logs_it(tmp_path: Path) -> None:
+    session = fake_session(tmp_path)
+    session.run.side_effect = lambda *args, **kwargs: write_outcome(tmp_path / "tmp" / "collect.json", 0, ["t::a"])
+    assert floor.collect(session, Config(tmp_path), "tests") == 1
+    args, kwargs = session.run.call_args
+    assert args[:6] == ("python", "-m", "pytest", "-p", "testfloor", "--collect-only")
+    assert args[-1] == "tests"
+    assert kwargs["success_codes"] == range(256)
+    session.log.assert_called_with("collected 1 tests")
+
+
+def test_collect_fails_the_session_and_shows_pytest_output(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    session = fake_session(tmp_path)
+
+    def run(*args: object, **kwargs: object) -> str:
+        write_outcome(tmp_path / "tmp" / "collect.json", 5, [])
+        return "no tests ran\n"
+
+    session.run.side_effect = run
+    with pytest.raises(RuntimeError):
+        floor.collect(session, Config(tmp_path))
+    session.error.assert_called_once_with("the collect gate failed: no tests were collected")
+    assert capsys.readouterr().err == "no tests ran\n"
+
+
+def test_collect_without_a_report_fails_as_a_usage_error(tmp_path: Path) -> None:
+    session = fake_session(tmp_path)
+    session.run.return_value = None
+    with pytest.raises(RuntimeError):
+        floor.collect(session, Config(tmp_path))
+    assert "used wrongly" in session.error.call_args.args[0]
+
+
+def test_shards_are_unique_per_interpreter_and_platform(tmp_path: Path) -> None:
+    config = Config(tmp_path)
+    tag = f"{sys.platform}.{platform.machine()}"
+    assert floor.shard_path(config, "3.12") == tmp_path / f".coverage.{tag}.py3.12"
+    here = f"{sys.version_info.major}.{sys.version_info.minor}"
+    assert floor.shard_path(config, None) == tmp_path / f".coverage.{tag}.py{here}"
+
+
+def test_run_tests_clears_stale_data_and_combines_parallel_files(tmp_path: Path) -> None:
+    config = Config(tmp_path)
+    shard = floor.shard_path(config, "3.12")
+    Path(f"{shard}.stale").write_text("")
+    session = fake_session(tmp_path)
+    session.run.side_effect = lambda *args, **kwargs: Path(f"{shard}.host.1.2").write_text("")
+    assert floor.run_tests(session, config, "-x") == shard
+    assert not Path(f"{shard}.stale").exists()
+    assert session.env == {"COVERAGE_FILE": str(shard)}
+    first, second = session.run.call_args_list
+    assert first.args == ("python", "-m", "coverage", "run", "-m", "pytest", "-p", "testfloor", "-x")
+    assert first.kwargs == {"success_codes": [0]}
+    assert second.args == ("python", "-m", "coverage", "combine", "--quiet")
+
+
+def test_run_tests_may_let_failing_tests_through_and_skips_an_empty_combine(tmp_path: Path) -> None:
+    session = fake_session(tmp_path)
+    floor.run_tests(session, Config(tmp_path), allow_failures=True)
+    session.run.assert_called_once()
+    assert session.run.call_args.kwargs == {"success_codes": [0, 1]}
+
+
+def test_report_expects_one_shard_per_python(tmp_path: Path) -> None:
+    config = Config(tmp_path, python=("3.12", "3.13"))
+    session = fake_session(tmp_path)
+    floor.report(session, config, fail_under=100)
+    args = session.run.call_args.args
+    assert args[:2] == ("testfloor", "report")
+    assert [args[i + 1] for i, arg in enumerate(args) if arg == "--shard"] == [
+        str(floor.shard_path(config, "3.12")),
+        str(floor.shard_path(config, "3.13")),
+    ]
+    assert args[-2:] == ("--fail-under", "100")
+    floor.report(session, config)
+    assert "--fail-under" not in session.run.call_args.args
+
+
+def test_check_baseline_runs_the_command_on_the_project(tmp_path: Path) -> None:
+    session = fake_session(tmp_path)
+    floor.check_baseline(session, Config(tmp_path), "--coverage-json", "c.json")
+    session.run.assert_called_once_with("testfloor", "baseline", "check", str(tmp_path), "--coverage-json", "c.json")
