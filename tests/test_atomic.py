@@ -28,8 +28,13 @@ def test_a_replaced_file_keeps_its_mode(tmp_path: Path) -> None:
 def test_a_failure_leaves_the_old_file_and_no_temporary(tmp_path: Path) -> None:
     target = tmp_path / "out.txt"
     target.write_text("old")
-    with pytest.raises(RuntimeError), atomic.replacing(target) as temporary:
-        temporary.write_text("half")
-        raise RuntimeError("interrupted")
+
+    def interrupted_write() -> None:
+        with atomic.replacing(target) as temporary:
+            temporary.write_text("half")
+            raise RuntimeError("interrupted")
+
+    with pytest.raises(RuntimeError):
+        interrupted_write()
     assert target.read_text() == "old"
     assert [path.name for path in tmp_path.iterdir()] == ["out.txt"]

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from helpers import clean_environ, make_file
 import testfloor
+from helpers import clean_environ, make_file
 from testfloor import __version__
 from testfloor.baseline import Baseline, Counts, read_baseline, write_baseline
 from testfloor.cli import ExitCode, exit_code_for, main

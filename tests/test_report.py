@@ -79,7 +79,7 @@ def test_a_total_below_the_floor_fails_after_writing_the_reports(project: Path) 
 
 
 def test_a_missing_shard_is_named(project: Path) -> None:
-    with pytest.raises(DataError, match="^missing coverage data: .*shard-c$"):
+    with pytest.raises(DataError, match=r"^missing coverage data: .*shard-c$"):
         combine([project / "shard-a", project / "shard-c"], project / ".coverage")
     assert not (project / ".coverage").exists()
 
@@ -87,7 +87,7 @@ def test_a_missing_shard_is_named(project: Path) -> None:
 @pytest.mark.parametrize("content", [b"", b"not a database", b"SQLite format 3\x00" + b"\x00" * 50])
 def test_an_unreadable_shard_is_named(project: Path, content: bytes) -> None:
     (project / "shard-bad").write_bytes(content)
-    with pytest.raises(DataError, match="shard-bad: (unreadable coverage data|coverage data measured no files)"):
+    with pytest.raises(DataError, match=r"shard-bad: (unreadable coverage data|coverage data measured no files)"):
         combine([project / "shard-a", project / "shard-bad"], project / ".coverage")
     assert not (project / ".coverage").exists()
 
