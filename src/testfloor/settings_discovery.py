@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
     from testfloor.config import EnvValue
 
-PROBE = Path(__file__).with_name("settings_probe.py")
+PROBE = "testfloor.settings_probe"
 MAX_ROUNDS = 5
 FORMAT = 1
 _SKIP_DIRS = frozenset({"node_modules", "site-packages", "__pycache__", "build", "dist", "venv"})
@@ -151,7 +151,9 @@ def discover(
     base = {**environ, **applicable(declared, environ)}
     chosen: dict[tuple[str, str], int] = {}
     known: dict[tuple[str, str], dict[str, Any]] = {}
-    for rounds in range(1, MAX_ROUNDS + 1):
+    rounds, changed = 0, True
+    while changed:
+        rounds += 1
         values = _proposed(known, chosen)
         _create_placeholders(root, known, chosen)
         found = run_probe(python, root, modules, {**base, **values})
@@ -160,9 +162,7 @@ def discover(
             for entry in found["classes"]
             for item in entry["fields"]
         }
-        problems, changed = _advance(found, known, chosen, last=rounds == MAX_ROUNDS)
-        if not changed:
-            break
+        problems, changed = _advance(found, known, chosen, last=rounds >= MAX_ROUNDS)
     failures = found["import_errors"]
     if failures:
         raise DiscoveryError("; ".join(f"importing {item['module']} failed: {item['error']}" for item in failures))
@@ -217,11 +217,9 @@ def _advance(
     for key, items in errors.items():
         text = "; ".join(f"{item['type']}: {item['message']}" for item in items)
         missing = all(item["type"] in ("missing", "value_error.missing") for item in items)
-        if key not in known:
-            problems[key] = text
-        elif key not in chosen and not missing:
+        if key not in chosen and not missing and key[1] != "(class)":
             problems[key] = f"the value already set is rejected: {text}"
-        elif chosen.get(key, -1) + 1 < len(known[key]["candidates"]) and not last:
+        elif key in known and chosen.get(key, -1) + 1 < len(known[key]["candidates"]) and not last:
             chosen[key] = chosen.get(key, -1) + 1
             changed = True
         else:
@@ -258,11 +256,14 @@ def _scrub(text: str, secrets: Iterable[str]) -> str:
 
 
 def run_probe(python: str, root: Path, modules: Sequence[str], environ: Mapping[str, str]) -> dict[str, Any]:
-    """Run `testfloor.settings_probe` with `python` in `root`, with `environ`; return what it found."""
+    """Run `testfloor.settings_probe` with `python` (which must be able to import testfloor) in `root`.
+
+    The probe sees `environ` and nothing else; returns what it found.
+    """
     request = json.dumps({"root": str(root), "modules": list(modules)})
     try:
         done = subprocess.run(
-            [python, str(PROBE)],
+            [python, "-m", PROBE],
             input=request,
             capture_output=True,
             text=True,

@@ -1,9 +1,9 @@
 """Run inside the project's Python: import settings modules, report each settings class's fields and errors as JSON.
 
-The parent (`testfloor.settings_discovery`) runs this file as a script, with the candidate environment already
-set, so that the project's modules are imported in a fresh process and never in testfloor's own. It reads
-``{"root": ..., "modules": [...]}`` on stdin and writes one JSON document on stdout. It needs only the standard
-library and whichever pydantic the project has.
+The parent (`testfloor.settings_discovery`) runs ``python -m testfloor.settings_probe`` with the candidate
+environment already set, so that the project's modules are imported in a fresh process and never in testfloor's
+own. It reads ``{"root": ..., "modules": [...]}`` on stdin and writes one JSON document on stdout. Besides the
+standard library it uses only whichever pydantic the project has.
 """
 
 from __future__ import annotations
@@ -213,7 +213,7 @@ class Probe:
                 try:
                     importlib.import_module(module)
                 except BaseException as err:  # anything but a settings ValidationError: the module itself fails
-                    failures.append({"module": module, "error": _one_line(err)})
+                    failures.append({"module": module, "error": f"{type(err).__name__}: {_one_line(err)}"})
             classes = self._classes()
             for cls in classes:
                 self.errors.pop(cls, None)
@@ -262,16 +262,15 @@ def _qualified(cls: type) -> str:
     return f"{cls.__module__}:{cls.__qualname__}"
 
 
-def _field_for(cls: Any, key: object) -> str | None:
+def _field_for(cls: Any, key: object) -> str:
     """Map an error location's first part (a field name or one of its aliases) to the field's name."""
-    fields = getattr(cls, "model_fields", None) or cls.__fields__
-    for name, field in fields.items():
-        aliases = {name, getattr(field, "alias", None)}
+    names: dict[str, str] = {}
+    for name, field in (getattr(cls, "model_fields", None) or cls.__fields__).items():
         choice = getattr(field, "validation_alias", None)
-        aliases.update(getattr(choice, "choices", [choice]))
-        if any(isinstance(alias, str) and alias.lower() == str(key).lower() for alias in aliases):
-            return str(name)
-    return None
+        for alias in (name, getattr(field, "alias", None), *getattr(choice, "choices", [choice])):
+            if isinstance(alias, str):
+                names[alias.lower()] = name
+    return names.get(str(key).lower(), str(key))
 
 
 def _error(cls: type, item: Any) -> dict[str, Any]:
@@ -348,19 +347,16 @@ def _text(value: Any) -> str:
 
 
 def _one_line(err: BaseException) -> str:
-    where = traceback.extract_tb(err.__traceback__)[-1] if err.__traceback__ else None
-    place = f" ({Path(where.filename).name}:{where.lineno})" if where else ""
-    message = str(err).strip().splitlines()[0] if str(err).strip() else ""
-    return f"{type(err).__name__}: {message}{place}" if message else f"{type(err).__name__}{place}"
+    """Describe `err` in one line, where it was raised, without its type: ``boom (config.py:3)``."""
+    where = traceback.extract_tb(err.__traceback__)[-1]  # a caught exception has at least one frame
+    lines = str(err).strip().splitlines()
+    return " ".join([*lines[:1], f"({Path(where.filename).name}:{where.lineno})"])
 
 
 def main() -> int:
     """Read the request on stdin, print the findings as JSON on stdout; the project's own output goes to stderr."""
     request = json.load(sys.stdin)
     root = Path(request["root"]).resolve()
-    # Run as a script, this file's directory comes first on sys.path: its siblings must not shadow the project's.
-    here = Path(__file__).resolve().parent
-    sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != here]
     for entry in (root / "src", root):
         sys.path.insert(0, str(entry))
     out = io.StringIO()
