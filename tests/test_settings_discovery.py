@@ -400,6 +400,30 @@ def test_discover_reports_modules_that_cannot_be_used(tmp_path, source, error, m
         run_discover(tmp_path, ["broken"])
 
 
+def test_discover_masks_secrets_in_a_modules_error(tmp_path):
+    make_file(
+        tmp_path / "conf.py",
+        """
+        import os
+
+        from pydantic_settings import BaseSettings
+
+
+        class S(BaseSettings):
+            name: str
+
+
+        raise RuntimeError(f"cannot reach {os.environ['DB_URL']} with {os.environ['VAULT_TOKEN']}")
+        """,
+    )
+    with pytest.raises(DiscoveryError) as error:
+        run_discover(tmp_path, DB_URL="postgresql://app:s3cret@db/app", VAULT_TOKEN="hvs.real-token")
+
+    assert str(error.value) == (
+        "importing conf failed: RuntimeError: cannot reach postgresql://app:****@db/app with **** (conf.py:10)"
+    )
+
+
 def test_discover_reports_a_project_without_settings_classes(tmp_path):
     make_file(tmp_path / "plain.py", "class Thing(object):\n    pass\n")
     with pytest.raises(NoSettingsError, match="no pydantic-settings classes found"):

@@ -163,12 +163,13 @@ def discover(
             for item in entry["fields"]
         }
         problems, changed = _advance(found, known, chosen, last=rounds >= MAX_ROUNDS)
+    secrets = {value for name, value in {**base, **values}.items() if is_secret_name(name) and len(value) >= 4}
     failures = found["import_errors"]
     if failures:
-        raise DiscoveryError("; ".join(f"importing {item['module']} failed: {item['error']}" for item in failures))
+        text = "; ".join(f"importing {item['module']} failed: {item['error']}" for item in failures)
+        raise DiscoveryError(_scrub(text, secrets))
     if not found["classes"]:
         raise NoSettingsError(f"no pydantic-settings classes found in {', '.join(modules)}")
-    secrets = {value for name, value in {**base, **values}.items() if is_secret_name(name) and len(value) >= 4}
     fields = [_field(key, item, chosen, problems.get(key), secrets) for key, item in known.items()]
     fields += [_field(key, None, chosen, problem, secrets) for key, problem in problems.items() if key not in known]
     classes = tuple(entry["name"] for entry in found["classes"])
@@ -249,10 +250,10 @@ def _field(
 
 
 def _scrub(text: str, secrets: Iterable[str]) -> str:
-    """Mask secret values a validator may have echoed in its message."""
+    """Mask the secret values, and passwords in URLs, that the project's code may have put in a message."""
     for secret in sorted(secrets, key=len, reverse=True):
         text = text.replace(secret, MASK)
-    return text
+    return mask("", text)
 
 
 def run_probe(python: str, root: Path, modules: Sequence[str], environ: Mapping[str, str]) -> dict[str, Any]:

@@ -188,10 +188,17 @@ def _settings_bases() -> dict[type, int]:
 
         bases[BaseSettings] = 2
     with contextlib.suppress(ImportError):
-        from pydantic.v1 import BaseSettings as BaseSettingsV1
-
-        bases[BaseSettingsV1] = 1
+        bases[_v1_base()] = 1
     return bases
+
+
+def _v1_base() -> type:
+    try:
+        module = importlib.import_module("pydantic.v1")
+    except ImportError:  # pragma: no cover - only pydantic 1 before 1.10.17 lacks pydantic.v1; tests use pydantic 2
+        module = importlib.import_module("pydantic")
+    base: type = module.BaseSettings
+    return base
 
 
 class Probe:
