@@ -36,7 +36,7 @@ class ExitCode(enum.IntEnum):
     REGRESSION = 5  # coverage is below the baseline or the required floor
     COLLECTION = 6  # the test suite does not collect
     INCOMPLETE = 7  # env discover: some settings fields need a value
-    SETTINGS_IMPORT = 8  # env discover: a settings module fails for a reason other than validation
+    SETTINGS_IMPORT = 8  # env discover: a settings module fails to import (not by validation), or the probe fails
     NO_SETTINGS = 9  # env discover: the project has no settings classes
 
 

@@ -30,7 +30,7 @@ class CollectionError(TestfloorError):
 
 
 class DiscoveryError(TestfloorError):
-    """Settings discovery cannot finish: a settings module fails to import for a reason other than validation."""
+    """Settings discovery cannot finish: a settings module fails to import (not by validation), or the probe fails."""
 
 
 class NoSettingsError(DiscoveryError):
