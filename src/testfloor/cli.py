@@ -12,7 +12,15 @@ from typing import TYPE_CHECKING
 
 from testfloor import __version__
 from testfloor.config import STUB_MODES, Config, Overrides, load_config, parse_python, parse_stubs
-from testfloor.errors import CollectionError, ConfigError, DataError, RegressionError, TestfloorError
+from testfloor.errors import (
+    CollectionError,
+    ConfigError,
+    DataError,
+    DiscoveryError,
+    NoSettingsError,
+    RegressionError,
+    TestfloorError,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -27,6 +35,9 @@ class ExitCode(enum.IntEnum):
     DATA = 4  # coverage data or a baseline is missing, unreadable or inconsistent
     REGRESSION = 5  # coverage is below the baseline or the required floor
     COLLECTION = 6  # the test suite does not collect
+    INCOMPLETE = 7  # env discover: some settings fields need a value
+    SETTINGS_IMPORT = 8  # env discover: a settings module fails to import (not by validation), or the probe fails
+    NO_SETTINGS = 9  # env discover: the project has no settings classes
 
 
 _EXIT_FOR_ERROR: dict[type[TestfloorError], ExitCode] = {
@@ -34,6 +45,8 @@ _EXIT_FOR_ERROR: dict[type[TestfloorError], ExitCode] = {
     DataError: ExitCode.DATA,
     RegressionError: ExitCode.REGRESSION,
     CollectionError: ExitCode.COLLECTION,
+    DiscoveryError: ExitCode.SETTINGS_IMPORT,
+    NoSettingsError: ExitCode.NO_SETTINGS,
 }
 
 EPILOG = "exit codes:\n" + "\n".join(f"  {code.value}  {code.name.lower()}" for code in ExitCode)
@@ -106,6 +119,19 @@ def build_parser() -> argparse.ArgumentParser:
     actions.choices["update"].set_defaults(
         run=lambda args: baseline_update(_config_from(args), args.coverage_json, allow_decrease=args.allow_decrease)
     )
+
+    env = commands.add_parser("env", help="test environment variables")
+    env_actions = env.add_subparsers(title="actions", metavar="ACTION", required=True)
+    discover = env_actions.add_parser(
+        "discover", help="find the settings classes' required variables and verified placeholder values"
+    )
+    discover.add_argument("path", nargs="?", type=Path, default=Path("."), help="the project (default: here)")
+    discover.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    discover.add_argument("--write", action="store_true", help="add the values to [tool.testfloor.env]")
+    discover.add_argument(
+        "--module", dest="modules", action="append", default=[], metavar="MOD", help="a settings module (repeatable)"
+    )
+    discover.set_defaults(run=lambda args: env_discover(args.path, args.modules, as_json=args.json, write=args.write))
     return parser
 
 
@@ -236,4 +262,23 @@ def baseline_update(config: Config, coverage_json: Path, *, allow_decrease: bool
             raise RegressionError(f"not updating {config.baseline}: coverage dropped ({names}); see --allow-decrease")
     baseline.write_baseline(config.baseline_path, current)
     print(f"wrote {config.baseline_path}: {len(current.files)} files, {current.totals.percent:.2f}% covered")
+    return ExitCode.OK
+
+
+def env_discover(path: Path, modules: Sequence[str], *, as_json: bool = False, write: bool = False) -> int:
+    """Discover the settings classes' required variables; print them masked; with `write`, record them."""
+    from testfloor import settings_discovery
+
+    config = load_config(path, environ=os.environ)
+    discovery = settings_discovery.discover(config.root, modules, environ=os.environ, declared=config.env)
+    if as_json:
+        print(settings_discovery.to_json(discovery), end="")
+    else:
+        print("\n".join(settings_discovery.describe(discovery)))
+    if write:
+        added = settings_discovery.write_env(config.pyproject, discovery.values)
+        print(f"testfloor: added {len(added)} variables to [tool.testfloor.env] in {config.pyproject}", file=sys.stderr)
+    if discovery.unresolved:
+        print(f"testfloor: {len(discovery.unresolved)} fields need a value", file=sys.stderr)
+        return ExitCode.INCOMPLETE
     return ExitCode.OK

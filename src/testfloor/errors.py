@@ -27,3 +27,11 @@ class RegressionError(TestfloorError):
 
 class CollectionError(TestfloorError):
     """The test suite does not collect."""
+
+
+class DiscoveryError(TestfloorError):
+    """Settings discovery cannot finish: a settings module fails to import (not by validation), or the probe fails."""
+
+
+class NoSettingsError(DiscoveryError):
+    """The project has no pydantic-settings classes to discover."""

@@ -1,0 +1,354 @@
+"""Find a project's pydantic-settings classes, and verified placeholder values for their required variables.
+
+The project's modules are only ever imported in a subprocess (`testfloor.settings_probe`), with the candidate
+values in its environment. Each round of `discover` both verifies the previous round's values and proposes
+the next: a field whose value is rejected gets its next candidate, until every class validates, nothing is
+left to try, or `MAX_ROUNDS` have run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from testfloor import atomic
+from testfloor.env import MASK, applicable, is_secret_name, mask
+from testfloor.errors import ConfigError, DiscoveryError, NoSettingsError
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator, Mapping, Sequence
+
+    from testfloor.config import EnvValue
+
+PROBE = "testfloor.settings_probe"
+MAX_ROUNDS = 5
+FORMAT = 1
+_SKIP_DIRS = frozenset({"node_modules", "site-packages", "__pycache__", "build", "dist", "venv"})
+_CLASS = re.compile(r"^[ \t]*class[ \t]+(\w+)[ \t]*\(([^)]*)\)", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class Field:
+    """One required field of a settings class, and how discovery satisfied it (or not)."""
+
+    settings: str  # module:Class
+    name: str
+    type: str
+    constraint: str
+    env: tuple[str, ...]  # the names pydantic-settings reads, the preferred one first
+    values: Mapping[str, str] = field(default_factory=dict)  # what discovery proposes; empty if none
+    problem: str | None = None  # why it still needs a value
+
+    @property
+    def status(self) -> str:
+        """``synthesized``, ``needs a value``, or ``already set`` (by the environment, the config or a .env)."""
+        if self.problem is not None:
+            return "needs a value"
+        return "synthesized" if self.values else "already set"
+
+
+@dataclass(frozen=True)
+class Discovery:
+    """What `discover` found: the settings classes, their required fields and the values that make them valid."""
+
+    root: Path
+    modules: tuple[str, ...]
+    classes: tuple[str, ...]
+    fields: tuple[Field, ...]
+    rounds: int
+
+    @property
+    def values(self) -> dict[str, str]:
+        """Every proposed variable, by name."""
+        return {name: value for item in self.fields for name, value in item.values.items()}
+
+    @property
+    def unresolved(self) -> tuple[Field, ...]:
+        """The fields that still need a value from the user."""
+        return tuple(item for item in self.fields if item.problem is not None)
+
+
+def find_settings_modules(root: Path) -> tuple[str, ...]:
+    """Name the modules under `root` that define a ``BaseSettings`` subclass, directly or through another one.
+
+    This is a textual scan (nothing is imported): ``class Settings(BaseSettings)``, ``class App(pydantic.v1.
+    BaseSettings)`` and ``class Api(Settings)`` all count. Hidden directories and virtual environments are skipped.
+    """
+    texts = {path: path.read_text(encoding="utf-8", errors="replace") for path in _python_files(root)}
+    classes = {path: _CLASS.findall(text) for path, text in texts.items()}
+    names = {"BaseSettings"}
+    while True:
+        more = {name for found in classes.values() for name, bases in found if names & set(re.findall(r"\w+", bases))}
+        if more <= names:
+            break
+        names |= more
+    modules = {
+        module_name(root, path)
+        for path, found in classes.items()
+        if any(names & set(re.findall(r"\w+", bases)) for _name, bases in found)
+    }
+    return tuple(sorted(modules))
+
+
+def _python_files(root: Path) -> Iterator[Path]:
+    for directory, subdirectories, files in os.walk(root):
+        subdirectories[:] = sorted(
+            name
+            for name in subdirectories
+            if not name.startswith(".")
+            and name not in _SKIP_DIRS
+            and not (Path(directory, name, "pyvenv.cfg")).exists()
+        )
+        yield from (Path(directory, name) for name in sorted(files) if name.endswith(".py"))
+
+
+def module_name(root: Path, path: Path) -> str:
+    """Return the dotted module name of the file `path`, relative to `root`/src if it lies there, else `root`."""
+    path = path.resolve()
+    root = root.resolve()
+    base = root / "src" if path.is_relative_to(root / "src") else root
+    parts = list(path.relative_to(base).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def parse_module(root: Path, text: str) -> str:
+    """Turn a ``--module`` argument into a module name: a dotted name stays, a ``.py`` path is converted."""
+    if not text.endswith(".py"):
+        return text
+    path = Path(text) if Path(text).is_absolute() else root / text
+    if not path.is_file():
+        raise DiscoveryError(f"--module {text}: no such file under {root}")
+    return module_name(root, path)
+
+
+def discover(
+    root: Path,
+    modules: Sequence[str] = (),
+    *,
+    environ: Mapping[str, str],
+    declared: Mapping[str, EnvValue],
+    python: str = sys.executable,
+) -> Discovery:
+    """Find the settings classes in `modules` (default: `find_settings_modules`) and values for their fields.
+
+    `environ` is the outer environment and `declared` the project's ``[tool.testfloor.env]``; both are
+    in force (as the plugin applies them) and a field they already satisfy is left alone. Raises
+    `NoSettingsError` if there is no settings class, `DiscoveryError` if a module fails to import for a
+    reason other than settings validation.
+    """
+    root = root.resolve()
+    modules = tuple(parse_module(root, text) for text in modules) or find_settings_modules(root)
+    if not modules:
+        raise NoSettingsError(f"{root}: no pydantic-settings classes found (no BaseSettings subclass in its .py files)")
+    base = {**environ, **applicable(declared, environ)}
+    chosen: dict[tuple[str, str], int] = {}
+    known: dict[tuple[str, str], dict[str, Any]] = {}
+    rounds, changed = 0, True
+    while changed:
+        rounds += 1
+        values = _proposed(known, chosen)
+        _create_placeholders(root, known, chosen)
+        found = run_probe(python, root, modules, {**base, **values})
+        known = {
+            (entry["name"], item["name"]): {**item, "settings": entry["name"]}
+            for entry in found["classes"]
+            for item in entry["fields"]
+        }
+        problems, changed = _advance(found, known, chosen, last=rounds >= MAX_ROUNDS)
+    secrets = {value for name, value in {**base, **values}.items() if is_secret_name(name) and len(value) >= 4}
+    failures = found["import_errors"]
+    if failures:
+        text = "; ".join(f"importing {item['module']} failed: {item['error']}" for item in failures)
+        raise DiscoveryError(_scrub(text, secrets))
+    if not found["classes"]:
+        raise NoSettingsError(f"no pydantic-settings classes found in {', '.join(modules)}")
+    fields = [_field(key, item, chosen, problems.get(key), secrets) for key, item in known.items()]
+    fields += [_field(key, None, chosen, problem, secrets) for key, problem in problems.items() if key not in known]
+    classes = tuple(entry["name"] for entry in found["classes"])
+    return Discovery(root, modules, classes, tuple(fields), rounds)
+
+
+def _proposed(known: Mapping[tuple[str, str], dict[str, Any]], chosen: Mapping[tuple[str, str], int]) -> dict[str, str]:
+    values: dict[str, str] = {}
+    for key, index in chosen.items():
+        values.update(known[key]["candidates"][index])
+    return values
+
+
+def _create_placeholders(
+    root: Path, known: Mapping[tuple[str, str], dict[str, Any]], chosen: Mapping[tuple[str, str], int]
+) -> None:
+    """Create the file or directory a chosen ``FilePath``/``DirectoryPath`` value names (under ``.testfloor/``)."""
+    for key, index in chosen.items():
+        kind = known[key]["create"]
+        for value in known[key]["candidates"][index].values() if kind else ():
+            path = root / value
+            if kind == "dir":
+                path.mkdir(parents=True, exist_ok=True)
+            else:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.touch()
+
+
+def _advance(
+    found: Mapping[str, Any],
+    known: Mapping[tuple[str, str], dict[str, Any]],
+    chosen: dict[tuple[str, str], int],
+    *,
+    last: bool,
+) -> tuple[dict[tuple[str, str], str], bool]:
+    """Give each rejected field its next candidate.
+
+    Returns the errors nothing more can fix, and whether any field got a new candidate.
+    """
+    errors: dict[tuple[str, str], list[dict[str, str]]] = {}
+    for entry in found["classes"]:
+        for error in entry["errors"]:
+            errors.setdefault((entry["name"], error["field"] or "(class)"), []).append(error)
+    problems: dict[tuple[str, str], str] = {}
+    changed = False
+    for key, items in errors.items():
+        text = "; ".join(f"{item['type']}: {item['message']}" for item in items)
+        missing = all(item["type"] in ("missing", "value_error.missing") for item in items)
+        if key not in chosen and not missing and key[1] != "(class)":
+            problems[key] = f"the value already set is rejected: {text}"
+        elif key in known and chosen.get(key, -1) + 1 < len(known[key]["candidates"]) and not last:
+            chosen[key] = chosen.get(key, -1) + 1
+            changed = True
+        else:
+            problems[key] = text
+    return problems, changed
+
+
+def _field(
+    key: tuple[str, str],
+    item: Mapping[str, Any] | None,
+    chosen: Mapping[tuple[str, str], int],
+    problem: str | None,
+    secrets: Iterable[str],
+) -> Field:
+    if item is None:  # a class-level error, or an optional field with a bad value
+        return Field(key[0], key[1], "", "", (), problem=_scrub(problem or "", secrets))
+    values = item["candidates"][chosen[key]] if key in chosen and problem is None else {}
+    return Field(
+        settings=key[0],
+        name=key[1],
+        type=item["type"],
+        constraint=item["constraint"],
+        env=tuple(item["env"]),
+        values=dict(values),
+        problem=None if problem is None else _scrub(problem, secrets),
+    )
+
+
+def _scrub(text: str, secrets: Iterable[str]) -> str:
+    """Mask the secret values, and passwords in URLs, that the project's code may have put in a message."""
+    for secret in sorted(secrets, key=len, reverse=True):
+        text = text.replace(secret, MASK)
+    return mask("", text)
+
+
+def run_probe(python: str, root: Path, modules: Sequence[str], environ: Mapping[str, str]) -> dict[str, Any]:
+    """Run `testfloor.settings_probe` with `python` (which must be able to import testfloor) in `root`.
+
+    The probe sees `environ` and nothing else; returns what it found.
+    """
+    request = json.dumps({"root": str(root), "modules": list(modules)})
+    try:
+        done = subprocess.run(
+            [python, "-m", PROBE],
+            input=request,
+            capture_output=True,
+            text=True,
+            env=dict(environ),
+            cwd=root,
+            timeout=600,
+            check=False,
+        )
+        if done.returncode != 0:
+            lines = done.stderr.strip().splitlines() or [f"exit status {done.returncode}"]
+            raise DiscoveryError(f"the settings probe failed: {lines[-1]}")
+        found: dict[str, Any] = json.loads(done.stdout)
+    except (OSError, subprocess.SubprocessError, ValueError) as err:
+        raise DiscoveryError(f"the settings probe could not run with {python}: {err}") from err
+    return found
+
+
+def describe(discovery: Discovery) -> list[str]:
+    """Describe a discovery as a table, one line a variable, values masked; unresolved fields last."""
+    rows = [("CLASS", "FIELD", "VARIABLE", "VALUE", "STATUS")]
+    for item in discovery.fields:
+        if item.problem is None:
+            for name, value in (item.values or dict.fromkeys(item.env[:1], "")).items():
+                rows.append((item.settings, item.name, name, mask(name, value), item.status))
+    widths = [max(len(row[column]) for row in rows) for column in range(4)]
+    lines = [f"settings classes: {', '.join(discovery.classes)} (verified in {discovery.rounds} rounds)"]
+    for row in rows:
+        lines.append("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)) + "  " + row[4])
+    for item in discovery.unresolved:
+        what = ", ".join(part for part in (item.type, item.constraint) if part)
+        variables = f" [{', '.join(item.env)}]" if item.env else ""
+        lines.append(f"needs a value: {item.settings}.{item.name}{variables} ({what or 'class'}): {item.problem}")
+    return lines
+
+
+def to_json(discovery: Discovery) -> str:
+    """Return a discovery as versioned JSON, values masked."""
+    document = {
+        "format": FORMAT,
+        "root": str(discovery.root),
+        "modules": list(discovery.modules),
+        "classes": list(discovery.classes),
+        "rounds": discovery.rounds,
+        "complete": not discovery.unresolved,
+        "fields": [
+            {
+                "settings": item.settings,
+                "name": item.name,
+                "type": item.type,
+                "constraint": item.constraint,
+                "env": list(item.env),
+                "values": {name: mask(name, value) for name, value in item.values.items()},
+                "status": item.status,
+                "problem": item.problem,
+            }
+            for item in discovery.fields
+        ],
+    }
+    return json.dumps(document, indent=2, sort_keys=True) + "\n"
+
+
+def write_env(pyproject: Path, values: Mapping[str, str]) -> list[str]:
+    """Add `values` to ``[tool.testfloor.env]`` of `pyproject`, keeping its comments and layout.
+
+    A variable the table already has keeps the user's value. Creates the table (and the file) if absent.
+    Returns the names added.
+    """
+    import tomlkit
+    from tomlkit.exceptions import TOMLKitError
+
+    try:
+        document = tomlkit.parse(pyproject.read_text(encoding="utf-8")) if pyproject.exists() else tomlkit.document()
+        table: Any = document
+        for key in ("tool", "testfloor", "env"):
+            if key not in table:
+                table[key] = tomlkit.table(is_super_table=key != "env")
+            table = table[key]
+            if not isinstance(table, dict):
+                raise ConfigError(f"{pyproject}: [tool.testfloor.env]: {key} is not a table")
+    except (OSError, UnicodeDecodeError, TOMLKitError) as err:
+        raise ConfigError(f"{pyproject}: cannot update: {err}") from err
+    added = [name for name in sorted(values) if name not in table]
+    for name in added:
+        table[name] = values[name]
+    if added:
+        atomic.write_text(pyproject, tomlkit.dumps(document))
+    return added
