@@ -11,7 +11,11 @@ from testfloor import atomic
 from testfloor.errors import CollectionError, DataError
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     import pytest
+
+    from testfloor.pytestconfig import Override
 
 FORMAT = 1
 
@@ -40,6 +44,7 @@ class Outcome:
     exitstatus: int
     nodeids: tuple[str, ...]
     errors: tuple[CollectError, ...]
+    overrides: tuple[str, ...] = ()
 
     def check(self) -> int:
         """Return the number of tests collected, or raise `CollectionError` saying what went wrong."""
@@ -55,9 +60,11 @@ class Outcome:
 class Recorder:
     """A pytest plugin object that writes an `Outcome` as JSON when the session ends."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, overrides: Sequence[Override] = ()) -> None:
         self.path = Path(path)
         self.errors: list[CollectError] = []
+        # The list the plugin keeps adding to until the session starts.
+        self.overrides = overrides
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if report.failed:
@@ -70,6 +77,7 @@ class Recorder:
             "exitstatus": int(exitstatus),
             "format": FORMAT,
             "nodeids": [item.nodeid for item in session.items],
+            "overrides": [str(override) for override in self.overrides],
         }
         atomic.write_text(self.path, json.dumps(document, indent=1, sort_keys=True) + "\n")
 
@@ -82,6 +90,7 @@ def read_outcome(path: Path) -> Outcome:
             exitstatus=int(document["exitstatus"]),
             nodeids=tuple(document["nodeids"]),
             errors=tuple(CollectError(error["nodeid"], error["message"]) for error in document["errors"]),
+            overrides=tuple(str(override) for override in document.get("overrides", [])),
         )
     except FileNotFoundError:
         raise CollectionError(f"the collect gate failed: {_MEANING[4]}; see pytest's output above") from None

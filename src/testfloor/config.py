@@ -23,6 +23,7 @@ else:  # pragma: no cover - exercised only on Python 3.10, whose coverage is com
 PYPROJECT = "pyproject.toml"
 DEFAULT_BASELINE = "coverage-baseline.json"
 STUB_MODES = ("missing", "always")
+LOOP_SCOPES = ("session", "package", "module", "class", "function", "keep")
 ENV_PREFIX = "TESTFLOOR_"
 
 _VERSION = re.compile(r"3\.\d{1,2}\Z")
@@ -49,6 +50,7 @@ class Overrides:
     python: tuple[str, ...] | None = None
     stubs: tuple[str, ...] | None = None
     stub_mode: str | None = None
+    loop_scope: str | None = None
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,7 @@ class Config:
     stub_mode: str = "missing"
     baseline: str = DEFAULT_BASELINE
     python: tuple[str, ...] = ()
+    loop_scope: str = "session"
     warnings: tuple[str, ...] = ()
 
     @property
@@ -206,12 +209,22 @@ def parse_stubs(value: object) -> tuple[str, ...]:
     return tuple(names)
 
 
-def parse_stub_mode(value: object) -> str:
-    """Parse ``stub_mode``: one of `STUB_MODES`."""
-    if not isinstance(value, str) or value not in STUB_MODES:
-        shown = repr(value) if isinstance(value, str) else toml_type(value)
-        raise ValueError(f"expected one of {', '.join(map(repr, STUB_MODES))}, got {shown}")
-    return value
+def one_of(choices: tuple[str, ...]) -> Callable[[object], str]:
+    """Return a parser that accepts exactly one of `choices`."""
+
+    def parse(value: object) -> str:
+        if not isinstance(value, str) or value not in choices:
+            shown = repr(value) if isinstance(value, str) else toml_type(value)
+            raise ValueError(f"expected one of {', '.join(map(repr, choices))}, got {shown}")
+        return value
+
+    return parse
+
+
+# ``stub_mode``: stub only what is missing, or also replace broken installs.
+parse_stub_mode = one_of(STUB_MODES)
+# ``loop_scope``: the scope of the one event loop async tests share, or ``"keep"`` for the project's own.
+parse_loop_scope = one_of(LOOP_SCOPES)
 
 
 def parse_baseline(value: object) -> str:
@@ -244,11 +257,13 @@ _PARSERS: dict[str, Callable[[object], Any]] = {
     "stub_mode": parse_stub_mode,
     "baseline": parse_baseline,
     "python": parse_python,
+    "loop_scope": parse_loop_scope,
 }
 
 # Variables hold text: lists are comma-separated.
 _ENVIRON: dict[str, tuple[str, Callable[[str], object]]] = {
     "TESTFLOOR_BASELINE": ("baseline", str),
+    "TESTFLOOR_LOOP_SCOPE": ("loop_scope", str),
     "TESTFLOOR_PYTHON": ("python", lambda text: [part.strip() for part in text.split(",") if part.strip()]),
     "TESTFLOOR_STUBS": ("stubs", lambda text: [part.strip() for part in text.split(",") if part.strip()]),
     "TESTFLOOR_STUB_MODE": ("stub_mode", str),

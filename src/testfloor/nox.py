@@ -100,7 +100,10 @@ def collect(session: nox.Session, config: Config, *args: str) -> int:
         success_codes=range(256),
     )
     try:
-        count = read_outcome(report).check()
+        outcome = read_outcome(report)
+        for override in outcome.overrides:
+            session.log(f"override {override}")
+        count = outcome.check()
     except TestfloorError as err:
         print(output if isinstance(output, str) else "", end="", file=sys.stderr)
         session.error(str(err))

@@ -1,0 +1,121 @@
+"""Apply testfloor's repairs of the project's test configuration to a live pytest run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+from testfloor import loopscope
+from testfloor.pytestconfig import (
+    Override,
+    convert_like,
+    read_ini_sections,
+    registered_markers,
+    set_ini,
+    split_addopts,
+    stranded_options,
+    used_markers,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+
+def before_conftests(config: pytest.Config, parser: pytest.Parser, args: list[str]) -> list[Override]:
+    """Drop addopts that cannot run here and register unknown ini keys; return what changed.
+
+    Runs in ``pytest_load_initial_conftests``, the hook pytest gives plugins
+    to change the command line before it is parsed for good.
+    """
+    addopts = [str(token) for token in config.getini("addopts")]
+    _namespace, unknown = parser.parse_known_and_unknown_args(addopts)
+    new_args, overrides = split_addopts(args, addopts, unknown)
+    removed = [token for token in args if token not in new_args]
+    args[:] = new_args
+    # A value such as "auto" in "-n auto" was taken for a path to collect while "-n" was unknown.
+    positional = config.known_args_namespace.file_or_dir
+    for token in removed:
+        if token in positional:
+            positional.remove(token)
+    return overrides + _unknown_ini_keys(config, parser)
+
+
+def _unknown_ini_keys(config: pytest.Config, parser: pytest.Parser) -> list[Override]:
+    # Under --strict-config an unknown key stops the run; otherwise it warns (an error under filterwarnings=error).
+    if config.inipath is None:
+        return []
+    own, sections = read_ini_sections(config.inipath)
+    overrides = []
+    for key in sorted(sections.get(own, {}) if own else {}):
+        if not _is_known(config, key):
+            parser.addini(key, "unknown to every installed plugin; declared by testfloor for this run")
+            overrides.append(Override(f"ini: declared unknown key {key!r}", "no installed plugin knows it"))
+    return overrides
+
+
+def _is_known(config: pytest.Config, key: str) -> bool:
+    try:
+        config.getini(key)
+    except ValueError:
+        return False
+    return True
+
+
+def loop_scope(config: pytest.Config, scope: str) -> loopscope.LoopPlan:
+    """Apply the loop plan for the installed pytest-asyncio and return it."""
+    plan = loopscope.plan(loopscope.installed_version(), scope)
+    for name, value in plan.ini.items():
+        set_ini(config, name, value)
+    if plan.event_loop == "compat":
+        from testfloor import asyncio_compat
+
+        config.pluginmanager.register(asyncio_compat, "testfloor-event-loop")
+    elif plan.event_loop == "scoped":
+        from testfloor.asyncio_compat import scoped_event_loop
+
+        config.pluginmanager.register(scoped_event_loop(scope), "testfloor-event-loop")
+    return plan
+
+
+def loop_override(line: str) -> Override:
+    """Turn a line of `LoopPlan.describe` into an `Override`."""
+    change, _, reason = line.partition(": ")
+    return Override(f"asyncio: {change}", reason or "see above")
+
+
+def stranded(config: pytest.Config) -> list[Override]:
+    """Apply pytest options written in the wrong section of ``pytest.ini``; report the ones no plugin knows."""
+    if config.inipath is None:
+        return []
+    overrides = []
+    for section, key, value in stranded_options(config.inipath):
+        where = f"written under [{section}] in {config.inipath.name}, where pytest never reads it"
+        if not _is_known(config, key):
+            ignored = Override(f"ini: ignored stranded {key} = {value}", f"{where}; no installed plugin knows it")
+            overrides.append(ignored)
+            continue
+        set_ini(config, key, convert_like(config.getini(key), value))
+        overrides.append(Override(f"ini: applied stranded {key} = {value}", where))
+    return overrides
+
+
+def markers(config: pytest.Config) -> list[Override]:
+    """Register markers the tests use but nobody declared (``--strict-markers`` would stop collection)."""
+    declared = registered_markers(config.getini("markers"))
+    paths = [Path(arg.split("::", 1)[0]) for arg in config.args]
+    missing = sorted(used_markers(paths) - declared)
+    for name in missing:
+        config.addinivalue_line("markers", f"{name}: used by the tests, not declared (testfloor)")
+    return [Override(f"markers: registered {name!r}", "used by the tests but never declared") for name in missing]
+
+
+def mark_async_tests(items: list[pytest.Item], scope: str) -> None:
+    """Run every async test in the loop of `scope` (pytest-asyncio 0.24 and 0.25 have no option for it)."""
+    from pytest_asyncio import is_async_test
+
+    check: Callable[[pytest.Item], bool] = is_async_test
+    for item in items:
+        if check(item):
+            item.add_marker(pytest.mark.asyncio(loop_scope=scope))
