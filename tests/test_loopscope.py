@@ -181,7 +181,9 @@ def test_tests_that_ask_for_event_loop_get_the_running_loop(asyncio_project: pyt
     result.assert_outcomes(passed=2)
 
 
-def test_a_scoped_event_loop_serves_sync_tests(asyncio_project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_scoped_event_loop_serves_sync_tests(
+    asyncio_project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # What pytest-asyncio 0.21 gets; with 1.x installed only the fixture itself can be checked.
     monkeypatch.setattr("testfloor.loopscope.installed_version", lambda: "0.21.2")
     asyncio_project.makepyprojecttoml("[tool.testfloor]\n")

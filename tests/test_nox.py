@@ -167,3 +167,89 @@ def test_check_baseline_runs_the_command_on_the_project(tmp_path: Path) -> None:
     session = fake_session(tmp_path)
     floor.check_baseline(session, Config(tmp_path), "--coverage-json", "c.json")
     session.run.assert_called_once_with("testfloor", "baseline", "check", str(tmp_path), "--coverage-json", "c.json")
+
+
+def requires_python(tmp_path: Path, requires: str, classifiers: list[str] | None = None) -> Config:
+    lines = ["[project]", 'name = "x"', f"requires-python = {requires!r}"]
+    if classifiers is not None:
+        lines.append(f"classifiers = {[f'Programming Language :: Python :: {v}' for v in classifiers]!r}")
+    make_file(tmp_path / "pyproject.toml", "\n".join(lines) + "\n")
+    return load_config(tmp_path)
+
+
+def test_requires_python_chooses_among_the_supported_versions(tmp_path: Path) -> None:
+    assert floor.pythons(requires_python(tmp_path, ">=3.12")) == ["3.12", "3.13"]
+    assert floor.pythons(requires_python(tmp_path, ">=3.11.4,<3.13")) == ["3.11", "3.12"]
+
+
+def test_requires_python_removes_classifiers_it_excludes_and_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert floor.pythons(requires_python(tmp_path, ">=3.12", ["3.11", "3.12"])) == ["3.12"]
+    assert "Python 3.11 left out: requires-python is '>=3.12'" in capsys.readouterr().err
+
+
+def test_when_requires_python_excludes_everything_the_running_python_is_used(tmp_path: Path) -> None:
+    assert floor.pythons(requires_python(tmp_path, ">=4")) == [f"{sys.version_info.major}.{sys.version_info.minor}"]
+
+
+def test_a_non_string_requires_python_is_ignored(tmp_path: Path) -> None:
+    make_file(tmp_path / "pyproject.toml", '[project]\nname = "x"\nrequires-python = 3\n')
+    assert floor.pythons(load_config(tmp_path)) == [f"{sys.version_info.major}.{sys.version_info.minor}"]
+
+
+def test_coverage_settings_that_can_run_need_no_rcfile(tmp_path: Path) -> None:
+    session = fake_session(tmp_path)
+    assert floor.coverage_rcfile(session, Config(tmp_path)) == []
+    make_file(tmp_path / ".coveragerc", "[run]\nconcurrency = thread\n")
+    assert floor.coverage_rcfile(session, Config(tmp_path)) == []
+    session.run.assert_not_called()
+
+
+def test_an_installed_concurrency_library_needs_no_rcfile(tmp_path: Path) -> None:
+    make_file(tmp_path / ".coveragerc", "[run]\nconcurrency = gevent\n")
+    session = fake_session(tmp_path)
+    session.run.return_value = "\n"
+    assert floor.coverage_rcfile(session, Config(tmp_path)) == []
+
+
+@pytest.mark.parametrize("probe_output", ["gevent\n", None])
+def test_a_missing_concurrency_library_gets_an_rcfile_without_it(tmp_path: Path, probe_output: str | None) -> None:
+    make_file(tmp_path / ".coveragerc", "[run]\nbranch = True\nconcurrency = gevent\n")
+    session = fake_session(tmp_path)
+    session.run.return_value = probe_output
+    (argument,) = floor.coverage_rcfile(session, Config(tmp_path))
+    rcfile = Path(argument.removeprefix("--rcfile="))
+    assert "concurrency" not in rcfile.read_text()
+    assert "branch = True" in rcfile.read_text()
+    assert session.run.call_args.args[-1] == "gevent"
+    session.log.assert_called_with(
+        "override coverage: concurrency without gevent: not installed, though .coveragerc asks"
+    )
+
+
+def test_run_tests_passes_the_rcfile_to_run_and_combine(tmp_path: Path) -> None:
+    make_file(tmp_path / ".coveragerc", "[run]\nconcurrency = gevent\n")
+    config = Config(tmp_path)
+    shard = floor.shard_path(config, "3.12")
+    session = fake_session(tmp_path)
+
+    def run(*args: object, **kwargs: object) -> str:
+        Path(f"{shard}.host.1.2").write_text("")
+        return "gevent"
+
+    session.run.side_effect = run
+    floor.run_tests(session, config)
+    _probe, measure, combine = session.run.call_args_list
+    rcfile = f"--rcfile={tmp_path / 'tmp' / 'coveragerc'}"
+    assert measure.args[:5] == ("python", "-m", "coverage", "run", rcfile)
+    assert combine.args == ("python", "-m", "coverage", "combine", rcfile, "--quiet")
+
+
+def test_collect_logs_every_override(tmp_path: Path) -> None:
+    session = fake_session(tmp_path)
+    report = tmp_path / "tmp" / "collect.json"
+    document = {"exitstatus": 0, "nodeids": ["t::a"], "errors": [], "overrides": ["addopts: removed -n auto: why"]}
+    session.run.side_effect = lambda *args, **kwargs: report.write_text(json.dumps(document))
+    floor.collect(session, Config(tmp_path))
+    session.log.assert_any_call("override addopts: removed -n auto: why")

@@ -25,7 +25,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from testfloor import env
+from testfloor import atomic, env
 from testfloor.config import Config, load_config
 from testfloor.errors import TestfloorError
 
@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     import nox
 
 REQUIREMENTS = "requirements-test.txt"
+SUPPORTED = ("3.10", "3.11", "3.12", "3.13")
 
 
 def load(root: str | Path = ".") -> Config:
@@ -44,20 +45,46 @@ def load(root: str | Path = ".") -> Config:
 
 
 def pythons(config: Config) -> list[str]:
-    """Return the Python versions the test sessions run on: ``[tool.testfloor] python``, else the trove classifiers.
+    """Return the Python versions the test sessions run on.
 
-    Falls back to the running interpreter's version when neither names any.
+    The candidates are ``[tool.testfloor] python``, else the trove
+    classifiers, else the versions testfloor supports when the project
+    declares ``requires-python``, else the running interpreter's version;
+    ``requires-python`` then removes those it excludes.
     """
-    if config.python:
-        return list(config.python)
+    candidates = list(config.python) or _classifier_versions(config)
+    requires = _requires_python(config)
+    if requires is None:
+        return candidates or [f"{sys.version_info.major}.{sys.version_info.minor}"]
+    from packaging.specifiers import SpecifierSet
+
+    allowed = SpecifierSet(requires)
+    # A minor version qualifies when its first or a late patch release does (">=3.11.4" keeps 3.11).
+    kept = [v for v in candidates or list(SUPPORTED) if allowed.contains(f"{v}.0") or allowed.contains(f"{v}.99")]
+    for dropped in [v for v in candidates if v not in kept]:
+        print(f"testfloor: warning: Python {dropped} left out: requires-python is {requires!r}", file=sys.stderr)
+    return kept or [f"{sys.version_info.major}.{sys.version_info.minor}"]
+
+
+def _classifier_versions(config: Config) -> list[str]:
     from nox.project import load_toml, python_versions
 
-    if config.pyproject.is_file():
-        try:
-            return python_versions(load_toml(config.pyproject))
-        except ValueError:  # no "Programming Language :: Python :: 3.x" classifiers
-            pass
-    return [f"{sys.version_info.major}.{sys.version_info.minor}"]
+    if not config.pyproject.is_file():
+        return []
+    try:
+        return python_versions(load_toml(config.pyproject))
+    except ValueError:  # no "Programming Language :: Python :: 3.x" classifiers
+        return []
+
+
+def _requires_python(config: Config) -> str | None:
+    from nox.project import load_toml
+
+    if not config.pyproject.is_file():
+        return None
+    project = load_toml(config.pyproject).get("project", {})
+    requires = project.get("requires-python") if isinstance(project, dict) else None
+    return requires if isinstance(requires, str) else None
 
 
 def apply_env(session: nox.Session, config: Config) -> None:
@@ -127,11 +154,13 @@ def run_tests(session: nox.Session, config: Config, *args: str, allow_failures: 
     for stale in glob.glob(f"{glob.escape(str(shard))}*"):
         os.remove(stale)
     session.env["COVERAGE_FILE"] = str(shard)
+    rcfile = coverage_rcfile(session, config)
     session.run(
         "python",
         "-m",
         "coverage",
         "run",
+        *rcfile,
         "-m",
         "pytest",
         "-p",
@@ -140,8 +169,37 @@ def run_tests(session: nox.Session, config: Config, *args: str, allow_failures: 
         success_codes=[0, 1] if allow_failures else [0],
     )
     if glob.glob(f"{glob.escape(str(shard))}.*"):
-        session.run("python", "-m", "coverage", "combine", "--quiet")
+        session.run("python", "-m", "coverage", "combine", *rcfile, "--quiet")
     return shard
+
+
+# Prints which of the modules named on its command line the session's Python cannot import.
+_MISSING_MODULES = (
+    "import importlib.util, sys; print(*[name for name in sys.argv[1:] if importlib.util.find_spec(name) is None])"
+)
+
+
+def coverage_rcfile(session: nox.Session, config: Config) -> list[str]:
+    """Return ``--rcfile=...`` for a runnable copy of the project's coverage settings, when they need one.
+
+    Today that is a ``concurrency`` library the session does not have
+    (gevent, eventlet, greenlet): ``coverage run`` would stop before any test.
+    """
+    from testfloor.coverageconfig import OPTIONAL_CONCURRENCY, read_coverage_settings
+
+    settings = read_coverage_settings(config.root)
+    wanted = [name for name in settings.concurrency() if name in OPTIONAL_CONCURRENCY] if settings else []
+    if settings is None or not wanted:
+        return []
+    output = session.run("python", "-c", _MISSING_MODULES, *wanted, silent=True)
+    missing = set(output.split()) if isinstance(output, str) else set(wanted)
+    if not missing:
+        return []
+    rcfile = Path(session.create_tmp()) / "coveragerc"
+    atomic.write_text(rcfile, settings.without_concurrency(missing).to_ini())
+    names = ", ".join(sorted(missing))
+    session.log(f"override coverage: concurrency without {names}: not installed, though {settings.source.name} asks")
+    return [f"--rcfile={rcfile}"]
 
 
 def report(session: nox.Session, config: Config, *, fail_under: float | None = None) -> None:

@@ -197,7 +197,9 @@ def set_ini(config: pytest.Config, name: str, value: object) -> None:
         for line in value:
             config.addinivalue_line(name, line)
         return
-    config._inicache[name] = value
+    # pytest 9 caches under the canonical name of an aliased option (xfail_strict -> strict_xfail).
+    aliases: dict[str, str] = getattr(getattr(config, "_parser", None), "_ini_aliases", {})
+    config._inicache[aliases.get(name, name)] = value
 
 
 def convert_like(current: object, text: str) -> object:

@@ -1,0 +1,113 @@
+"""The project's own coverage configuration, made runnable for a session.
+
+A coverage config can ask for what the session cannot give: ``concurrency =
+gevent`` without gevent installed stops ``coverage run`` before a test runs.
+testfloor then writes its own rcfile, the project's settings less what
+cannot run, and says what it left out.
+"""
+
+from __future__ import annotations
+
+import configparser
+import sys
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised only on Python 3.10, whose coverage is combined with the others
+    import tomli as tomllib
+
+# Concurrency libraries coverage can trace only when they are installed.
+OPTIONAL_CONCURRENCY = ("gevent", "eventlet", "greenlet")
+
+
+@dataclass(frozen=True)
+class CoverageSettings:
+    """The project's coverage settings as INI sections, and the file they came from."""
+
+    source: Path
+    sections: dict[str, dict[str, str]]
+
+    def concurrency(self) -> list[str]:
+        """Return the ``[run] concurrency`` entries."""
+        return _split(self.sections.get("run", {}).get("concurrency", ""))
+
+    def without_concurrency(self, missing: set[str]) -> CoverageSettings:
+        """Return these settings with the `missing` concurrency libraries left out."""
+        sections = {name: dict(items) for name, items in self.sections.items()}
+        kept = [name for name in self.concurrency() if name not in missing]
+        if kept:
+            sections["run"]["concurrency"] = "\n".join(kept)
+        else:
+            sections["run"].pop("concurrency", None)
+        return CoverageSettings(self.source, sections)
+
+    def to_ini(self) -> str:
+        """Render as a ``.coveragerc``."""
+        lines = [f"# The coverage settings of {self.source.name}, as testfloor runs them.", ""]
+        for name, items in self.sections.items():
+            lines.append(f"[{name}]")
+            for key, value in items.items():
+                if "\n" in value:
+                    lines.append(f"{key} =")
+                    lines.extend(f"    {line}" for line in value.splitlines() if line.strip())
+                else:
+                    lines.append(f"{key} = {value}")
+            lines.append("")
+        return "\n".join(lines)
+
+
+def _split(value: str) -> list[str]:
+    return [part for part in value.replace(",", "\n").split() if part]
+
+
+def read_coverage_settings(root: Path) -> CoverageSettings | None:
+    """Read the coverage settings coverage.py itself would use in `root`, or `None` if there are none.
+
+    The order is coverage.py's: ``.coveragerc``, then ``[coverage:*]`` in
+    ``setup.cfg`` and ``tox.ini``, then ``[tool.coverage.*]`` in
+    ``pyproject.toml``.
+    """
+    rc = root / ".coveragerc"
+    if rc.is_file():
+        # A .coveragerc may name its sections [run] or [coverage:run].
+        return CoverageSettings(rc, _ini_sections(rc, prefix=""))
+    for name in ("setup.cfg", "tox.ini"):
+        path = root / name
+        if path.is_file():
+            sections = _ini_sections(path, prefix="coverage:")
+            if sections:
+                return CoverageSettings(path, sections)
+    pyproject = root / "pyproject.toml"
+    if pyproject.is_file():
+        tool = tomllib.loads(pyproject.read_text(encoding="utf-8")).get("tool", {})
+        table = tool.get("coverage", {}) if isinstance(tool, dict) else {}
+        if table:
+            return CoverageSettings(pyproject, {name: _ini_items(items) for name, items in table.items()})
+    return None
+
+
+def _ini_sections(path: Path, prefix: str) -> dict[str, dict[str, str]]:
+    parser = configparser.RawConfigParser()
+    parser.read(path, encoding="utf-8")
+    return {
+        name[len(prefix) :].removeprefix("coverage:"): {key: value.strip() for key, value in parser.items(name)}
+        for name in parser.sections()
+        if name.startswith(prefix)
+    }
+
+
+def _ini_items(items: dict[str, Any]) -> dict[str, str]:
+    return {key: _ini_value(value) for key, value in items.items()}
+
+
+def _ini_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return "\n".join(str(item) for item in value)
+    return str(value)
