@@ -9,6 +9,7 @@ import importlib.abc
 import importlib.machinery
 import json
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -343,18 +344,35 @@ def _importer() -> str | None:
     return None
 
 
-# Started by the generated sitecustomize in subprocesses and xdist workers: it installs the
-# same finder when ENV_VAR is set, then runs the sitecustomize it shadows, if any.
+# The generated sitecustomize of subprocesses and xdist workers. It imports nothing of testfloor until a
+# stubbed name is imported: a pytest worker would otherwise warn that its plugin cannot be rewritten.
 SITECUSTOMIZE = f'''\
-"""Installs testfloor's stub finder in a subprocess, then runs the sitecustomize this one shadows."""
-import importlib.machinery, os, sys
-if os.environ.get({ENV_VAR!r}):
-    try:
-        from testfloor.stubs import install_from_environ
-    except ImportError:
-        pass
-    else:
-        install_from_environ(os.environ)
+"""Installs testfloor's stub finder on the first import of a stubbed name; runs the sitecustomize it shadows."""
+import importlib.machinery, json, os, sys
+
+
+class _Bootstrap:
+    testfloor_bootstrap = True
+
+    def __init__(self, names):
+        self.names = names
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname.partition(".")[0] not in self.names:
+            return None
+        sys.meta_path.remove(self)
+        try:
+            from testfloor.stubs import install_from_environ
+        except ImportError:
+            return None
+        finder = install_from_environ(os.environ)
+        return None if finder is None else finder.find_spec(fullname, path, target)
+
+
+try:
+    sys.meta_path.insert(0, _Bootstrap(json.loads(os.environ.get({ENV_VAR!r}, "{{}}"))["names"]))
+except (ValueError, KeyError, TypeError):
+    pass
 _here = os.path.dirname(os.path.abspath(__file__))
 _rest = [entry for entry in sys.path if os.path.abspath(entry or os.curdir) != _here]
 _spec = importlib.machinery.PathFinder.find_spec("sitecustomize", _rest)
@@ -378,6 +396,7 @@ def install(
     prepended to its ``PYTHONPATH``. `uninstall` undoes all of this.
     """
     uninstall()
+    sys.meta_path[:] = [entry for entry in sys.meta_path if not getattr(entry, "testfloor_bootstrap", False)]
     finder = StubFinder(names, mode, versions)
     if mode == "always":
         for name in [name for name in sys.modules if name.partition(".")[0] in finder.names]:
@@ -448,3 +467,37 @@ def status(names: Sequence[str]) -> dict[str, str]:
         module = sys.modules.get(name)
         result[name] = "not imported" if module is None else "stubbed" if is_stub(module) else "installed"
     return result
+
+
+def skip_reason(error: BaseException) -> str | None:
+    """Return the skip reason for a test that raised `error`, if a `StubUsedError` is it or caused it."""
+    seen: BaseException | None = error
+    while seen is not None and not isinstance(seen, StubUsedError):
+        seen = seen.__cause__ or seen.__context__
+    return None if seen is None else f"test exercised stubbed module {seen.module!r} (not installed)"
+
+
+_REASON = re.compile(r"test exercised stubbed module '([\w]+)' \(not installed\)")
+
+
+def count_skips(reports: Sequence[Any]) -> dict[str, int]:
+    """Count skipped test `reports` by the stubbed module their `skip_reason` names."""
+    counts: dict[str, int] = {}
+    for report in reports:
+        match = _REASON.search(str(report.longrepr))
+        if match:
+            counts[match[1]] = counts.get(match[1], 0) + 1
+    return dict(sorted(counts.items()))
+
+
+REPORT_FORMAT = 1
+
+
+def write_report(path: str | Path, names: Sequence[str], mode: str) -> None:
+    """Write, as versioned JSON, the `status` of each configured stub and the modules that imported it."""
+    from testfloor import atomic
+
+    importers = imported_by()
+    stubs = {name: {"imported_by": importers.get(name, []), "status": state} for name, state in status(names).items()}
+    document = {"format": REPORT_FORMAT, "mode": mode, "stubs": stubs}
+    atomic.write_text(Path(path), json.dumps(document, indent=2, sort_keys=True) + "\n")
