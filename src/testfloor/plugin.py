@@ -52,12 +52,12 @@ def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Pa
     early_config.stash[_CONFIG] = config
     early_config.stash[_APPLIED] = env.apply(config.env, os.environ)
     if config.stubs:
-        from testfloor import shims, stubs
+        # Every hook imports `from testfloor.stubs`, so that all of them use the module in sys.modules.
+        from testfloor.shims import declared_versions
+        from testfloor.stubs import install
 
-        versions = shims.declared_versions(config.root)
-        early_config.stash[_STUBS] = stubs.install(
-            config.stubs, config.stub_mode, versions=versions, environ=os.environ
-        )
+        versions = declared_versions(config.root)
+        early_config.stash[_STUBS] = install(config.stubs, config.stub_mode, versions=versions, environ=os.environ)
 
 
 def pytest_configure(config: pytest.Config) -> None:

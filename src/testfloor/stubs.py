@@ -25,6 +25,7 @@ ENV_VAR = "_TESTFLOOR_STUBS"  # private: TESTFLOOR_* variables are user settings
 DEFAULT_VERSION = "99.0.0"
 ORIGIN = "stub"
 _MARK = "__testfloor_stub__"
+_OWN_FRAMES = ("importlib", "testfloor.stubs", "testfloor.shims")
 _EXCEPTION_SUFFIXES = ("Error", "Exception", "Exit", "Interrupt")
 # What a pure stub returns as a decorator: the decorated object itself.
 _DECORATABLE = (
@@ -128,7 +129,7 @@ class StubMeta(abc.ABCMeta):
     def __getitem__(cls, item: object) -> Any:
         # `Tensor[...]`, `ndarray[Any, dtype]`: the class stands for its parametrisations.
         if _MARK not in vars(cls):
-            class_getitem = vars(cls).get("__class_getitem__") or getattr(cls, "__class_getitem__", None)
+            class_getitem = getattr(cls, "__class_getitem__", None)
             if class_getitem is None:
                 raise TypeError(f"type {cls.__name__!r} is not subscriptable")
             return class_getitem(item)
@@ -326,22 +327,16 @@ class StubFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
                         setattr(module, key, value)
         else:
             module.__dict__["__version__"] = shims.StubVersion(self.versions.get(name, DEFAULT_VERSION))
-        importer = _importer()
-        if importer is not None:
-            _IMPORTERS.setdefault(name.partition(".")[0], set()).add(importer)
+        _IMPORTERS.setdefault(name.partition(".")[0], set()).add(_importer())
         shims.apply(module)
 
 
-def _importer() -> str | None:
-    frame: types.FrameType | None = sys._getframe(2)
-    while frame is not None:
-        name = frame.f_globals.get("__name__", "")
-        if not name.startswith(("importlib", "testfloor.stubs", "testfloor.shims")) and not is_stub(
-            sys.modules.get(name)
-        ):
-            return str(name)
+def _importer() -> str:
+    # The first frame outside the import system and testfloor is the module doing the import.
+    frame = sys._getframe(2)
+    while frame.f_back is not None and frame.f_globals.get("__name__", "").startswith(_OWN_FRAMES):
         frame = frame.f_back
-    return None
+    return str(frame.f_globals.get("__name__", "?"))
 
 
 # The generated sitecustomize of subprocesses and xdist workers. It imports nothing of testfloor until a
