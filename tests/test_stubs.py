@@ -439,3 +439,12 @@ def test_install_from_environ_ignores_an_absent_or_unreadable_value() -> None:
     finder = stubs.install_from_environ({stubs.ENV_VAR: '{"mode": "always", "names": ["torch"], "versions": {}}'})
     assert finder is not None
     assert finder.mode == "always"
+
+
+def test_uninstall_copes_with_a_finder_removed_by_someone_else() -> None:
+    finder = stubs.install(["torch"])
+    _import("torch")
+    sys.meta_path.remove(finder)
+    stubs.uninstall()
+    assert "torch" not in sys.modules
+    assert stubs.active() is None
