@@ -159,6 +159,15 @@ def test_stub_classes_subclass_check_types_and_keep_user_methods() -> None:
     assert not stubs.is_stub(1)
 
 
+def test_is_stub_does_not_read_a_proxys_class_attribute() -> None:
+    class Proxy:
+        @property
+        def __class__(self) -> type:  # type: ignore[override]
+            raise RuntimeError("working outside of a context")
+
+    assert not stubs.is_stub(Proxy())
+
+
 def test_abstract_methods_are_still_enforced_with_abc_mixins_and_metaclasses() -> None:
     stubs.install(["torch"])
     torch = _import("torch")
@@ -320,6 +329,8 @@ def test_user_subclass_instances_behave_like_ordinary_objects() -> None:
         net(1)
     with pytest.raises(TypeError, match="does not support __len__"):
         len(net)
+    with pytest.raises(TypeError, match="does not support __contains__"):
+        1 in net  # noqa: B015
     with pytest.raises(TypeError, match="unsupported operand"):
         net + 1
     with pytest.raises(TypeError, match="has no len"):

@@ -384,6 +384,42 @@ def test_an_end_to_end_project_reports_the_same_outcomes_under_xdist(pytester: p
     )
 
 
+def test_async_and_unittest_tests_that_use_stub_values_are_skipped_too(pytester: pytest.Pytester) -> None:
+    _project(pytester, 'stubs = ["torch"]\n')
+    pytester.makepyfile(
+        """
+        import asyncio
+        import unittest
+
+        import pytest
+        import torch
+
+
+        @pytest.mark.asyncio
+        async def test_async_value():
+            await asyncio.sleep(0)
+            assert torch.zeros(2) == 0
+
+
+        @pytest.mark.asyncio
+        async def test_async_types():
+            await asyncio.sleep(0)
+            assert isinstance(torch.zeros(2), torch.zeros)
+
+
+        class Case(unittest.TestCase):
+            def test_value(self):
+                self.assertEqual(torch.zeros(1), 0)
+
+            def test_types(self):
+                self.assertIsInstance(torch.zeros(1), torch.zeros)
+        """
+    )
+    result = pytester.runpytest("-rs")
+    result.assert_outcomes(passed=2, skipped=2)
+    result.stdout.fnmatch_lines(["2 skipped: test exercised stubbed module 'torch'"])
+
+
 def test_an_installed_package_is_never_replaced_in_missing_mode(pytester: pytest.Pytester) -> None:
     _project(pytester, 'stubs = ["packaging"]\n')
     pytester.makeconftest("import packaging.version\n")

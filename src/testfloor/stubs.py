@@ -63,10 +63,12 @@ _IMPORTERS: dict[str, set[str]] = {}
 
 def is_stub(obj: object) -> bool:
     """Tell whether `obj` is a stub module, a stub class or an instance of one (a user subclass is not)."""
-    if isinstance(obj, StubModule):
+    # type(), not isinstance(): isinstance reads `__class__`, which lazy proxies compute (and may raise).
+    kind = type(obj)
+    if issubclass(kind, StubModule):
         return True
-    cls = obj if isinstance(obj, StubMeta) else type(obj)
-    return isinstance(cls, StubMeta) and _MARK in vars(cls)
+    cls = obj if issubclass(kind, StubMeta) else kind
+    return issubclass(type(cls), StubMeta) and _MARK in vars(cls)
 
 
 def stub_root(obj: object) -> str:
@@ -200,7 +202,7 @@ class StubObject(metaclass=StubMeta):
 def _value_method(name: str, lenient: Callable[[StubObject], object]) -> Any:
     def method(self: StubObject, *args: object) -> Any:
         if _MARK not in vars(type(self)):
-            if args:
+            if args and name != "__contains__":  # `in` would take NotImplemented for True
                 return NotImplemented
             raise TypeError(f"{type(self).__name__!r} object does not support {name}")
         _use(self, name.strip("_"))
