@@ -53,6 +53,16 @@ def baseline(session: nox.Session) -> None:
     floor.check_baseline(session, PROJECT)
 
 
+@nox.session(python=MAIN_PYTHON, tags=["tests"])
+def asyncio_legacy(session: nox.Session) -> None:
+    """Run the loop-scope and config-repair tests against pytest-asyncio 0.26 (which needs pytest 8)."""
+    pins = Path(session.create_tmp()) / "requirements.txt"
+    lines = Path(floor.REQUIREMENTS).read_text(encoding="utf-8").splitlines()
+    pins.write_text("\n".join(line for line in lines if not line.startswith(("pytest==", "pytest-asyncio=="))))
+    session.install("-r", str(pins), "pytest==8.4.2", "pytest-asyncio==0.26.0", ".")
+    session.run("pytest", "-p", "testfloor", "tests/test_loopscope.py", "tests/test_pytestconfig.py", *session.posargs)
+
+
 @nox.session(python=MAIN_PYTHON, tags=["lint"])
 def lint(session: nox.Session) -> None:
     """Ruff (lint and format) and actionlint on the workflows."""

@@ -16,16 +16,30 @@ def test_a_project_without_coverage_settings_has_none(tmp_path: Path) -> None:
     assert read_coverage_settings(tmp_path) is None
 
 
+RUN = "branch = True\nconcurrency = gevent,thread\n"
+REPORT = "fail_under = 90\n"
+CR = "[coverage:report]\n"
+
+
 @pytest.mark.parametrize(
     ("name", "text"),
     [
-        (".coveragerc", "[run]\nbranch = True\nconcurrency = gevent,thread\n[report]\nfail_under = 90\n"),
-        (".coveragerc", "[coverage:run]\nbranch = True\nconcurrency =\n  gevent\n  thread\n[coverage:report]\nfail_under = 90\n"),
-        ("setup.cfg", "[metadata]\nname = x\n[coverage:run]\nbranch = True\nconcurrency = gevent thread\n[coverage:report]\nfail_under = 90\n"),
-        ("tox.ini", "[tox]\nenvlist = py\n[coverage:run]\nbranch = True\nconcurrency = gevent, thread\n[coverage:report]\nfail_under = 90\n"),
-        ("pyproject.toml", '[tool.coverage.run]\nbranch = true\nconcurrency = ["gevent", "thread"]\n[tool.coverage.report]\nfail_under = 90\n'),
+        (".coveragerc", f"[run]\n{RUN}[report]\n{REPORT}"),
+        (
+            ".coveragerc",
+            f"[coverage:run]\nbranch = True\nconcurrency =\n  gevent\n  thread\n{CR}{REPORT}",
+        ),
+        (
+            "setup.cfg",
+            f"[metadata]\nname = x\n[coverage:run]\nconcurrency = gevent thread\n{CR}{REPORT}",
+        ),
+        ("tox.ini", f"[tox]\nenvlist = py\n[coverage:run]\nconcurrency = gevent, thread\n{CR}{REPORT}"),
+        (
+            "pyproject.toml",
+            '[tool.coverage.run]\nconcurrency = ["gevent", "thread"]\n[tool.coverage.report]\n' + REPORT,
+        ),
     ],
-)  # fmt: skip
+)
 def test_settings_are_read_where_coverage_reads_them(tmp_path: Path, name: str, text: str) -> None:
     make_file(tmp_path / name, text)
     settings = read_coverage_settings(tmp_path)

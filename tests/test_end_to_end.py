@@ -197,3 +197,62 @@ def test_the_gate_stops_the_chain_on_a_collection_error(project: Path) -> None:
     assert "tests/test_broken.py: E   ModuleNotFoundError: No module named 'not_installed_anywhere'" in result.stderr
     assert "Prerequisite session collect was not successful" in result.stderr
     assert not (project / "coverage.json").exists()
+
+
+MESSY_PYTEST_INI = """
+[pytest]
+addopts = -n auto --timeout=5 --cov-fail-under=90 --strict-markers --strict-config
+testpaths = tests
+pythonpath = src
+
+[coverage:run]
+asyncio_mode = auto
+"""
+
+
+def tree_digest(root: Path) -> dict[str, bytes]:
+    """Every file of the project but nox's venvs, caches and the coverage outputs the sessions write."""
+    skipped = {".nox", "__pycache__", ".pytest_cache"}
+    outputs = (".coverage", "coverage.xml", "coverage.json", "coverage.md")
+    return {
+        str(path.relative_to(root)): path.read_bytes()
+        for path in root.rglob("*")
+        if path.is_file()
+        and not skipped & set(path.relative_to(root).parts)
+        and not (path.name.startswith(".coverage.") or path.name in outputs)
+    }
+
+
+def test_a_project_with_a_config_that_cannot_run_is_measured_without_editing_it(project: Path) -> None:
+    make_file(project / "pytest.ini", MESSY_PYTEST_INI)
+    make_file(project / ".coveragerc", "[run]\nbranch = True\nconcurrency = gevent\nsource = src\n")
+    make_file(
+        project / "tests" / "test_async.py",
+        """
+        import asyncio
+
+        import pytest
+
+
+        @pytest.mark.performance
+        async def test_runs_in_auto_mode():
+            await asyncio.sleep(0)
+        """,
+    )
+    before = tree_digest(project)
+    result = nox(project, "-s", "coverage")
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    for line in (
+        "override addopts: removed -n auto: its plugin is not installed",
+        "override addopts: removed --timeout=5: its plugin is not installed",
+        "override addopts: removed --cov-fail-under=90: a per-run coverage threshold",
+        "override ini: applied stranded asyncio_mode = auto: written under [coverage:run] in pytest.ini",
+        "override markers: registered 'performance': used by the tests but never declared",
+        "override coverage: concurrency without gevent: not installed, though .coveragerc asks",
+        "collected 3 tests",
+    ):
+        assert line in output
+    assert "3 passed" in output
+    assert json.loads((project / "coverage.json").read_text())["totals"]["covered_lines"] == 6
+    assert tree_digest(project) == before

@@ -2,10 +2,15 @@ from __future__ import annotations
 
 import pytest
 
-from testfloor.loopscope import FIXTURE_SCOPE_INI, TEST_SCOPE_INI, installed_version, plan
+from testfloor.loopscope import FIXTURE_SCOPE_INI, TEST_SCOPE_INI, _release, installed_version, plan
+
+# Before 1.0, pytest-asyncio still has its own `event_loop` fixture, and honours a legacy override of it.
+needs_1_x = pytest.mark.skipif(
+    _release(installed_version() or "0") < (1,), reason="pytest-asyncio < 1.0 still provides event_loop itself"
+)
 
 
-@pytest.mark.parametrize("version", ["1.5.0", "1.0.0", "0.26.0", "2.0.0rc1"])
+@pytest.mark.parametrize("version", ["1.5.0", "1.0.0", "0.26.0", "2.0.0rc1", "0.26.dev3", "1.0.0rc1"])
 def test_recent_versions_get_both_default_loop_scopes(version: str) -> None:
     chosen = plan(version, "session")
     assert dict(chosen.ini) == {FIXTURE_SCOPE_INI: "session", TEST_SCOPE_INI: "session"}
@@ -18,7 +23,7 @@ def test_only_1_x_gets_the_compat_event_loop() -> None:
     assert plan("0.26.0", "session").event_loop is None
 
 
-@pytest.mark.parametrize("version", ["0.24.0", "0.25.3"])
+@pytest.mark.parametrize("version", ["0.24.0", "0.25.3", "0.25.0rc9"])
 def test_0_24_and_0_25_get_the_fixture_option_and_marked_tests(version: str) -> None:
     chosen = plan(version, "module")
     assert dict(chosen.ini) == {FIXTURE_SCOPE_INI: "module"}
@@ -150,6 +155,7 @@ def test_a_legacy_suite_passes_with_one_session_loop(asyncio_project: pytest.Pyt
     result.stdout.fnmatch_lines(["testfloor overrides: *asyncio: asyncio_default_fixture_loop_scope=session*"])
 
 
+@needs_1_x
 def test_without_testfloor_the_same_suite_runs_in_two_loops(asyncio_project: pytest.Pytester) -> None:
     asyncio_project.makepyprojecttoml('[tool.testfloor]\nloop_scope = "keep"\n')
     result = asyncio_project.runpytest("-W", "ignore::DeprecationWarning")
@@ -173,6 +179,7 @@ def test_the_crash_it_prevents_is_real(asyncio_project: pytest.Pytester) -> None
     assert result.ret == pytest.ExitCode.INTERNAL_ERROR
 
 
+@needs_1_x
 def test_tests_that_ask_for_event_loop_get_the_running_loop(asyncio_project: pytest.Pytester) -> None:
     asyncio_project.makepyprojecttoml("[tool.testfloor]\n")
     asyncio_project.makeconftest("")
@@ -181,6 +188,7 @@ def test_tests_that_ask_for_event_loop_get_the_running_loop(asyncio_project: pyt
     result.assert_outcomes(passed=2)
 
 
+@needs_1_x
 def test_a_scoped_event_loop_serves_sync_tests(
     asyncio_project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:

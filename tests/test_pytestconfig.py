@@ -66,12 +66,15 @@ def test_setup_cfg_keeps_pytest_under_tool_pytest_and_strands_nothing(tmp_path: 
     assert read_ini_sections(make_file(tmp_path / "tox.ini", "[tox]\nx = 1\n"))[0] is None
 
 
+PYTEST_TOML = 'markers = ["a: x", "b"]\nxfail_strict = true\n'
+
+
 @pytest.mark.parametrize(
     ("name", "text", "section"),
     [
-        ("pyproject.toml", '[tool.pytest.ini_options]\nmarkers = ["a: x", "b"]\nxfail_strict = true\n', "tool.pytest.ini_options"),
-        ("pyproject.toml", '[tool.pytest]\nmarkers = ["a: x", "b"]\nxfail_strict = true\n', "tool.pytest"),
-        ("pytest.toml", '[pytest]\nmarkers = ["a: x", "b"]\nxfail_strict = true\n', "pytest"),
+        ("pyproject.toml", f"[tool.pytest.ini_options]\n{PYTEST_TOML}", "tool.pytest.ini_options"),
+        ("pyproject.toml", f"[tool.pytest]\n{PYTEST_TOML}", "tool.pytest"),
+        ("pytest.toml", f"[pytest]\n{PYTEST_TOML}", "pytest"),
     ],
 )  # fmt: skip
 def test_toml_configs_become_ini_text(tmp_path: Path, name: str, text: str, section: str) -> None:
@@ -93,6 +96,7 @@ def test_used_markers_are_found_in_test_files_but_not_in_skipped_directories(tmp
 
 def test_unreadable_files_are_passed_over(tmp_path: Path) -> None:
     (tmp_path / "test_dir.py").mkdir()
+    (tmp_path / "test_gone.py").symlink_to(tmp_path / "nowhere.py")
     make_file(tmp_path / "test_ok.py", "pytest.mark.ok\n")
     assert used_markers([tmp_path]) == {"ok"}
 
@@ -128,6 +132,8 @@ concurrency = gevent
 asyncio_mode = auto
 xfail_strict = true
 timeout = 10
+filterwarnings =
+    ignore::UserWarning
 """
 
 MESSY_TEST = """
@@ -147,6 +153,11 @@ async def test_async_runs_in_auto_mode():
 @pytest.mark.xfail
 def test_expected_to_fail():
     assert True
+
+def test_warns_under_filterwarnings_from_the_stranded_section():
+    import warnings
+    warnings.warn(UserWarning("ignored by the stranded filterwarnings"))
+    assert True
 """
 
 
@@ -164,7 +175,8 @@ def test_a_messy_config_runs_under_testfloor_and_every_override_is_listed(messy:
     result = messy.runpytest("-p", "no:xdist", "-W", "ignore::DeprecationWarning")
     # xfail_strict (stranded, applied): the passing xfail test fails; asyncio_mode = auto (stranded, applied):
     # the async test runs without a mark.
-    result.assert_outcomes(passed=3, failed=1)
+    result.assert_outcomes(passed=4, failed=1)
+    assert "warnings summary" not in result.stdout.str()
     header = next(line for line in result.outlines if line.startswith("testfloor overrides:"))
     for change in (
         "addopts: removed -n auto",
@@ -175,6 +187,7 @@ def test_a_messy_config_runs_under_testfloor_and_every_override_is_listed(messy:
         "ini: applied stranded xfail_strict = true",
         "ini: ignored stranded timeout = 10",
         "markers: registered 'performance'",
+        "ini: applied stranded filterwarnings = ignore::UserWarning",
     ):
         assert change in header
     assert "'slow'" not in header
@@ -199,3 +212,13 @@ def test_the_collect_report_carries_every_override_with_its_reason(messy: pytest
         line.startswith("ini: applied stranded asyncio_mode = auto: written under [coverage:run]") for line in overrides
     )
     assert "markers: registered 'performance': used by the tests but never declared" in overrides
+
+
+def test_without_a_config_file_there_is_nothing_to_repair() -> None:
+    from types import SimpleNamespace
+
+    from testfloor import repair
+
+    no_file = SimpleNamespace(inipath=None)
+    assert repair.stranded(no_file) == []  # type: ignore[arg-type]
+    assert repair._unknown_ini_keys(no_file, None) == []  # type: ignore[arg-type]

@@ -107,6 +107,11 @@ def build_parser() -> argparse.ArgumentParser:
         )
     )
 
+    stubs = commands.add_parser("stubs", help="list the configured stubs and the modules that import them")
+    _add_project_options(stubs)
+    stubs.add_argument("--json", action="store_true", help="print JSON instead of text")
+    stubs.set_defaults(run=lambda args: show_stubs(_config_from(args), as_json=args.json))
+
     baseline = commands.add_parser("baseline", help="compare coverage with the committed baseline")
     actions = baseline.add_subparsers(title="actions", metavar="ACTION", required=True)
     for name, help_text in (("check", "fail if coverage dropped"), ("update", "write the baseline from current data")):
@@ -281,4 +286,36 @@ def env_discover(path: Path, modules: Sequence[str], *, as_json: bool = False, w
     if discovery.unresolved:
         print(f"testfloor: {len(discovery.unresolved)} fields need a value", file=sys.stderr)
         return ExitCode.INCOMPLETE
+    return ExitCode.OK
+
+
+def show_stubs(config: Config, *, as_json: bool = False) -> int:
+    """Collect the project's tests (without running them) and show which stubs were imported, and by what."""
+    import subprocess
+    import tempfile
+
+    if not config.stubs:
+        print("no stubs configured ([tool.testfloor] stubs)", file=sys.stderr)
+        return ExitCode.OK
+    with tempfile.TemporaryDirectory(prefix="testfloor-") as directory:
+        path = Path(directory) / "stubs.json"
+        command = [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "testfloor", "-p", "no:xdist"]
+        environ = {**os.environ, "TESTFLOOR_STUBS": ",".join(config.stubs), "TESTFLOOR_STUB_MODE": config.stub_mode}
+        command.append(f"--testfloor-stubs-report={path}")
+        result = subprocess.run(command, cwd=config.root, env=environ, capture_output=True, text=True, check=False)
+        if not path.is_file():
+            raise CollectionError(f"pytest exited with status {result.returncode} before reporting:\n{result.stderr}")
+        document = json.loads(path.read_text(encoding="utf-8"))
+    if as_json:
+        print(json.dumps(document, indent=2, sort_keys=True))
+    else:
+        print(f"stubs (mode {document['mode']}):")
+        for name, entry in document["stubs"].items():
+            importers = f", imported by {', '.join(entry['imported_by'])}" if entry["imported_by"] else ""
+            print(f"  {name}: {entry['status']}{importers}")
+    if result.returncode not in (0, 5):  # 5: no tests, which is not this command's concern
+        print(
+            f"testfloor: collection failed (pytest status {result.returncode}); the list may be short", file=sys.stderr
+        )
+        return ExitCode.COLLECTION
     return ExitCode.OK

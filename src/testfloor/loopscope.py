@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from types import MappingProxyType
@@ -57,12 +58,13 @@ def installed_version() -> str | None:
 
 
 def _release(text: str) -> tuple[int, ...]:
+    # "1.0.0rc1" -> (1, 0, 0); "0.26.dev3" -> (0, 26): the leading numbers are all the comparison needs.
     parts = []
     for part in text.split("."):
-        digits = "".join(char for char in part if char.isdigit()) if part[:1].isdigit() else ""
-        if not digits:
+        digits = re.match(r"\d+", part)
+        if digits is None:
             break
-        parts.append(int(digits))
+        parts.append(int(digits.group()))
     return tuple(parts)
 
 

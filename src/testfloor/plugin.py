@@ -7,17 +7,21 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
+    from collections.abc import Generator
+
     from testfloor.collect import Recorder
     from testfloor.config import Config
     from testfloor.env import Applied
     from testfloor.loopscope import LoopPlan
     from testfloor.pytestconfig import Override
+    from testfloor.stubs import StubFinder
 
 _CONFIG: pytest.StashKey[Config] = pytest.StashKey()
 _APPLIED: pytest.StashKey[Applied] = pytest.StashKey()
 _OVERRIDES: pytest.StashKey[list[Override]] = pytest.StashKey()
 _LOOP: pytest.StashKey[LoopPlan] = pytest.StashKey()
 _RECORDER: pytest.StashKey[Recorder] = pytest.StashKey()
+_STUBS: pytest.StashKey[StubFinder] = pytest.StashKey()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -27,6 +31,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="PATH",
         default=None,
         help="testfloor: write what collection found (node ids, errors, exit status, overrides) to PATH as JSON",
+    )
+    group.addoption(
+        "--testfloor-stubs-report",
+        metavar="PATH",
+        default=None,
+        help="testfloor: write which stubbed modules were imported, and by which modules, to PATH as JSON",
     )
 
 
@@ -47,6 +57,13 @@ def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Pa
     early_config.stash[_CONFIG] = config
     early_config.stash[_APPLIED] = env.apply(config.env, os.environ)
     early_config.stash[_OVERRIDES] = repair.before_conftests(early_config, parser, args) if config.configured else []
+    if config.stubs:
+        # Every hook imports `from testfloor.stubs`, so that all of them use the module in sys.modules.
+        from testfloor.shims import declared_versions
+        from testfloor.stubs import install
+
+        versions = declared_versions(config.root)
+        early_config.stash[_STUBS] = install(config.stubs, config.stub_mode, versions=versions, environ=os.environ)
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -81,6 +98,11 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     overrides = config.stash[_OVERRIDES]
     if overrides:
         lines.append(f"testfloor overrides: {'; '.join(override.change for override in overrides)}")
+    if _STUBS in config.stash:
+        from testfloor.stubs import status
+
+        shown = ", ".join(f"{name} ({state})" for name, state in status(settings.stubs).items())
+        lines.append(f"testfloor stubs (mode {settings.stub_mode}): {shown}")
     return lines
 
 
@@ -102,9 +124,60 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
         repair.mark_async_tests(items, loop.scope)
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
+    if _STUBS not in item.config.stash:
+        return (yield)
+    from testfloor.stubs import strict
+
+    with strict():
+        return (yield)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    if _STUBS in item.config.stash and call.excinfo is not None:
+        from testfloor.stubs import skip_reason
+
+        reason = skip_reason(call.excinfo.value)
+        if reason is not None:
+            report.outcome = "skipped"
+            path, line = item.reportinfo()[:2]
+            report.longrepr = (str(path), (line or 0) + 1, f"Skipped: {reason}")
+    return report
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
+    if _STUBS not in config.stash:
+        return
+    from testfloor.stubs import count_skips
+
+    counts = count_skips(terminalreporter.stats.get("skipped", []))
+    if counts:
+        terminalreporter.write_sep("-", "testfloor stubs")
+        for name, count in counts.items():
+            terminalreporter.write_line(f"{count} skipped: test exercised stubbed module {name!r}")
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    path = session.config.getoption("testfloor_stubs_report")
+    if path is not None:
+        from testfloor.stubs import write_report
+
+        settings = session.config.stash[_CONFIG]
+        write_report(path, settings.stubs, settings.stub_mode)
+
+
 def pytest_unconfigure(config: pytest.Config) -> None:
     import os
 
     applied = config.stash.get(_APPLIED, None)
     if applied is not None:
         applied.restore(os.environ)
+    if _STUBS in config.stash:
+        from testfloor.stubs import uninstall
+
+        uninstall()

@@ -92,12 +92,13 @@ def stranded(config: pytest.Config) -> list[Override]:
     overrides = []
     for section, key, value in stranded_options(config.inipath):
         where = f"written under [{section}] in {config.inipath.name}, where pytest never reads it"
+        shown = " ".join(value.split())  # one line, even for a multi-line value
         if not _is_known(config, key):
-            ignored = Override(f"ini: ignored stranded {key} = {value}", f"{where}; no installed plugin knows it")
+            ignored = Override(f"ini: ignored stranded {key} = {shown}", f"{where}; no installed plugin knows it")
             overrides.append(ignored)
             continue
         set_ini(config, key, convert_like(config.getini(key), value))
-        overrides.append(Override(f"ini: applied stranded {key} = {value}", where))
+        overrides.append(Override(f"ini: applied stranded {key} = {shown}", where))
     return overrides
 
 
