@@ -38,6 +38,7 @@ class ExitCode(enum.IntEnum):
     INCOMPLETE = 7  # env discover: some settings fields need a value
     SETTINGS_IMPORT = 8  # env discover: a settings module fails to import (not by validation), or the probe fails
     NO_SETTINGS = 9  # env discover: the project has no settings classes
+    QUARANTINED = 10  # doctor: the suite collects, with project bugs quarantined
 
 
 _EXIT_FOR_ERROR: dict[type[TestfloorError], ExitCode] = {
@@ -107,6 +108,22 @@ def build_parser() -> argparse.ArgumentParser:
         )
     )
 
+    doctor = commands.add_parser(
+        "doctor", help="classify every collection error and, with --fix, repair the environment"
+    )
+    doctor.add_argument("path", nargs="?", type=Path, default=Path("."), help="the project (default: here)")
+    doctor.add_argument("--fix", action="store_true", help="write fixes to [tool.testfloor] and collect again")
+    doctor.add_argument("--json", action="store_true", help="print JSON instead of text")
+    doctor.add_argument(
+        "--no-install", action="store_true", help="stub missing light dependencies instead of installing"
+    )
+    doctor.add_argument("--max-passes", type=_positive, default=5, help="rounds of fixing at most (default 5)")
+    doctor.set_defaults(
+        run=lambda args: run_doctor(
+            args.path, fix=args.fix, as_json=args.json, install=not args.no_install, max_passes=args.max_passes
+        )
+    )
+
     stubs = commands.add_parser("stubs", help="list the configured stubs and the modules that import them")
     _add_project_options(stubs)
     stubs.add_argument("--json", action="store_true", help="print JSON instead of text")
@@ -163,6 +180,12 @@ def _arg(parse: Callable[[object], object], *, split: bool = False) -> Callable[
             raise argparse.ArgumentTypeError(str(err)) from None
 
     return convert
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number from 1, got {text!r}")
+    return int(text)
 
 
 def _percent(text: str) -> float:
@@ -268,6 +291,23 @@ def baseline_update(config: Config, coverage_json: Path, *, allow_decrease: bool
     baseline.write_baseline(config.baseline_path, current)
     print(f"wrote {config.baseline_path}: {len(current.files)} files, {current.totals.percent:.2f}% covered")
     return ExitCode.OK
+
+
+def run_doctor(path: Path, *, fix: bool, as_json: bool, install: bool, max_passes: int) -> int:
+    """Collect, classify and (with `fix`) repair; exit 0 when clean, QUARANTINED or COLLECTION otherwise."""
+    from testfloor import doctor
+
+    config = load_config(path, environ=os.environ)
+    report = doctor.run(
+        config.root,
+        fix=fix,
+        install=install,
+        max_passes=max_passes,
+        progress=lambda line: print(line, file=sys.stderr),
+    )
+    print(doctor.to_json(report) if as_json else "\n".join(doctor.describe(report)), end="" if as_json else "\n")
+    codes = {"clean": ExitCode.OK, "quarantined": ExitCode.QUARANTINED, "failing": ExitCode.COLLECTION}
+    return codes[report.status]
 
 
 def env_discover(path: Path, modules: Sequence[str], *, as_json: bool = False, write: bool = False) -> int:

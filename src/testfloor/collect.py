@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import traceback
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,7 +18,7 @@ if TYPE_CHECKING:
 
     from testfloor.pytestconfig import Override
 
-FORMAT = 1
+FORMAT = 2
 
 # pytest's exit statuses, as the gate explains them.
 _MEANING = {
@@ -30,11 +31,36 @@ _MEANING = {
 
 
 @dataclass(frozen=True)
+class Cause:
+    """One exception in the chain behind a collection error, as data.
+
+    `type` is the exception's qualified name (``builtins.ModuleNotFoundError``);
+    `name` is ``ImportError.name`` (the missing module); `path` and `line` say
+    where in the project it was raised; `title` and `fields` are a pydantic
+    ``ValidationError``'s model and failing field locations (never the values).
+    """
+
+    type: str
+    message: str
+    name: str | None = None
+    path: str | None = None
+    line: int | None = None
+    title: str | None = None
+    fields: tuple[str, ...] = ()
+
+    @property
+    def short_type(self) -> str:
+        """The exception's class name without its module."""
+        return self.type.rpartition(".")[2]
+
+
+@dataclass(frozen=True)
 class CollectError:
-    """One collector that failed: its node id and the last line of its error."""
+    """One collector that failed: its node id, the last line of its error, and the exception chain when known."""
 
     nodeid: str
     message: str
+    chain: tuple[Cause, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -57,14 +83,76 @@ class Outcome:
         raise CollectionError("\n".join(lines))
 
 
+def describe_exception(exc: BaseException, root: Path) -> tuple[Cause, ...]:
+    """Walk `exc`, its ``__cause__`` and ``__context__``, and describe each as a `Cause`.
+
+    The text pytest prints loses the type of an ImportError wrapped in its
+    ``CollectError``; the objects keep it.
+    """
+    chain: list[Cause] = []
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        chain.append(_cause(current, root))
+        current = current.__cause__ or current.__context__
+    return tuple(chain)
+
+
+def _cause(exc: BaseException, root: Path) -> Cause:
+    kind = type(exc)
+    path, line = _where(exc, root)
+    title: str | None = None
+    fields: tuple[str, ...] = ()
+    errors = getattr(exc, "errors", None)
+    if kind.__name__ == "ValidationError" and callable(errors):
+        # pydantic (v1 and v2): the model's name and the failing fields; the values may be secrets.
+        title = str(getattr(exc, "title", "") or "") or None
+        fields = tuple(
+            ".".join(map(str, error["loc"])) for error in errors() if isinstance(error, dict) and "loc" in error
+        )
+    name = getattr(exc, "name", None) if isinstance(exc, ImportError) else None
+    message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return Cause(f"{kind.__module__}.{kind.__qualname__}", message[:300], name, path, line, title, fields)
+
+
+def _where(exc: BaseException, root: Path) -> tuple[str | None, int | None]:
+    if isinstance(exc, SyntaxError) and exc.filename:
+        return _relative(exc.filename, root), exc.lineno
+    frames = traceback.extract_tb(exc.__traceback__)
+    inside = [frame for frame in frames if _relative(frame.filename, root) is not None]
+    if not inside:
+        return None, None
+    return _relative(inside[-1].filename, root), inside[-1].lineno
+
+
+def _relative(filename: str, root: Path) -> str | None:
+    try:
+        relative = Path(filename).resolve().relative_to(root)
+    except (ValueError, OSError):
+        return None
+    parts = relative.parts
+    if any(part in ("site-packages", ".nox", ".tox") or part.startswith(".venv") for part in parts):
+        return None
+    return relative.as_posix()
+
+
 class Recorder:
     """A pytest plugin object that writes an `Outcome` as JSON when the session ends."""
 
-    def __init__(self, path: str | Path, overrides: Sequence[Override] = ()) -> None:
+    def __init__(self, path: str | Path, overrides: Sequence[Override] = (), root: Path | None = None) -> None:
         self.path = Path(path)
+        self.root = (root or Path.cwd()).resolve()
         self.errors: list[CollectError] = []
+        self.chains: dict[str, tuple[Cause, ...]] = {}
         # The list the plugin keeps adding to until the session starts.
         self.overrides = overrides
+
+    def pytest_exception_interact(self, node: object, call: pytest.CallInfo[Any], report: object) -> None:
+        import pytest
+
+        if isinstance(report, pytest.CollectReport) and call.excinfo is not None:
+            self.chains[report.nodeid] = describe_exception(call.excinfo.value, self.root)
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if report.failed:
@@ -72,14 +160,59 @@ class Recorder:
             self.errors.append(CollectError(report.nodeid, lines[-1].strip() if lines else "error"))
 
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
-        document = {
-            "errors": [{"message": error.message, "nodeid": error.nodeid} for error in self.errors],
-            "exitstatus": int(exitstatus),
-            "format": FORMAT,
-            "nodeids": [item.nodeid for item in session.items],
-            "overrides": [str(override) for override in self.overrides],
-        }
-        atomic.write_text(self.path, json.dumps(document, indent=1, sort_keys=True) + "\n")
+        errors = [CollectError(error.nodeid, error.message, self.chains.get(error.nodeid, ())) for error in self.errors]
+        write_outcome(
+            self.path,
+            Outcome(
+                int(exitstatus),
+                tuple(item.nodeid for item in session.items),
+                tuple(errors),
+                tuple(str(override) for override in self.overrides),
+            ),
+        )
+
+
+def exit_report(collector: pytest.Collector, exc: SystemExit, recorder: Recorder | None) -> pytest.CollectReport:
+    """Turn a `SystemExit` raised while collecting into that collector's failure."""
+    import pytest
+
+    root = recorder.root if recorder is not None else collector.config.rootpath.resolve()
+    chain = describe_exception(exc, root)
+    if recorder is not None:
+        recorder.chains[collector.nodeid] = chain
+    where = f" at {chain[0].path}:{chain[0].line}" if chain[0].path else ""
+    message = f"SystemExit({exc.code!r}) raised while importing{where}: a script, not a test module"
+    return pytest.CollectReport(collector.nodeid, "failed", message, [])
+
+
+def record_early_failure(path: str | Path, exc: BaseException, root: Path) -> None:
+    """Write the outcome of a run that stopped before collection (a root conftest that fails to import)."""
+    resolved = root.resolve()
+    chain = describe_exception(exc, resolved)
+    nodeid = next((cause.path for cause in chain if cause.path), "") or ""
+    message = f"{chain[-1].short_type}: {chain[-1].message}"
+    write_outcome(Path(path), Outcome(4, (), (CollectError(nodeid, message, chain),)))
+
+
+def write_outcome(path: Path, outcome: Outcome) -> None:
+    """Write `outcome` as versioned JSON, atomically."""
+    document = {
+        "errors": [
+            {"chain": [_cause_json(cause) for cause in error.chain], "message": error.message, "nodeid": error.nodeid}
+            for error in outcome.errors
+        ],
+        "exitstatus": outcome.exitstatus,
+        "format": FORMAT,
+        "nodeids": list(outcome.nodeids),
+        "overrides": list(outcome.overrides),
+    }
+    atomic.write_text(path, json.dumps(document, indent=1, sort_keys=True) + "\n")
+
+
+def _cause_json(cause: Cause) -> dict[str, Any]:
+    document = asdict(cause)
+    document["fields"] = list(cause.fields)
+    return document
 
 
 def read_outcome(path: Path) -> Outcome:
@@ -89,7 +222,14 @@ def read_outcome(path: Path) -> Outcome:
         return Outcome(
             exitstatus=int(document["exitstatus"]),
             nodeids=tuple(document["nodeids"]),
-            errors=tuple(CollectError(error["nodeid"], error["message"]) for error in document["errors"]),
+            errors=tuple(
+                CollectError(
+                    error["nodeid"],
+                    error["message"],
+                    tuple(Cause(**{**cause, "fields": tuple(cause["fields"])}) for cause in error.get("chain", [])),
+                )
+                for error in document["errors"]
+            ),
             overrides=tuple(str(override) for override in document.get("overrides", [])),
         )
     except FileNotFoundError:

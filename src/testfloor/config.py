@@ -24,6 +24,7 @@ PYPROJECT = "pyproject.toml"
 DEFAULT_BASELINE = "coverage-baseline.json"
 STUB_MODES = ("missing", "always")
 LOOP_SCOPES = ("session", "package", "module", "class", "function", "keep")
+IMPORT_MODES = ("prepend", "append", "importlib")
 ENV_PREFIX = "TESTFLOOR_"
 
 _VERSION = re.compile(r"3\.\d{1,2}\Z")
@@ -40,6 +41,14 @@ class EnvValue:
 
     value: str
     override: bool = False
+
+
+@dataclass(frozen=True)
+class Quarantined:
+    """A test module (or node) the sessions leave out, with the project bug that is the reason."""
+
+    node: str
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -65,6 +74,10 @@ class Config:
     baseline: str = DEFAULT_BASELINE
     python: tuple[str, ...] = ()
     loop_scope: str = "session"
+    pythonpath: tuple[str, ...] = ()
+    testpaths: tuple[str, ...] = ()
+    import_mode: str | None = None
+    quarantine: tuple[Quarantined, ...] = ()
     warnings: tuple[str, ...] = ()
 
     @property
@@ -227,6 +240,31 @@ parse_stub_mode = one_of(STUB_MODES)
 parse_loop_scope = one_of(LOOP_SCOPES)
 
 
+parse_import_mode = one_of(IMPORT_MODES)
+
+
+def parse_paths(value: object) -> tuple[str, ...]:
+    """Parse a list of relative paths (``pythonpath``, ``testpaths``)."""
+    if not isinstance(value, list) or not all(isinstance(item, str) and item.strip() for item in value):
+        raise ValueError(f'expected an array of paths like ["src"], got {toml_type(value)}')
+    return tuple(dict.fromkeys(value))
+
+
+def parse_quarantine(value: object) -> tuple[Quarantined, ...]:
+    """Parse ``[[tool.testfloor.quarantine]]``: tables with a ``node`` and the ``reason``."""
+    if not isinstance(value, list):
+        raise ValueError(f"expected an array of tables with node and reason, got {toml_type(value)}")
+    entries = []
+    for item in value:
+        if not isinstance(item, dict) or set(item) != {"node", "reason"}:
+            raise ValueError('each entry needs exactly "node" and "reason"')
+        node, reason = item["node"], item["reason"]
+        if not isinstance(node, str) or not node or not isinstance(reason, str) or not reason.strip():
+            raise ValueError('"node" and "reason" must be non-empty strings')
+        entries.append(Quarantined(node, reason))
+    return tuple(entries)
+
+
 def parse_baseline(value: object) -> str:
     """Parse ``baseline``: a path, relative to the project root unless absolute."""
     if not isinstance(value, str) or not value.strip():
@@ -258,6 +296,10 @@ _PARSERS: dict[str, Callable[[object], Any]] = {
     "baseline": parse_baseline,
     "python": parse_python,
     "loop_scope": parse_loop_scope,
+    "pythonpath": parse_paths,
+    "testpaths": parse_paths,
+    "import_mode": parse_import_mode,
+    "quarantine": parse_quarantine,
 }
 
 # Variables hold text: lists are comma-separated.

@@ -8,6 +8,7 @@ import pytest
 
 if TYPE_CHECKING:
     from collections.abc import Generator
+    from pathlib import Path
 
     from testfloor.collect import Recorder
     from testfloor.config import Config
@@ -21,6 +22,7 @@ _APPLIED: pytest.StashKey[Applied] = pytest.StashKey()
 _OVERRIDES: pytest.StashKey[list[Override]] = pytest.StashKey()
 _LOOP: pytest.StashKey[LoopPlan] = pytest.StashKey()
 _RECORDER: pytest.StashKey[Recorder] = pytest.StashKey()
+_SYS_PATH: pytest.StashKey[list[str]] = pytest.StashKey()
 _STUBS: pytest.StashKey[StubFinder] = pytest.StashKey()
 
 
@@ -40,11 +42,26 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+@pytest.hookimpl(wrapper=True, specname="pytest_load_initial_conftests")
+def record_conftest_failure(early_config: pytest.Config) -> Generator[None, None, None]:
+    # A root conftest that fails to import stops pytest before any session: the probe records why, then lets it.
+    try:
+        return (yield)
+    except Exception as exc:
+        path = getattr(early_config.known_args_namespace, "testfloor_collect_report", None)
+        if path is not None:
+            from testfloor.collect import record_early_failure
+
+            record_early_failure(path, exc, early_config.rootpath)
+        raise
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Parser, args: list[str]) -> None:
     # Before any conftest is imported: settings built at import time must see the environment, and options
     # of plugins that are not installed must go before pytest rejects them.
     import os
+    import sys
 
     from testfloor import env, repair
     from testfloor.config import find_project_root, load_config
@@ -56,7 +73,12 @@ def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Pa
         raise pytest.UsageError(f"testfloor: {err}") from None
     early_config.stash[_CONFIG] = config
     early_config.stash[_APPLIED] = env.apply(config.env, os.environ)
-    early_config.stash[_OVERRIDES] = repair.before_conftests(early_config, parser, args) if config.configured else []
+    before = list(sys.path)
+    overrides = repair.before_conftests(early_config, parser, args, config) if config.configured else []
+    early_config.stash[_SYS_PATH] = [entry for entry in sys.path if entry not in before]
+    if config.quarantine:
+        overrides.append(repair.quarantine_override(config))
+    early_config.stash[_OVERRIDES] = overrides
     if config.stubs:
         # Every hook imports `from testfloor.stubs`, so that all of them use the module in sys.modules.
         from testfloor.shims import declared_versions
@@ -80,7 +102,7 @@ def pytest_configure(config: pytest.Config) -> None:
         from testfloor.collect import Recorder
 
         overrides: list[Override] = config.stash.get(_OVERRIDES, [])
-        config.stash[_RECORDER] = recorder = Recorder(path, overrides)
+        config.stash[_RECORDER] = recorder = Recorder(path, overrides, config.rootpath)
         config.pluginmanager.register(recorder, "testfloor-recorder")
 
 
@@ -116,12 +138,43 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         session.config.stash[_OVERRIDES] += repair.markers(session.config)
 
 
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    settings = config.stash.get(_CONFIG, None)
+    if settings is None or not settings.quarantine:
+        return None
+    from testfloor import repair
+
+    return True if repair.quarantined(config, settings, collection_path) else None
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_make_collect_report(
+    collector: pytest.Collector,
+) -> Generator[None, pytest.CollectReport, pytest.CollectReport]:
+    # A module that calls exit() at import would end the whole run (INTERNALERROR> SystemExit); in a project
+    # testfloor manages it is that module's collection error instead.
+    settings = collector.config.stash.get(_CONFIG, None)
+    try:
+        return (yield)
+    except SystemExit as exc:
+        if settings is None or not settings.configured:
+            raise
+        from testfloor.collect import exit_report
+
+        recorder = collector.config.stash.get(_RECORDER, None)
+        return exit_report(collector, exc, recorder)
+
+
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
     loop = config.stash.get(_LOOP, None)
-    if loop is not None and loop.mark_tests:
+    settings = config.stash.get(_CONFIG, None)
+    if (loop is not None and loop.mark_tests) or (settings is not None and settings.quarantine):
         from testfloor import repair
 
-        repair.mark_async_tests(items, loop.scope)
+        if loop is not None and loop.mark_tests:
+            repair.mark_async_tests(items, loop.scope)
+        if settings is not None:
+            repair.deselect_quarantined(config, settings, items)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -177,6 +230,11 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     applied = config.stash.get(_APPLIED, None)
     if applied is not None:
         applied.restore(os.environ)
+    import sys
+
+    for entry in config.stash.get(_SYS_PATH, []):
+        if entry in sys.path:
+            sys.path.remove(entry)
     if _STUBS in config.stash:
         from testfloor.stubs import uninstall
 

@@ -185,15 +185,15 @@ def registered_markers(lines: Iterable[str]) -> set[str]:
     return {re.split(r"[:(]", line, maxsplit=1)[0].strip() for line in lines if line.strip()}
 
 
-def set_ini(config: pytest.Config, name: str, value: object) -> None:
+def set_ini(config: pytest.Config, name: str, value: object, *, replace: bool = False) -> None:
     """Make ``config.getini(name)`` return `value` for the rest of the run.
 
     pytest has no public way for a plugin to override an ini value once the
     command line is parsed (``-o`` does it before); testfloor fills pytest's
     ini cache, which ``getini`` reads first. Lists are extended through the
-    public ``addinivalue_line`` instead.
+    public ``addinivalue_line`` instead, unless `replace` is given.
     """
-    if isinstance(value, list):
+    if isinstance(value, list) and not replace:
         for line in value:
             config.addinivalue_line(name, line)
         return

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -22,9 +23,11 @@ from testfloor.pytestconfig import (
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from testfloor.config import Config
 
-def before_conftests(config: pytest.Config, parser: pytest.Parser, args: list[str]) -> list[Override]:
-    """Drop addopts that cannot run here and register unknown ini keys; return what changed.
+
+def before_conftests(config: pytest.Config, parser: pytest.Parser, args: list[str], settings: Config) -> list[Override]:
+    """Drop addopts that cannot run here, register unknown ini keys, apply the path settings; return what changed.
 
     Runs in ``pytest_load_initial_conftests``, the hook pytest gives plugins
     to change the command line before it is parsed for good.
@@ -39,7 +42,53 @@ def before_conftests(config: pytest.Config, parser: pytest.Parser, args: list[st
     for token in removed:
         if token in positional:
             positional.remove(token)
-    return overrides + _unknown_ini_keys(config, parser)
+    return overrides + _unknown_ini_keys(config, parser) + _paths(config, args, settings)
+
+
+def _paths(config: pytest.Config, args: list[str], settings: Config) -> list[Override]:
+    overrides = []
+    for entry in settings.pythonpath:
+        path = str((settings.root / entry).resolve())
+        if path not in sys.path:
+            sys.path.insert(0, path)
+            overrides.append(Override(f"pythonpath: added {entry}", "the tests import modules that live there"))
+    if settings.testpaths:
+        set_ini(config, "testpaths", list(settings.testpaths), replace=True)
+        shown = ", ".join(settings.testpaths)
+        overrides.append(Override(f"testpaths: {shown}", "only these directories hold tests"))
+    if settings.import_mode is not None:
+        args.append(f"--import-mode={settings.import_mode}")
+        config.known_args_namespace.importmode = settings.import_mode
+        overrides.append(
+            Override(f"import mode: {settings.import_mode}", "test modules or conftests share an import name")
+        )
+    return overrides
+
+
+def quarantine_override(settings: Config) -> Override:
+    """Say what the quarantine leaves out."""
+    nodes = ", ".join(entry.node for entry in settings.quarantine)
+    return Override(f"quarantine: {nodes}", "project bugs, listed with their reasons in [tool.testfloor] quarantine")
+
+
+def quarantined(config: pytest.Config, settings: Config, path: Path) -> bool:
+    """Tell whether `path` is a module or directory the settings quarantine."""
+    try:
+        relative = path.resolve().relative_to(settings.root.resolve()).as_posix()
+    except ValueError:
+        return False
+    return any(entry.node == relative for entry in settings.quarantine)
+
+
+def deselect_quarantined(config: pytest.Config, settings: Config, items: list[pytest.Item]) -> None:
+    """Deselect the quarantined test nodes (quarantined modules are never collected)."""
+    nodes = tuple(entry.node for entry in settings.quarantine if "::" in entry.node)
+    if not nodes:
+        return
+    dropped = [item for item in items if item.nodeid.startswith(nodes)]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = [item for item in items if item not in dropped]
 
 
 def _unknown_ini_keys(config: pytest.Config, parser: pytest.Parser) -> list[Override]:

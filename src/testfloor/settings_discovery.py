@@ -17,9 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from testfloor import atomic
 from testfloor.env import MASK, applicable, is_secret_name, mask
-from testfloor.errors import ConfigError, DiscoveryError, NoSettingsError
+from testfloor.errors import DiscoveryError, NoSettingsError
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -332,23 +331,6 @@ def write_env(pyproject: Path, values: Mapping[str, str]) -> list[str]:
     A variable the table already has keeps the user's value. Creates the table (and the file) if absent.
     Returns the names added.
     """
-    import tomlkit
-    from tomlkit.exceptions import TOMLKitError
+    from testfloor.toolconfig import add_values
 
-    try:
-        document = tomlkit.parse(pyproject.read_text(encoding="utf-8")) if pyproject.exists() else tomlkit.document()
-        table: Any = document
-        for key in ("tool", "testfloor", "env"):
-            if key not in table:
-                table[key] = tomlkit.table(is_super_table=key != "env")
-            table = table[key]
-            if not isinstance(table, dict):
-                raise ConfigError(f"{pyproject}: [tool.testfloor.env]: {key} is not a table")
-    except (OSError, UnicodeDecodeError, TOMLKitError) as err:
-        raise ConfigError(f"{pyproject}: cannot update: {err}") from err
-    added = [name for name in sorted(values) if name not in table]
-    for name in added:
-        table[name] = values[name]
-    if added:
-        atomic.write_text(pyproject, tomlkit.dumps(document))
-    return added
+    return add_values(pyproject, values, "env")

@@ -1,0 +1,159 @@
+"""What each collection error is, and how it can be fixed without touching the project's files."""
+
+from __future__ import annotations
+
+import re
+import sys
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from testfloor.collect import Cause, CollectError
+
+# Packages too big, GPU-bound or service-bound to install for a test run: stubbed when missing.
+HEAVY = frozenset(
+    {
+        "catboost", "cupy", "cv2", "datasets", "deepspeed", "diffusers", "gym", "gymnasium", "jax", "jaxlib", "keras",
+        "lightgbm", "lightning", "mlflow", "numba", "onnxruntime", "open_clip", "pyspark", "pytorch_lightning", "ray",
+        "sentence_transformers", "spacy", "tensorflow", "tensorrt", "timm", "torch", "torchaudio", "torchvision",
+        "transformers", "triton", "vllm", "wandb", "xgboost",
+    }
+)  # fmt: skip
+
+# Modules whose PyPI distribution has another name.
+DISTRIBUTIONS = {
+    "yaml": "PyYAML",
+    "dateutil": "python-dateutil",
+    "dotenv": "python-dotenv",
+    "jose": "python-jose",
+    "jwt": "PyJWT",
+    "multipart": "python-multipart",
+    "PIL": "Pillow",
+    "sklearn": "scikit-learn",
+    "bs4": "beautifulsoup4",
+    "factory": "factory-boy",
+    "magic": "python-magic",
+    "git": "GitPython",
+}
+
+# Each kind, what it means, and the fix testfloor applies (None: a bug in the project, quarantined).
+KINDS: dict[str, tuple[str, str | None]] = {
+    "missing_heavy": ("a heavy dependency is not installed", "stub"),
+    "missing_light": ("a light dependency is not installed", "install"),
+    "missing_local": ("a module of the project is not on the import path", "pythonpath"),
+    "settings": ("settings built at import fail validation", "env"),
+    "settings_parse": ("a settings value in the environment cannot be parsed", None),
+    "import_name": ("a name is missing from a module (a bug, or a version mismatch)", None),
+    "syntax": ("a syntax error (or syntax newer than this Python)", None),
+    "import_mismatch": ("two test modules or conftests with one import name (a monorepo)", "import_mode"),
+    "script": ("a script that exits at import, collected as a test module", "testpaths"),
+    "other": ("an error raised at import", None),
+}
+
+_NO_MODULE = re.compile(r"No module named '([^']+)'")
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    """One collection error, classified: its kind, the thing at fault, where, why, and the fix (if any)."""
+
+    nodeid: str
+    kind: str
+    subject: str
+    cause: str
+    path: str | None = None
+    line: int | None = None
+    fix: str | None = None
+
+    @property
+    def is_project_bug(self) -> bool:
+        """Tell whether no change of environment can fix it: the project itself is broken."""
+        return self.fix is None
+
+    @property
+    def where(self) -> str:
+        """``path:line`` of the error, or the node id when it is not known."""
+        if self.path is None:
+            return self.nodeid or "<root>"
+        return f"{self.path}:{self.line}" if self.line else self.path
+
+
+def classify(error: CollectError, root: Path) -> Diagnosis:
+    """Classify one collection error from its exception chain (or, without one, from its text)."""
+    chain = error.chain
+    if not chain:
+        match = _NO_MODULE.search(error.message)
+        if match is None:
+            return _diagnosis(error, "other", "", error.message, None)
+        return _missing(error, match.group(1), error.message, None, root)
+    for cause in chain:
+        if cause.short_type == "ModuleNotFoundError" and cause.name:
+            return _missing(error, cause.name, f"{cause.short_type}: {cause.message}", cause, root)
+    by_type = {cause.short_type: cause for cause in reversed(chain)}
+    if "ValidationError" in by_type and by_type["ValidationError"].type.startswith("pydantic"):
+        cause = by_type["ValidationError"]
+        fields = ", ".join(cause.fields)
+        return _diagnosis(error, "settings", cause.title or "", f"{cause.title}: missing or invalid {fields}", cause)
+    for kind, names in (
+        ("settings_parse", ("SettingsError",)),
+        ("import_mismatch", ("ImportPathMismatchError",)),
+        ("script", ("SystemExit",)),
+        ("syntax", ("SyntaxError", "IndentationError", "TabError")),
+        ("import_name", ("ImportError",)),
+    ):
+        for name in names:
+            if name in by_type:
+                cause = by_type[name]
+                return _diagnosis(error, kind, cause.name or "", f"{cause.short_type}: {cause.message}", cause)
+    if "Plugin already registered" in error.message or "import file mismatch" in error.message:
+        return _diagnosis(error, "import_mismatch", "", error.message, chain[0])
+    cause = _deepest_in_project(chain)
+    return _diagnosis(error, "other", "", f"{cause.short_type}: {cause.message}", cause)
+
+
+def _deepest_in_project(chain: tuple[Cause, ...]) -> Cause:
+    located = [cause for cause in chain if cause.path is not None]
+    return located[0] if located else chain[0]
+
+
+def _diagnosis(error: CollectError, kind: str, subject: str, cause: str, where: Cause | None) -> Diagnosis:
+    path = where.path if where is not None else None
+    line = where.line if where is not None else None
+    return Diagnosis(error.nodeid, kind, subject, cause, path, line, KINDS[kind][1])
+
+
+def _missing(error: CollectError, name: str, cause: str, where: Cause | None, root: Path) -> Diagnosis:
+    top = name.split(".")[0]
+    if top in sys.stdlib_module_names:
+        return _diagnosis(error, "other", name, cause, where)
+    home = find_local_package(root, top)
+    if home is not None:
+        return _diagnosis(error, "missing_local", home, cause, where)
+    return _diagnosis(error, "missing_heavy" if top in HEAVY else "missing_light", top, cause, where)
+
+
+def find_local_package(root: Path, name: str, depth: int = 3) -> str | None:
+    """Return the directory (relative to `root`, POSIX) holding the project's package or module `name`, if any."""
+    candidates = [root]
+    for _ in range(depth + 1):
+        next_level: list[Path] = []
+        for directory in candidates:
+            if (directory / name / "__init__.py").is_file() or (directory / f"{name}.py").is_file():
+                return directory.relative_to(root).as_posix()
+            next_level.extend(
+                child
+                for child in sorted(directory.iterdir())
+                if child.is_dir() and not child.name.startswith((".", "_")) and child.name not in _NOT_SOURCE
+            )
+        candidates = next_level
+    return None
+
+
+_NOT_SOURCE = {"node_modules", "venv", "env", "build", "dist", "site-packages", "__pycache__"}
+
+
+def distribution(module: str) -> str:
+    """Return the PyPI distribution that provides the top-level `module`."""
+    return DISTRIBUTIONS.get(module, module.replace("_", "-"))

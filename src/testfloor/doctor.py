@@ -1,0 +1,259 @@
+"""``testfloor doctor``: collect, classify every error, fix the environment, and collect again until it is clean.
+
+Every fix goes into ``[tool.testfloor]`` of pyproject.toml (formatting kept)
+or ``requirements-test.txt``; no other file of the project is touched. Bugs
+of the project itself are never "fixed": they are reported with file, line
+and cause, and quarantined so that the rest of the suite runs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from testfloor.classify import KINDS, Diagnosis, classify, distribution
+from testfloor.collect import CollectError, Outcome, read_outcome
+from testfloor.config import load_config
+from testfloor.errors import CollectionError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping, Sequence
+
+FORMAT = 1
+REQUIREMENTS = "requirements-test.txt"
+_STATUS_MEANING = {
+    4: "pytest could not start (an option, an ini value, or the root conftest)",
+    5: "no tests were collected",
+}
+
+
+@dataclass(frozen=True)
+class Pass:
+    """One collect-and-fix round: how many errors it found and what it changed."""
+
+    number: int
+    errors: int
+    collected: int
+    changes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Report:
+    """Where doctor got to: the rounds, what is still wrong, and what is quarantined."""
+
+    passes: tuple[Pass, ...]
+    remaining: tuple[Diagnosis, ...]
+    quarantined: tuple[str, ...]
+    collected: int
+    exitstatus: int
+    problem: str | None = None
+    fixes: Mapping[str, int] = field(default_factory=dict)
+
+    @property
+    def status(self) -> str:
+        """``clean``, ``quarantined`` (clean once project bugs are left out) or ``failing``."""
+        if self.remaining or self.problem or self.exitstatus != 0:
+            return "failing"
+        return "quarantined" if self.quarantined else "clean"
+
+
+def probe(root: Path) -> Outcome:
+    """Run ``pytest --collect-only`` in `root`, in a subprocess, with testfloor's plugin recording what happens."""
+    with tempfile.TemporaryDirectory(prefix="testfloor-doctor-") as directory:
+        report = Path(directory) / "collect.json"
+        command = [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "testfloor", "-p", "no:cacheprovider"]
+        command.append(f"--testfloor-collect-report={report}")
+        result = subprocess.run(command, cwd=root, capture_output=True, text=True, check=False)
+        try:
+            return read_outcome(report)
+        except CollectionError:
+            lines = [line for line in (result.stdout + result.stderr).splitlines() if line.strip()]
+            message = lines[-1] if lines else f"pytest exited with status {result.returncode}"
+            return Outcome(result.returncode, (), (CollectError("", message),))
+
+
+def diagnose(outcome: Outcome, root: Path) -> list[Diagnosis]:
+    """Classify every error of `outcome`."""
+    return [classify(error, root) for error in outcome.errors]
+
+
+def run(
+    root: Path,
+    *,
+    fix: bool = False,
+    install: bool = True,
+    max_passes: int = 5,
+    collect: Callable[[Path], Outcome] = probe,
+    progress: Callable[[str], None] = lambda line: None,
+) -> Report:
+    """Collect `root`'s tests and, with `fix`, repair the environment until they collect or stop improving."""
+    passes: list[Pass] = []
+    fixes: Counter[str] = Counter()
+    previous: set[tuple[str, str]] = set()
+    problem: str | None = None
+    for number in range(1, max_passes + 2):
+        outcome = collect(root)
+        diagnoses = diagnose(outcome, root)
+        if not diagnoses:
+            problem = _STATUS_MEANING.get(outcome.exitstatus) if outcome.exitstatus else None
+            break
+        current = {(item.nodeid, item.kind) for item in diagnoses}
+        if not fix or number > max_passes or current == previous:
+            problem = None if not fix else f"stopped after {number - 1} passes: these errors remain"
+            break
+        previous = current
+        changes = apply_fixes(root, diagnoses, install=install, fixes=fixes)
+        passes.append(Pass(number, len(diagnoses), len(outcome.nodeids), tuple(changes)))
+        progress(f"pass {number}: {len(diagnoses)} errors: {'; '.join(changes) or 'nothing left to change'}")
+        if not changes:
+            problem = "nothing left to change: these errors remain"
+            break
+    quarantined = tuple(entry.node for entry in load_config(root).quarantine)
+    return Report(
+        tuple(passes), tuple(diagnoses), quarantined, len(outcome.nodeids), outcome.exitstatus, problem, dict(fixes)
+    )
+
+
+def apply_fixes(root: Path, diagnoses: Sequence[Diagnosis], *, install: bool, fixes: Counter[str]) -> list[str]:
+    """Apply the cheapest fix for each diagnosis; quarantine project bugs only once nothing else is left to fix."""
+    from testfloor import toolconfig
+
+    config = load_config(root)
+    changes: list[str] = []
+    by_fix: dict[str | None, list[Diagnosis]] = {}
+    for item in diagnoses:
+        by_fix.setdefault(item.fix, []).append(item)
+    stubs = sorted({item.subject for item in by_fix.get("stub", [])})
+    light = sorted({item.subject for item in by_fix.get("install", [])})
+    if light:
+        installed, failed = _install(root, light) if install else ([], light)
+        stubs += failed
+        if installed:
+            changes.append(f"installed {', '.join(installed)} (recorded in {REQUIREMENTS})")
+            fixes["install"] += len(installed)
+    if stubs:
+        added = toolconfig.extend_list(config.pyproject, "stubs", stubs)
+        if added:
+            changes.append(f"stubbed {', '.join(added)}")
+            fixes["stub"] += len(added)
+    if by_fix.get("env"):
+        added = _discover_env(root, config.pyproject)
+        if added:
+            changes.append(f"{len(added)} env vars ({', '.join(added)})")
+            fixes["env"] += len(added)
+    paths = sorted({item.subject for item in by_fix.get("pythonpath", [])})
+    if paths and (added := toolconfig.extend_list(config.pyproject, "pythonpath", paths)):
+        changes.append(f"pythonpath {', '.join(added)}")
+        fixes["pythonpath"] += len(added)
+    if by_fix.get("import_mode") and config.import_mode != "importlib":
+        with toolconfig.editing(config.pyproject) as table:
+            table["import_mode"] = "importlib"
+        changes.append("import mode importlib")
+        fixes["import_mode"] += 1
+    if by_fix.get("testpaths"):
+        changes.extend(_restrict_testpaths(root, config.pyproject, by_fix["testpaths"], by_fix, fixes))
+    if not changes:
+        bugs = {item.nodeid: f"{item.cause} ({item.where})" for item in by_fix.get(None, []) if item.nodeid}
+        added = toolconfig.add_quarantine(config.pyproject, bugs)
+        if added:
+            changes.append(f"quarantined {', '.join(added)}")
+            fixes["quarantine"] += len(added)
+    return changes
+
+
+def _restrict_testpaths(
+    root: Path,
+    pyproject: Path,
+    scripts: list[Diagnosis],
+    by_fix: dict[str | None, list[Diagnosis]],
+    fixes: Counter[str],
+) -> list[str]:
+    from testfloor import toolconfig
+
+    test_dirs = [name for name in ("tests", "test") if (root / name).is_dir()]
+    outside = [item for item in scripts if not any(item.nodeid.startswith(f"{name}/") for name in test_dirs)]
+    if test_dirs and outside and not load_config(root).testpaths:
+        toolconfig.extend_list(pyproject, "testpaths", test_dirs)
+        fixes["testpaths"] += 1
+        return [f"testpaths {', '.join(test_dirs)} (leaves out {', '.join(item.nodeid for item in outside)})"]
+    # A script inside the test directories cannot be left out by testpaths: it is the project's to fix.
+    by_fix.setdefault(None, []).extend(scripts)
+    return []
+
+
+def _install(root: Path, modules: Sequence[str]) -> tuple[list[str], list[str]]:
+    """Install the light `modules` with pip; record the ones that installed in requirements-test.txt."""
+    installed: list[str] = []
+    failed: list[str] = []
+    for module in modules:
+        name = distribution(module)
+        command = [sys.executable, "-m", "pip", "install", "--quiet", name]
+        result = subprocess.run(command, cwd=root, capture_output=True, text=True, check=False)
+        if result.returncode == 0:
+            installed.append(name)
+        else:
+            failed.append(module)
+    if installed:
+        requirements = root / REQUIREMENTS
+        existing = requirements.read_text(encoding="utf-8") if requirements.is_file() else ""
+        lines = existing.splitlines()
+        new = [name for name in installed if name not in lines]
+        if new:
+            from testfloor import atomic
+
+            text = existing + ("" if not existing or existing.endswith("\n") else "\n") + "\n".join(new) + "\n"
+            atomic.write_text(requirements, text)
+    return installed, failed
+
+
+def _discover_env(root: Path, pyproject: Path) -> list[str]:
+    from testfloor import settings_discovery
+    from testfloor.errors import DiscoveryError
+
+    config = load_config(root, environ=os.environ)
+    try:
+        discovery = settings_discovery.discover(root, (), environ=os.environ, declared=config.env)
+    except DiscoveryError:
+        return []
+    return settings_discovery.write_env(pyproject, discovery.values)
+
+
+def describe(report: Report) -> list[str]:
+    """Describe the outcome: the status, a table by class, what is left and what is quarantined."""
+    lines = [f"status: {report.status} ({report.collected} tests collected)"]
+    if report.fixes:
+        lines.append("fixed: " + ", ".join(f"{name} {count}" for name, count in sorted(report.fixes.items())))
+    counts = Counter(item.kind for item in report.remaining)
+    for kind, count in sorted(counts.items()):
+        lines.append(f"  {count:4d}  {kind}: {KINDS[kind][0]}")
+    for item in report.remaining:
+        fix = f" [fix: {item.fix}]" if item.fix else " [project bug]"
+        lines.append(f"  {item.nodeid or '<root>'}: {item.cause} ({item.where}){fix}")
+    for node in report.quarantined:
+        lines.append(f"  quarantined: {node}")
+    if report.problem:
+        lines.append(f"stopped: {report.problem}")
+    return lines
+
+
+def to_json(report: Report) -> str:
+    """Render the report as versioned JSON, with numbers as numbers."""
+    document = {
+        "collected": report.collected,
+        "exitstatus": report.exitstatus,
+        "fixes": dict(sorted(report.fixes.items())),
+        "format": FORMAT,
+        "passes": [asdict(item) for item in report.passes],
+        "problem": report.problem,
+        "quarantined": list(report.quarantined),
+        "remaining": [asdict(item) for item in report.remaining],
+        "status": report.status,
+    }
+    return json.dumps(document, indent=2, sort_keys=True) + "\n"
