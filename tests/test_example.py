@@ -92,7 +92,7 @@ def test_without_coverage_the_settings_built_at_import_stop_the_root_conftest(pr
     result = run_pytest(project, "--collect-only", "-q", "-p", "no:testfloor", "-p", "no:cov")
     assert result.returncode == 4
     output = result.stdout + result.stderr
-    assert f"ImportError while loading conftest '{project / 'tests' / 'conftest.py'}'" in output
+    assert re.search(r"^ImportError while loading conftest '.*conftest\.py'\.$", output, re.MULTILINE)
     assert "ValidationError: 3 validation errors for Settings" in output
     for field in ("database_url", "redis_url", "jwt_secret"):
         assert re.search(rf"^E\s+{field}$", output, re.MULTILINE)
@@ -139,8 +139,7 @@ def test_under_testfloor_the_suite_runs_except_the_broken_worker_module(project:
     configure(project)
     result = run_configured(project)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert result.stdout.splitlines()[-1].startswith("======================== 66 passed, 3 skipped in ")
-    assert "failed" not in result.stdout
+    assert re.fullmatch(r"=+ 66 passed, 3 skipped in [\d.]+s =+", result.stdout.splitlines()[-1])
     # Everything that made the broken runs stop is repaired, and said so.
     overrides = next(line for line in result.stdout.splitlines() if line.startswith("testfloor overrides: "))
     for change in (
