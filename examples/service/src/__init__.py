@@ -1,0 +1,1 @@
+"""billing-service: usage-based billing for the public API."""

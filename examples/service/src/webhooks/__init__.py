@@ -1,0 +1,1 @@
+"""Outgoing webhooks: signed deliveries to customer endpoints."""
