@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
+
+from helpers import clean_environ
 
 pytest_plugins = ["pytester"]
 
@@ -30,3 +35,18 @@ def pytester(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pyte
     # the fixture loop scope that pytest-asyncio otherwise warns about.
     monkeypatch.setenv("PYTEST_ADDOPTS", "-p no:hypothesispytest -o asyncio_default_fixture_loop_scope=function")
     return pytester
+
+
+@pytest.fixture(scope="session")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """testfloor built from this source tree, as a wheel."""
+    out = tmp_path_factory.mktemp("dist")
+    subprocess.run(
+        [sys.executable, "-m", "hatchling", "build", "-t", "wheel", "-d", str(out)],
+        cwd=Path(__file__).resolve().parents[1],
+        env=clean_environ(),
+        check=True,
+        capture_output=True,
+    )
+    (built,) = out.glob("testfloor-*.whl")
+    return built

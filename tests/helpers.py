@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -27,3 +29,63 @@ def clean_environ(**extra: str) -> dict[str, str]:
     }
     environ.update(extra)
     return environ
+
+
+NOXFILE = """
+import nox
+import testfloor.nox as floor
+
+nox.options.default_venv_backend = "uv|virtualenv"
+nox.options.error_on_missing_interpreters = True
+
+PROJECT = floor.load()
+PYTHONS = floor.pythons(PROJECT)
+
+
+@nox.session(python=PYTHONS[-1])
+def collect(session):
+    floor.install(session, PROJECT)
+    floor.collect(session, PROJECT)
+
+
+@nox.session(python=PYTHONS, requires=["collect"])
+def tests(session):
+    floor.install(session, PROJECT)
+    floor.run_tests(session, PROJECT, *session.posargs)
+
+
+@nox.session(python=PYTHONS[-1], requires=["tests"])
+def coverage(session):
+    floor.install(session, PROJECT)
+    floor.report(session, PROJECT)
+
+
+@nox.session(python=PYTHONS[-1], requires=["coverage"])
+def baseline(session):
+    floor.install(session, PROJECT)
+    floor.check_baseline(session, PROJECT)
+"""
+
+
+def nox(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run nox in `root` as a user would, unmeasured, never downloading an interpreter."""
+    return subprocess.run(
+        [sys.executable, "-m", "nox", "--no-color", *args],
+        cwd=root,
+        env=clean_environ(NOX_DOWNLOAD_PYTHON="never"),
+        capture_output=True,
+        text=True,
+    )
+
+
+def tree_digest(root: Path) -> dict[str, bytes]:
+    """Every file of the project but nox's venvs, caches and the coverage outputs the sessions write."""
+    skipped = {".nox", "__pycache__", ".pytest_cache"}
+    outputs = (".coverage", "coverage.xml", "coverage.json", "coverage.md")
+    return {
+        str(path.relative_to(root)): path.read_bytes()
+        for path in root.rglob("*")
+        if path.is_file()
+        and not skipped & set(path.relative_to(root).parts)
+        and not (path.name.startswith(".coverage.") or path.name in outputs)
+    }

@@ -223,3 +223,31 @@ def test_the_installed_command_runs_in_a_subprocess() -> None:
     result = subprocess.run([sys.executable, "-m", "testfloor", "--help"], capture_output=True, text=True)
     assert result.returncode == 0
     assert "baseline" in result.stdout
+
+
+def test_doctor_reports_and_exits_by_status(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from testfloor import doctor
+    from testfloor.collect import Cause, CollectError, Outcome
+
+    broken = CollectError("tests/t.py", "E", (Cause("builtins.NameError", "name 'x' is not defined", None, "t.py", 1),))
+    steps = iter([Outcome(2, (), (broken,)), Outcome(2, (), (broken,)), Outcome(0, ("tests/u.py::t",), ())])
+    monkeypatch.setattr(doctor, "probe", lambda root: next(steps))
+    assert main(["doctor", str(tmp_path)]) == ExitCode.COLLECTION
+    assert "[project bug]" in capsys.readouterr().out
+    assert (
+        main(["doctor", str(tmp_path), "--fix", "--json", "--no-install", "--max-passes", "2"]) == ExitCode.QUARANTINED
+    )
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["quarantined"] == ["tests/t.py"]
+    assert "pass 1: 1 errors: quarantined tests/t.py" in captured.err
+    monkeypatch.setattr(doctor, "probe", lambda root: Outcome(0, ("tests/u.py::t",), ()))
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "x"\n')
+    assert main(["doctor", str(tmp_path)]) == ExitCode.OK
+
+
+def test_doctor_refuses_a_nonsense_number_of_passes(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["doctor", "--max-passes", "0"])
+    assert "expected a whole number from 1, got '0'" in capsys.readouterr().err

@@ -27,8 +27,17 @@ def test_collection_errors_are_recorded_with_their_last_line(pytester: pytest.Py
     result, outcome = collect(pytester)
     assert result.ret == 2
     assert outcome.exitstatus == 2
-    assert outcome.errors == (
-        CollectError("test_broken.py", "E   ModuleNotFoundError: No module named 'no_such_module_here'"),
+    (error,) = outcome.errors
+    assert (error.nodeid, error.message) == (
+        "test_broken.py",
+        "E   ModuleNotFoundError: No module named 'no_such_module_here'",
+    )
+    # The exception chain keeps what the text loses: pytest's wrapper, then the ModuleNotFoundError and its name.
+    assert [cause.short_type for cause in error.chain] == ["CollectError", "ModuleNotFoundError"]
+    assert (error.chain[1].name, error.chain[1].path, error.chain[1].line) == (
+        "no_such_module_here",
+        "test_broken.py",
+        1,
     )
     with pytest.raises(CollectionError) as excinfo:
         outcome.check()
@@ -73,3 +82,110 @@ def test_a_broken_report_is_a_data_error(tmp_path: Path, text: str) -> None:
     (tmp_path / "r.json").write_text(text)
     with pytest.raises(DataError, match="unreadable collect report"):
         read_outcome(tmp_path / "r.json")
+
+
+def test_a_module_that_exits_at_import_is_that_modules_error(pytester: pytest.Pytester) -> None:
+    pytester.makepyprojecttoml("[tool.testfloor]\n")
+    pytester.makepyfile(test_ok="def test_one(): pass\n", test_script="import sys\nprint('hi')\nsys.exit(3)\n")
+    result, outcome = collect(pytester)
+    assert result.ret == 2
+    (error,) = outcome.errors
+    assert error.nodeid == "test_script.py"
+    assert error.message == "SystemExit(3) raised while importing at test_script.py:3: a script, not a test module"
+    assert [(cause.short_type, cause.line) for cause in error.chain] == [("SystemExit", 3)]
+    assert outcome.nodeids == ("test_ok.py::test_one",)
+
+
+def test_without_testfloor_settings_an_exit_at_import_still_ends_the_run(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_script="raise SystemExit(1)\n")
+    result = pytester.runpytest_inprocess("--collect-only")
+    assert result.ret != 2
+
+
+def test_outside_a_recorded_run_an_exit_at_import_is_still_reported(pytester: pytest.Pytester) -> None:
+    pytester.makepyprojecttoml("[tool.testfloor]\n")
+    pytester.makepyfile(test_script="raise SystemExit(0)\n")
+    result = pytester.runpytest("--collect-only")
+    assert result.ret == 2
+    result.stdout.fnmatch_lines(["*SystemExit(0) raised while importing at test_script.py:1*"])
+
+
+def test_a_root_conftest_that_fails_is_recorded_before_pytest_stops(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest("import os\n\nSECRET = os.environ['NOT_SET_ANYWHERE']\n")
+    pytester.makepyfile(test_a="def test_a(): pass\n")
+    result, outcome = collect(pytester)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert outcome.exitstatus == 4
+    (error,) = outcome.errors
+    assert error.nodeid == "conftest.py"
+    assert error.message == "KeyError: 'NOT_SET_ANYWHERE'"
+    assert error.chain[-1].path == "conftest.py"
+
+
+def test_a_failure_before_collection_without_a_report_option_is_left_to_pytest(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest("raise RuntimeError('broken conftest')\n")
+    result = pytester.runpytest()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert not list(pytester.path.glob("*.json"))
+
+
+def test_outcomes_of_sub_projects_merge_with_paths_from_the_root() -> None:
+    from testfloor.collect import Cause, merge, relocate
+
+    cause = Cause("builtins.KeyError", "x", None, "tests/conftest.py", 2)
+    first = relocate(Outcome(0, ("tests/test_a.py::t",), (), ("override a",)), "billing")
+    second = relocate(
+        Outcome(2, (), (CollectError("tests", "E", (cause, Cause("builtins.X", "y"))),), ("override a",)), "search"
+    )
+    merged = merge([first, second])
+    assert merged.exitstatus == 2
+    assert merged.nodeids == ("billing/tests/test_a.py::t",)
+    assert merged.errors[0].nodeid == "search/tests"
+    assert [item.path for item in merged.errors[0].chain] == ["search/tests/conftest.py", None]
+    assert merged.overrides == ("override a",)
+    assert relocate(merged, "") is merged
+    assert relocate(Outcome(2, (), (CollectError("", "E"),)), "search").errors[0].nodeid == "search"
+
+
+def test_a_settings_error_keeps_the_model_and_fields_but_never_the_values(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_settings="""
+        from pydantic import BaseModel, Field
+
+        class Settings(BaseModel):
+            url: str
+            secret: str = Field(min_length=32)
+
+        Settings(secret="hunter2")
+        """
+    )
+    _result, outcome = collect(pytester)
+    (cause,) = outcome.errors[0].chain
+    assert (cause.short_type, cause.title, cause.fields) == ("ValidationError", "Settings", ("url", "secret"))
+    assert "hunter2" not in (pytester.path / "collect.json").read_text()
+
+
+def test_a_syntax_error_is_placed_at_its_line(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_syntax="def test_a():\n    pass\n\nx = (\n")
+    _result, outcome = collect(pytester)
+    syntax = outcome.errors[0].chain[-1]
+    assert (syntax.short_type, syntax.path) == ("SyntaxError", "test_syntax.py")
+
+
+def test_an_error_raised_inside_a_virtualenv_in_the_project_is_placed_at_the_import(pytester: pytest.Pytester) -> None:
+    site = pytester.mkdir(".venv") / "lib" / "site-packages"
+    site.mkdir(parents=True)
+    (site / "vendored_broken_lib.py").write_text("raise RuntimeError('broken vendored library')\n")
+    pytester.makeconftest(f"import sys\nsys.path.insert(0, {str(site)!r})\n")
+    pytester.makepyfile(test_uses="import vendored_broken_lib\n")
+    _result, outcome = collect(pytester)
+    chain = outcome.errors[0].chain
+    assert [(cause.short_type, cause.path) for cause in chain] == [("RuntimeError", "test_uses.py")]
+
+
+def test_a_full_run_with_the_report_option_records_test_failures_only_as_a_status(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_a="def test_fails():\n    assert False\n")
+    report = pytester.path / "run.json"
+    result = pytester.runpytest(f"--testfloor-collect-report={report}")
+    assert result.ret == 1
+    assert read_outcome(report) == Outcome(1, ("test_a.py::test_fails",), ())

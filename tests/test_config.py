@@ -10,6 +10,7 @@ from testfloor.config import (
     DEFAULT_BASELINE,
     EnvValue,
     Overrides,
+    Quarantined,
     find_project_root,
     load_config,
     read_tool_table,
@@ -48,6 +49,11 @@ def test_every_key_is_read_into_its_type(tmp_path: Path) -> None:
         stub_mode = "always"
         baseline = "cov/base.json"
         python = ["3.11", "3.12", "3.11"]
+        loop_scope = "module"
+        pythonpath = ["src", "libs", "src"]
+        testpaths = ["tests"]
+        import_mode = "importlib"
+        subprojects = ["billing"]
 
         [tool.testfloor.env]
         DATABASE_URL = "postgresql://u:p@localhost/db"
@@ -57,6 +63,10 @@ def test_every_key_is_read_into_its_type(tmp_path: Path) -> None:
         QUIET = false
         JWT_SECRET = { value = "x" , override = true }
         PLAIN = { value = 1 }
+
+        [[tool.testfloor.quarantine]]
+        node = "tests/test_bug.py"
+        reason = "NameError"
         """,
     )
     config = load_config(tmp_path)
@@ -65,6 +75,9 @@ def test_every_key_is_read_into_its_type(tmp_path: Path) -> None:
     assert config.stub_mode == "always"
     assert config.baseline_path == tmp_path / "cov" / "base.json"
     assert config.python == ("3.11", "3.12")
+    assert (config.loop_scope, config.pythonpath, config.testpaths) == ("module", ("src", "libs"), ("tests",))
+    assert (config.import_mode, config.subprojects) == ("importlib", ("billing",))
+    assert config.quarantine == (Quarantined("tests/test_bug.py", "NameError"),)
     assert dict(config.env) == {
         "DATABASE_URL": EnvValue("postgresql://u:p@localhost/db"),
         "WORKERS": EnvValue("4"),
@@ -109,6 +122,16 @@ def test_unknown_keys_warn_instead_of_failing(tmp_path: Path) -> None:
         ("env = { A = { value = {} } }", "env: A: expected a string, number or boolean, got table"),
         ('env = { "A=B" = "x" }', "env: 'A=B' is not a valid environment variable name"),
         ('env = { "" = "x" }', "env: '' is not a valid environment variable name"),
+        (
+            'loop_scope = "forever"',
+            "loop_scope: expected one of 'session', 'package', 'module', 'class', 'function', 'keep', got 'forever'",
+        ),
+        ('pythonpath = "src"', 'pythonpath: expected an array of paths like ["src"], got string'),
+        ('testpaths = [""]', 'testpaths: expected an array of paths like ["src"], got array'),
+        ('import_mode = "importlb"', "import_mode: expected one of 'prepend', 'append', 'importlib', got 'importlb'"),
+        ("quarantine = 1", "quarantine: expected an array of tables with node and reason, got integer"),
+        ('quarantine = [{ node = "t.py" }]', 'quarantine: each entry needs exactly "node" and "reason"'),
+        ('quarantine = [{ node = "t.py", reason = " " }]', 'quarantine: "node" and "reason" must be non-empty strings'),
     ],
 )
 def test_a_wrong_value_is_one_line_naming_the_file_and_key(tmp_path: Path, body: str, message: str) -> None:
@@ -202,3 +225,17 @@ def test_toml_types_are_named_as_toml_names_them() -> None:
         "array",
         "table",
     ]
+
+
+def test_the_root_is_the_nearest_pyproject_with_testfloor_settings(tmp_path: Path) -> None:
+    write_pyproject(tmp_path, "[tool.testfloor]\n")
+    write_pyproject(tmp_path / "billing", '[project]\nname = "billing"\n')
+    assert find_project_root(tmp_path / "billing") == tmp_path.resolve()
+    write_pyproject(tmp_path / "search", "[tool.testfloor\n")
+    assert find_project_root(tmp_path / "search") == (tmp_path / "search").resolve()
+
+
+def test_without_settings_anywhere_the_nearest_pyproject_is_the_root(tmp_path: Path) -> None:
+    write_pyproject(tmp_path, '[project]\nname = "x"\n')
+    (tmp_path / "sub").mkdir()
+    assert find_project_root(tmp_path / "sub") == tmp_path.resolve()

@@ -9,27 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from helpers import clean_environ, make_file
+from helpers import NOXFILE, clean_environ, make_file, nox, tree_digest
 
-REPO = Path(__file__).resolve().parents[1]
 PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="session")
-def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """testfloor built from this source tree, as a wheel."""
-    out = tmp_path_factory.mktemp("dist")
-    subprocess.run(
-        [sys.executable, "-m", "hatchling", "build", "-t", "wheel", "-d", str(out)],
-        cwd=REPO,
-        env=clean_environ(),
-        check=True,
-        capture_output=True,
-    )
-    (built,) = out.glob("testfloor-*.whl")
-    return built
 
 
 def test_the_wheel_carries_the_command_the_module_and_the_plugin(wheel: Path, tmp_path: Path) -> None:
@@ -63,42 +47,6 @@ def test_the_wheel_carries_the_command_the_module_and_the_plugin(wheel: Path, tm
     )  # fmt: skip
     assert probe.returncode == 0, probe.stdout
     assert str(target / "testfloor" / "plugin.py") in probe.stdout
-
-
-NOXFILE = """
-import nox
-import testfloor.nox as floor
-
-nox.options.default_venv_backend = "uv|virtualenv"
-nox.options.error_on_missing_interpreters = True
-
-PROJECT = floor.load()
-PYTHONS = floor.pythons(PROJECT)
-
-
-@nox.session(python=PYTHONS[-1])
-def collect(session):
-    floor.install(session, PROJECT)
-    floor.collect(session, PROJECT)
-
-
-@nox.session(python=PYTHONS, requires=["collect"])
-def tests(session):
-    floor.install(session, PROJECT)
-    floor.run_tests(session, PROJECT, *session.posargs)
-
-
-@nox.session(python=PYTHONS[-1], requires=["tests"])
-def coverage(session):
-    floor.install(session, PROJECT)
-    floor.report(session, PROJECT)
-
-
-@nox.session(python=PYTHONS[-1], requires=["coverage"])
-def baseline(session):
-    floor.install(session, PROJECT)
-    floor.check_baseline(session, PROJECT)
-"""
 
 
 @pytest.fixture
@@ -155,16 +103,6 @@ def project(tmp_path: Path, wheel: Path) -> Path:
     return root
 
 
-def nox(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "nox", "--no-color", *args],
-        cwd=root,
-        env=clean_environ(NOX_DOWNLOAD_PYTHON="never"),
-        capture_output=True,
-        text=True,
-    )
-
-
 def test_a_project_goes_through_the_gate_the_run_the_report_and_the_baseline(project: Path) -> None:
     first = nox(project, "-s", "coverage")
     assert first.returncode == 0, first.stderr
@@ -195,6 +133,12 @@ def test_the_gate_stops_the_chain_on_a_collection_error(project: Path) -> None:
     assert result.returncode != 0
     assert "the collect gate failed: collection was interrupted by errors" in result.stderr
     assert "tests/test_broken.py: E   ModuleNotFoundError: No module named 'not_installed_anywhere'" in result.stderr
+    # The same classified report as `testfloor doctor`, with the fix it would apply.
+    assert "1  missing_light: a light dependency is not installed" in result.stderr
+    assert (
+        "tests/test_broken.py: ModuleNotFoundError: No module named 'not_installed_anywhere' (tests/test_broken.py:1)"
+        " [fix: install]"
+    ) in result.stderr
     assert "Prerequisite session collect was not successful" in result.stderr
     assert not (project / "coverage.json").exists()
 
@@ -208,19 +152,6 @@ pythonpath = src
 [coverage:run]
 asyncio_mode = auto
 """
-
-
-def tree_digest(root: Path) -> dict[str, bytes]:
-    """Every file of the project but nox's venvs, caches and the coverage outputs the sessions write."""
-    skipped = {".nox", "__pycache__", ".pytest_cache"}
-    outputs = (".coverage", "coverage.xml", "coverage.json", "coverage.md")
-    return {
-        str(path.relative_to(root)): path.read_bytes()
-        for path in root.rglob("*")
-        if path.is_file()
-        and not skipped & set(path.relative_to(root).parts)
-        and not (path.name.startswith(".coverage.") or path.name in outputs)
-    }
 
 
 def test_a_project_with_a_config_that_cannot_run_is_measured_without_editing_it(project: Path) -> None:

@@ -87,7 +87,7 @@ def write_outcome(path: Path, exitstatus: int, nodeids: list[str]) -> None:
 
 def test_collect_returns_the_count_and_logs_it(tmp_path: Path) -> None:
     session = fake_session(tmp_path)
-    session.run.side_effect = lambda *args, **kwargs: write_outcome(tmp_path / "tmp" / "collect.json", 0, ["t::a"])
+    session.run.side_effect = lambda *args, **kwargs: write_outcome(tmp_path / "tmp" / "collect-0.json", 0, ["t::a"])
     assert floor.collect(session, Config(tmp_path), "tests") == 1
     args, kwargs = session.run.call_args
     assert args[:6] == ("python", "-m", "pytest", "-p", "testfloor", "--collect-only")
@@ -100,7 +100,7 @@ def test_collect_fails_the_session_and_shows_pytest_output(tmp_path: Path, capsy
     session = fake_session(tmp_path)
 
     def run(*args: object, **kwargs: object) -> str:
-        write_outcome(tmp_path / "tmp" / "collect.json", 5, [])
+        write_outcome(tmp_path / "tmp" / "collect-0.json", 5, [])
         return "no tests ran\n"
 
     session.run.side_effect = run
@@ -108,6 +108,9 @@ def test_collect_fails_the_session_and_shows_pytest_output(tmp_path: Path, capsy
         floor.collect(session, Config(tmp_path))
     session.error.assert_called_once_with("the collect gate failed: no tests were collected")
     assert capsys.readouterr().err == "no tests ran\n"
+    session.log.assert_called_with(
+        "testfloor doctor --fix repairs what the environment can fix and quarantines the rest"
+    )
 
 
 def test_collect_without_a_report_fails_as_a_usage_error(tmp_path: Path) -> None:
@@ -136,7 +139,7 @@ def test_run_tests_clears_stale_data_and_combines_parallel_files(tmp_path: Path)
     assert not Path(f"{shard}.stale").exists()
     assert session.env == {"COVERAGE_FILE": str(shard)}
     first, second = session.run.call_args_list
-    assert first.args == ("python", "-m", "coverage", "run", "-m", "pytest", "-p", "testfloor", "-x")
+    assert first.args == ("python", "-m", "coverage", "run", "--parallel-mode", "-m", "pytest", "-p", "testfloor", "-x")
     assert first.kwargs == {"success_codes": [0]}
     assert second.args == ("python", "-m", "coverage", "combine", "--quiet")
 
@@ -242,14 +245,44 @@ def test_run_tests_passes_the_rcfile_to_run_and_combine(tmp_path: Path) -> None:
     floor.run_tests(session, config)
     _probe, measure, combine = session.run.call_args_list
     rcfile = f"--rcfile={tmp_path / 'tmp' / 'coveragerc'}"
-    assert measure.args[:5] == ("python", "-m", "coverage", "run", rcfile)
+    assert measure.args[:6] == ("python", "-m", "coverage", "run", "--parallel-mode", rcfile)
     assert combine.args == ("python", "-m", "coverage", "combine", rcfile, "--quiet")
 
 
 def test_collect_logs_every_override(tmp_path: Path) -> None:
     session = fake_session(tmp_path)
-    report = tmp_path / "tmp" / "collect.json"
+    report = tmp_path / "tmp" / "collect-0.json"
     document = {"exitstatus": 0, "nodeids": ["t::a"], "errors": [], "overrides": ["addopts: removed -n auto: why"]}
     session.run.side_effect = lambda *args, **kwargs: report.write_text(json.dumps(document))
     floor.collect(session, Config(tmp_path))
     session.log.assert_any_call("override addopts: removed -n auto: why")
+
+
+def test_a_monorepo_is_collected_and_measured_once_per_sub_project(tmp_path: Path) -> None:
+    config = Config(tmp_path, subprojects=("billing", "search"))
+    session = fake_session(tmp_path)
+
+    def run(*args: str, **kwargs: object) -> str:
+        index = 0 if "billing" in args else 1
+        document = {"exitstatus": 0, "nodeids": ["tests/test_api.py::test"], "errors": []}
+        (tmp_path / "tmp" / f"collect-{index}.json").write_text(json.dumps(document))
+        return ""
+
+    session.run.side_effect = run
+    assert floor.collect(session, config) == 2
+    targets = [call.args[-3:] for call in session.run.call_args_list]
+    assert targets == [("--rootdir", "billing", "billing"), ("--rootdir", "search", "search")]
+    session.run.reset_mock(side_effect=True)
+    floor.run_tests(session, config)
+    assert [call.args[-3:] for call in session.run.call_args_list] == [
+        ("--rootdir", "billing", "billing"),
+        ("--rootdir", "search", "search"),
+    ]
+
+
+def test_a_sub_project_that_stops_pytest_fails_the_gate(tmp_path: Path) -> None:
+    session = fake_session(tmp_path)
+    session.run.return_value = "boom\n"
+    with pytest.raises(RuntimeError):
+        floor.collect(session, Config(tmp_path, subprojects=("billing",)))
+    assert "used wrongly" in session.error.call_args.args[0]

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
@@ -100,3 +101,74 @@ def test_a_plugin_registered_late_by_a_conftest_stays_quiet(pytester: pytest.Pyt
     result = pytester.runpytest("-p", "no:testfloor")
     result.assert_outcomes(passed=1)
     assert not any(line.startswith("testfloor") for line in result.outlines)
+
+
+def test_quarantined_modules_and_nodes_are_left_out_and_said_so(pytester: pytest.Pytester) -> None:
+    pytester.makepyprojecttoml(
+        """
+        [[tool.testfloor.quarantine]]
+        node = "tests/test_bug.py"
+        reason = "NameError: name 'UserRole' is not defined (src/schema.py:1)"
+
+        [[tool.testfloor.quarantine]]
+        node = "tests/test_ok.py::test_flaky"
+        reason = "a bug"
+
+        [[tool.testfloor.quarantine]]
+        node = "tests/test_gone.py::test_renamed"
+        reason = "a node that no longer exists"
+        """
+    )
+    pytester.mkdir("tests")
+    (pytester.path / "tests" / "test_bug.py").write_text("DEFAULT = UserRole.ADMIN\n")
+    (pytester.path / "tests" / "test_ok.py").write_text("def test_ok(): pass\n\ndef test_flaky(): assert False\n")
+    result = pytester.runpytest()
+    result.assert_outcomes(passed=1, deselected=1)
+    result.stdout.fnmatch_lines(["testfloor overrides: *quarantine: tests/test_bug.py, tests/test_ok.py::test_flaky*"])
+    assert pytester.runpytest("tests/test_ok.py::test_ok").parseoutcomes() == {"passed": 1}
+
+
+def test_a_path_outside_the_project_is_never_quarantined(tmp_path: Path) -> None:
+    from testfloor.config import Config, Quarantined
+    from testfloor.repair import quarantined
+
+    settings = Config(tmp_path / "project", quarantine=(Quarantined("tests", "bug"),))
+    assert quarantined(None, settings, tmp_path / "project" / "tests")  # type: ignore[arg-type]
+    assert not quarantined(None, settings, tmp_path / "elsewhere" / "tests")  # type: ignore[arg-type]
+
+
+def test_pythonpath_testpaths_and_import_mode_reach_the_run(pytester: pytest.Pytester) -> None:
+    import sys
+
+    pytester.makepyprojecttoml(
+        '[tool.testfloor]\npythonpath = ["libs"]\ntestpaths = ["tests"]\nimport_mode = "importlib"\n'
+    )
+    pytester.mkdir("libs")
+    (pytester.path / "libs" / "shared_helpers_for_testfloor.py").write_text("VALUE = 42\n")
+    pytester.mkdir("tests")
+    (pytester.path / "tests" / "test_lib.py").write_text(
+        "from shared_helpers_for_testfloor import VALUE\n\ndef test_value(request):\n"
+        "    assert VALUE == 42\n    assert request.config.getoption('importmode') == 'importlib'\n"
+    )
+    (pytester.path / "test_elsewhere.py").write_text("def test_not_collected(): assert False\n")
+    result = pytester.runpytest()
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(
+        ["testfloor overrides: *pythonpath: added libs; testpaths: tests; import mode: importlib*"]
+    )
+    assert not any(entry.endswith("libs") for entry in sys.path)
+
+
+def test_a_pythonpath_entry_already_on_the_path_is_not_added_twice(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+    from types import SimpleNamespace
+
+    from testfloor.config import Config
+    from testfloor.repair import _paths
+
+    monkeypatch.syspath_prepend(str(tmp_path.resolve()))
+    before = list(sys.path)
+    assert _paths(SimpleNamespace(), [], Config(tmp_path, pythonpath=(".",))) == []  # type: ignore[arg-type]
+    assert sys.path == before

@@ -17,7 +17,8 @@ from testfloor.pytestconfig import (
 
 
 def test_absent_plugin_options_and_their_values_leave_addopts() -> None:
-    addopts = ["-n", "auto", "--timeout=5", "-ra", "--cov-fail-under=90", "--strict-markers", "-nauto", "--reruns", "2"]
+    addopts = ["-n", "auto", "--timeout=5", "-ra", "--cov-fail-under=90", "--strict-markers", "-nauto", "--reruns", "2",
+               "--cov", "src", "--cov", "--cov-report=xml"]  # fmt: skip
     args, overrides = split_addopts([*addopts, "tests"], addopts, ["-n", "--timeout=5", "-nauto", "--reruns"])
     assert args == ["-ra", "--strict-markers", "tests"]
     assert [override.change for override in overrides] == [
@@ -26,7 +27,11 @@ def test_absent_plugin_options_and_their_values_leave_addopts() -> None:
         "addopts: removed --cov-fail-under=90",
         "addopts: removed -nauto",
         "addopts: removed --reruns 2",
+        "addopts: removed --cov src",
+        "addopts: removed --cov",
+        "addopts: removed --cov-report=xml",
     ]
+    assert "measure coverage themselves" in overrides[-1].reason
     assert overrides[0].reason == "its plugin is not installed"
     assert "per-run coverage threshold" in overrides[2].reason
 

@@ -459,3 +459,19 @@ def test_uninstall_copes_with_a_finder_removed_by_someone_else() -> None:
     stubs.uninstall()
     assert "torch" not in sys.modules
     assert stubs.active() is None
+
+
+def test_a_missing_attribute_of_a_user_subclass_belongs_to_the_stub_it_derives_from() -> None:
+    stubs.install(["torch"])
+    torch = _import("torch")
+
+    class Net(torch.nn.Module):
+        def forward(self, x: int) -> int:
+            return x
+
+    parameters = Net().parameters
+    assert stubs.stub_root(parameters) == "torch"
+    assert Net.parameters is torch.nn.Module.parameters
+    with stubs.strict(), pytest.raises(stubs.StubUsedError) as excinfo:
+        list(parameters())
+    assert excinfo.value.module == "torch"

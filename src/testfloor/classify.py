@@ -47,7 +47,7 @@ KINDS: dict[str, tuple[str, str | None]] = {
     "settings_parse": ("a settings value in the environment cannot be parsed", None),
     "import_name": ("a name is missing from a module (a bug, or a version mismatch)", None),
     "syntax": ("a syntax error (or syntax newer than this Python)", None),
-    "import_mismatch": ("two test modules or conftests with one import name (a monorepo)", "import_mode"),
+    "import_mismatch": ("two test modules or conftests with one import name (a monorepo)", "subprojects"),
     "script": ("a script that exits at import, collected as a test module", "testpaths"),
     "other": ("an error raised at import", None),
 }
@@ -157,3 +157,18 @@ _NOT_SOURCE = {"node_modules", "venv", "env", "build", "dist", "site-packages", 
 def distribution(module: str) -> str:
     """Return the PyPI distribution that provides the top-level `module`."""
     return DISTRIBUTIONS.get(module, module.replace("_", "-"))
+
+
+def find_subprojects(root: Path) -> list[str]:
+    """Return the directories (relative, POSIX) below `root` that hold a test suite of their own.
+
+    In a monorepo each sub-project has its own ``tests/conftest.py``; run
+    together from the root, their ``tests`` packages clash.
+    """
+    found = set()
+    for pattern in ("*/tests/conftest.py", "*/*/tests/conftest.py", "*/test/conftest.py", "*/*/test/conftest.py"):
+        for conftest in root.glob(pattern):
+            parts = conftest.relative_to(root).parts
+            if not any(part.startswith(".") or part in _NOT_SOURCE for part in parts):
+                found.add(conftest.parent.parent.relative_to(root).as_posix())
+    return sorted(found)

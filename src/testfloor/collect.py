@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import traceback
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -95,7 +95,8 @@ def describe_exception(exc: BaseException, root: Path) -> tuple[Cause, ...]:
     while current is not None and id(current) not in seen:
         seen.add(id(current))
         chain.append(_cause(current, root))
-        current = current.__cause__ or current.__context__
+        # "raise X from None" hides the context, as Python's own traceback does.
+        current = current.__cause__ or (None if current.__suppress_context__ else current.__context__)
     return tuple(chain)
 
 
@@ -127,6 +128,8 @@ def _where(exc: BaseException, root: Path) -> tuple[str | None, int | None]:
 
 
 def _relative(filename: str, root: Path) -> str | None:
+    if filename.startswith("<"):  # "<frozen os>", "<string>": no file of the project
+        return None
     try:
         relative = Path(filename).resolve().relative_to(root)
     except (ValueError, OSError):
@@ -170,6 +173,37 @@ class Recorder:
                 tuple(str(override) for override in self.overrides),
             ),
         )
+
+
+def merge(outcomes: Sequence[Outcome]) -> Outcome:
+    """Merge the outcomes of several runs (one per sub-project) into one: the worst status, every id and error."""
+    return Outcome(
+        max(outcome.exitstatus for outcome in outcomes),
+        tuple(nodeid for outcome in outcomes for nodeid in outcome.nodeids),
+        tuple(error for outcome in outcomes for error in outcome.errors),
+        tuple(dict.fromkeys(override for outcome in outcomes for override in outcome.overrides)),
+    )
+
+
+def relocate(outcome: Outcome, prefix: str) -> Outcome:
+    """Make the ids and paths of a run rooted in the sub-project `prefix` relative to the project root."""
+    if not prefix:
+        return outcome
+
+    def moved(path: str | None) -> str | None:
+        return f"{prefix}/{path}" if path else path
+
+    errors = tuple(
+        CollectError(
+            moved(error.nodeid) or prefix,
+            error.message,
+            tuple(replace(cause, path=moved(cause.path)) for cause in error.chain),
+        )
+        for error in outcome.errors
+    )
+    return Outcome(
+        outcome.exitstatus, tuple(f"{prefix}/{nodeid}" for nodeid in outcome.nodeids), errors, outcome.overrides
+    )
 
 
 def exit_report(collector: pytest.Collector, exc: SystemExit, recorder: Recorder | None) -> pytest.CollectReport:

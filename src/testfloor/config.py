@@ -78,6 +78,7 @@ class Config:
     testpaths: tuple[str, ...] = ()
     import_mode: str | None = None
     quarantine: tuple[Quarantined, ...] = ()
+    subprojects: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
 
     @property
@@ -300,6 +301,7 @@ _PARSERS: dict[str, Callable[[object], Any]] = {
     "testpaths": parse_paths,
     "import_mode": parse_import_mode,
     "quarantine": parse_quarantine,
+    "subprojects": parse_paths,
 }
 
 # Variables hold text: lists are comma-separated.
@@ -343,9 +345,19 @@ def _parse_environ(environ: Mapping[str, str], warnings: list[str]) -> dict[str,
 
 
 def find_project_root(start: Path) -> Path:
-    """Return the nearest directory at or above `start` that holds a pyproject.toml, else `start`."""
+    """Return the project root for a pytest run started at `start`.
+
+    That is the nearest directory at or above `start` whose pyproject.toml has
+    ``[tool.testfloor]`` (a sub-project of a monorepo run on its own still
+    belongs to the monorepo's settings), else the nearest with a
+    pyproject.toml, else `start`.
+    """
     start = start.resolve()
-    for directory in (start, *start.parents):
-        if (directory / PYPROJECT).is_file():
-            return directory
-    return start
+    candidates = [directory for directory in (start, *start.parents) if (directory / PYPROJECT).is_file()]
+    for directory in candidates:
+        try:
+            if read_tool_table(directory / PYPROJECT) is not None:
+                return directory
+        except ConfigError:
+            return directory  # the run will report the broken file
+    return candidates[0] if candidates else start

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from testfloor.classify import KINDS, Diagnosis, classify, distribution
-from testfloor.collect import CollectError, Outcome, read_outcome
+from testfloor.collect import CollectError, Outcome, merge, read_outcome, relocate
 from testfloor.config import load_config
 from testfloor.errors import CollectionError
 
@@ -65,11 +65,20 @@ class Report:
 
 
 def probe(root: Path) -> Outcome:
-    """Run ``pytest --collect-only`` in `root`, in a subprocess, with testfloor's plugin recording what happens."""
+    """Run ``pytest --collect-only`` in `root`, in a subprocess, with testfloor's plugin recording what happens.
+
+    A monorepo configured with ``subprojects`` gets one run per sub-project
+    (each its own rootdir), merged into one outcome with root-relative ids.
+    """
+    runs = [(sub, ["--rootdir", sub, sub]) for sub in load_config(root).subprojects] or [("", [])]
+    return merge([relocate(_probe_once(root, args), prefix) for prefix, args in runs])
+
+
+def _probe_once(root: Path, args: list[str]) -> Outcome:
     with tempfile.TemporaryDirectory(prefix="testfloor-doctor-") as directory:
         report = Path(directory) / "collect.json"
         command = [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "testfloor", "-p", "no:cacheprovider"]
-        command.append(f"--testfloor-collect-report={report}")
+        command += [f"--testfloor-collect-report={report}", *args]
         result = subprocess.run(command, cwd=root, capture_output=True, text=True, check=False)
         try:
             return read_outcome(report)
@@ -90,15 +99,28 @@ def run(
     fix: bool = False,
     install: bool = True,
     max_passes: int = 5,
-    collect: Callable[[Path], Outcome] = probe,
+    collect: Callable[[Path], Outcome] | None = None,
     progress: Callable[[str], None] = lambda line: None,
 ) -> Report:
-    """Collect `root`'s tests and, with `fix`, repair the environment until they collect or stop improving."""
+    """Collect `root`'s tests and, with `fix`, repair the environment until they collect or stop improving.
+
+    `collect` stands in for `probe` (a real pytest run in a subprocess).
+    """
+    collect = collect or probe
     passes: list[Pass] = []
     fixes: Counter[str] = Counter()
     previous: set[tuple[str, str]] = set()
     problem: str | None = None
-    for number in range(1, max_passes + 2):
+    if fix and not load_config(root).configured:
+        # testfloor repairs a project's pytest configuration only where the project asks for it.
+        from testfloor import toolconfig
+
+        with toolconfig.editing(root / "pyproject.toml"):
+            pass
+        progress("added [tool.testfloor] to pyproject.toml")
+    number = 0
+    while True:
+        number += 1
         outcome = collect(root)
         diagnoses = diagnose(outcome, root)
         if not diagnoses:
@@ -152,11 +174,13 @@ def apply_fixes(root: Path, diagnoses: Sequence[Diagnosis], *, install: bool, fi
     if paths and (added := toolconfig.extend_list(config.pyproject, "pythonpath", paths)):
         changes.append(f"pythonpath {', '.join(added)}")
         fixes["pythonpath"] += len(added)
-    if by_fix.get("import_mode") and config.import_mode != "importlib":
-        with toolconfig.editing(config.pyproject) as table:
-            table["import_mode"] = "importlib"
-        changes.append("import mode importlib")
-        fixes["import_mode"] += 1
+    if by_fix.get("subprojects"):
+        from testfloor.classify import find_subprojects
+
+        added = toolconfig.extend_list(config.pyproject, "subprojects", find_subprojects(root))
+        if added:
+            changes.append(f"one run per sub-project: {', '.join(added)}")
+            fixes["subprojects"] += 1
     if by_fix.get("testpaths"):
         changes.extend(_restrict_testpaths(root, config.pyproject, by_fix["testpaths"], by_fix, fixes))
     if not changes:
@@ -230,16 +254,22 @@ def describe(report: Report) -> list[str]:
     lines = [f"status: {report.status} ({report.collected} tests collected)"]
     if report.fixes:
         lines.append("fixed: " + ", ".join(f"{name} {count}" for name, count in sorted(report.fixes.items())))
-    counts = Counter(item.kind for item in report.remaining)
-    for kind, count in sorted(counts.items()):
-        lines.append(f"  {count:4d}  {kind}: {KINDS[kind][0]}")
-    for item in report.remaining:
-        fix = f" [fix: {item.fix}]" if item.fix else " [project bug]"
-        lines.append(f"  {item.nodeid or '<root>'}: {item.cause} ({item.where}){fix}")
+    lines.extend(table(report.remaining))
     for node in report.quarantined:
         lines.append(f"  quarantined: {node}")
     if report.problem:
         lines.append(f"stopped: {report.problem}")
+    return lines
+
+
+def table(diagnoses: Sequence[Diagnosis]) -> list[str]:
+    """Count the errors by class, then list each with its cause, place and fix (or "project bug")."""
+    lines = []
+    for kind, count in sorted(Counter(item.kind for item in diagnoses).items()):
+        lines.append(f"  {count:4d}  {kind}: {KINDS[kind][0]}")
+    for item in diagnoses:
+        fix = f" [fix: {item.fix}]" if item.fix else " [project bug]"
+        lines.append(f"  {item.nodeid or '<root>'}: {item.cause} ({item.where}){fix}")
     return lines
 
 

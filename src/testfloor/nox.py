@@ -109,33 +109,53 @@ def collect(session: nox.Session, config: Config, *args: str) -> int:
     The session fails on collection errors (pytest exit 2), on no tests (5),
     and on internal (3) or usage (4) errors, with the errors listed.
     """
-    from testfloor.collect import read_outcome
+    from testfloor.collect import merge, read_outcome, relocate
 
-    report = Path(session.create_tmp()) / "collect.json"
-    report.unlink(missing_ok=True)
-    output = session.run(
-        "python",
-        "-m",
-        "pytest",
-        "-p",
-        "testfloor",
-        "--collect-only",
-        "-q",
-        f"--testfloor-collect-report={report}",
-        *args,
-        silent=True,
-        success_codes=range(256),
-    )
+    outputs: list[str] = []
+    outcomes = []
+    for index, (prefix, target) in enumerate(_targets(config)):
+        report = Path(session.create_tmp()) / f"collect-{index}.json"
+        report.unlink(missing_ok=True)
+        output = session.run(
+            "python",
+            "-m",
+            "pytest",
+            "-p",
+            "testfloor",
+            "--collect-only",
+            "-q",
+            f"--testfloor-collect-report={report}",
+            *target,
+            *args,
+            silent=True,
+            success_codes=range(256),
+        )
+        outputs.append(output if isinstance(output, str) else "")
+        try:
+            outcomes.append(relocate(read_outcome(report), prefix))
+        except TestfloorError as err:
+            print("".join(outputs), end="", file=sys.stderr)
+            session.error(str(err))
+    outcome = merge(outcomes)
+    for override in outcome.overrides:
+        session.log(f"override {override}")
     try:
-        outcome = read_outcome(report)
-        for override in outcome.overrides:
-            session.log(f"override {override}")
         count = outcome.check()
     except TestfloorError as err:
-        print(output if isinstance(output, str) else "", end="", file=sys.stderr)
+        from testfloor.doctor import diagnose, table
+
+        print("".join(outputs), end="", file=sys.stderr)
+        for line in table(diagnose(outcome, config.root)):
+            session.log(line)
+        session.log("testfloor doctor --fix repairs what the environment can fix and quarantines the rest")
         session.error(str(err))
     session.log(f"collected {count} tests")
     return count
+
+
+def _targets(config: Config) -> list[tuple[str, list[str]]]:
+    """One pytest run per sub-project (its own rootdir), or one run of the whole project."""
+    return [(sub, ["--rootdir", sub, sub]) for sub in config.subprojects] or [("", [])]
 
 
 def shard_path(config: Config, python: object) -> Path:
@@ -155,19 +175,22 @@ def run_tests(session: nox.Session, config: Config, *args: str, allow_failures: 
         os.remove(stale)
     session.env["COVERAGE_FILE"] = str(shard)
     rcfile = coverage_rcfile(session, config)
-    session.run(
-        "python",
-        "-m",
-        "coverage",
-        "run",
-        *rcfile,
-        "-m",
-        "pytest",
-        "-p",
-        "testfloor",
-        *args,
-        success_codes=[0, 1] if allow_failures else [0],
-    )
+    for _prefix, target in _targets(config):
+        session.run(
+            "python",
+            "-m",
+            "coverage",
+            "run",
+            "--parallel-mode",
+            *rcfile,
+            "-m",
+            "pytest",
+            "-p",
+            "testfloor",
+            *target,
+            *args,
+            success_codes=[0, 1] if allow_failures else [0],
+        )
     if glob.glob(f"{glob.escape(str(shard))}.*"):
         session.run("python", "-m", "coverage", "combine", *rcfile, "--quiet")
     return shard

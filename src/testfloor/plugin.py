@@ -42,12 +42,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
-@pytest.hookimpl(wrapper=True, specname="pytest_load_initial_conftests")
-def record_conftest_failure(early_config: pytest.Config) -> Generator[None, None, None]:
-    # A root conftest that fails to import stops pytest before any session: the probe records why, then lets it.
+@pytest.hookimpl(wrapper=True)
+def pytest_load_initial_conftests(
+    early_config: pytest.Config, parser: pytest.Parser, args: list[str]
+) -> Generator[None, None, None]:
+    # A wrapper runs before every other plugin's implementation (pytest-cov starts measuring in its own), and
+    # before any conftest is imported: settings built at import time must see the environment, and options of
+    # plugins that are not installed must go before pytest rejects them.
+    _prepare(early_config, parser, args)
     try:
         return (yield)
     except Exception as exc:
+        # A root conftest that fails to import stops pytest before any session: the probe records why.
         path = getattr(early_config.known_args_namespace, "testfloor_collect_report", None)
         if path is not None:
             from testfloor.collect import record_early_failure
@@ -56,10 +62,7 @@ def record_conftest_failure(early_config: pytest.Config) -> Generator[None, None
         raise
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Parser, args: list[str]) -> None:
-    # Before any conftest is imported: settings built at import time must see the environment, and options
-    # of plugins that are not installed must go before pytest rejects them.
+def _prepare(early_config: pytest.Config, parser: pytest.Parser, args: list[str]) -> None:
     import os
     import sys
 
@@ -95,8 +98,10 @@ def pytest_configure(config: pytest.Config) -> None:
     if settings is not None and settings.configured:
         from testfloor import repair
 
+        # Stranded options first: testfloor's loop scope must win over a stranded one.
+        config.stash[_OVERRIDES] += repair.stranded(config)
         config.stash[_LOOP] = loop = repair.loop_scope(config, settings.loop_scope)
-        config.stash[_OVERRIDES] += repair.stranded(config) + [repair.loop_override(line) for line in loop.describe()]
+        config.stash[_OVERRIDES] += [repair.loop_override(line) for line in loop.describe()]
     path = config.getoption("testfloor_collect_report")
     if path is not None:
         from testfloor.collect import Recorder
@@ -166,15 +171,14 @@ def pytest_make_collect_report(
 
 
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+    # The loop plan exists exactly when the project has [tool.testfloor], which is where a quarantine comes from.
     loop = config.stash.get(_LOOP, None)
-    settings = config.stash.get(_CONFIG, None)
-    if (loop is not None and loop.mark_tests) or (settings is not None and settings.quarantine):
+    if loop is not None and (loop.mark_tests or config.stash[_CONFIG].quarantine):
         from testfloor import repair
 
-        if loop is not None and loop.mark_tests:
+        if loop.mark_tests:
             repair.mark_async_tests(items, loop.scope)
-        if settings is not None:
-            repair.deselect_quarantined(config, settings, items)
+        repair.deselect_quarantined(config, config.stash[_CONFIG], items)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -230,10 +234,11 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     applied = config.stash.get(_APPLIED, None)
     if applied is not None:
         applied.restore(os.environ)
+    import contextlib
     import sys
 
     for entry in config.stash.get(_SYS_PATH, []):
-        if entry in sys.path:
+        with contextlib.suppress(ValueError):  # already gone
             sys.path.remove(entry)
     if _STUBS in config.stash:
         from testfloor.stubs import uninstall

@@ -51,8 +51,22 @@ _TAKES_VALUE = {
     "--benchmark-columns",
     "--benchmark-sort",
     "--cov-fail-under",
+    "--cov",
+    "--cov-report",
+    "--cov-config",
+    "--cov-context",
 }
 _FAIL_UNDER = "--cov-fail-under"
+# pytest-cov's options: testfloor's sessions measure with `coverage run`, so a second measurement goes.
+_PYTEST_COV = {
+    "--cov",
+    "--cov-report",
+    "--cov-config",
+    "--cov-append",
+    "--cov-branch",
+    "--cov-context",
+    "--no-cov-on-fail",
+}
 # Markers pytest itself knows; never reported as unregistered.
 _BUILTIN_MARKERS = {"parametrize", "skip", "skipif", "xfail", "usefixtures", "filterwarnings", "tryfirst", "trylast"}
 _MARKER_USE = re.compile(r"\bpytest\.mark\.([A-Za-z_]\w*)")
@@ -86,8 +100,13 @@ def split_addopts(args: list[str], addopts: list[str], unknown: Iterable[str]) -
         token = addopts[index]
         name = token.split("=", 1)[0]
         is_unknown = name in unknown_names or _short_with_value(token, unknown_names)
-        if is_unknown or name == _FAIL_UNDER:
-            takes_next = "=" not in token and name in _TAKES_VALUE and index + 1 < len(addopts)
+        if is_unknown or name == _FAIL_UNDER or name in _PYTEST_COV:
+            takes_next = (
+                "=" not in token
+                and name in _TAKES_VALUE
+                and index + 1 < len(addopts)
+                and not (name == "--cov" and addopts[index + 1].startswith("-"))  # --cov's value is optional
+            )
             drop.append((index, 2 if takes_next else 1))
             index += 2 if takes_next else 1
         else:
@@ -95,8 +114,11 @@ def split_addopts(args: list[str], addopts: list[str], unknown: Iterable[str]) -
     overrides = []
     for start, length in drop:
         text = " ".join(addopts[start : start + length])
-        if addopts[start].split("=", 1)[0] == _FAIL_UNDER:
+        name = addopts[start].split("=", 1)[0]
+        if name == _FAIL_UNDER:
             reason = "a per-run coverage threshold; testfloor checks the combined report and the baseline instead"
+        elif name in _PYTEST_COV:
+            reason = "testfloor's sessions measure coverage themselves; pytest-cov would measure a second time"
         else:
             reason = "its plugin is not installed"
         overrides.append(Override(f"addopts: removed {text}", reason))

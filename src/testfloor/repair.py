@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -35,13 +36,13 @@ def before_conftests(config: pytest.Config, parser: pytest.Parser, args: list[st
     addopts = [str(token) for token in config.getini("addopts")]
     _namespace, unknown = parser.parse_known_and_unknown_args(addopts)
     new_args, overrides = split_addopts(args, addopts, unknown)
-    removed = [token for token in args if token not in new_args]
-    args[:] = new_args
-    # A value such as "auto" in "-n auto" was taken for a path to collect while "-n" was unknown.
-    positional = config.known_args_namespace.file_or_dir
-    for token in removed:
-        if token in positional:
-            positional.remove(token)
+    if overrides:
+        args[:] = new_args
+        # Parse again, as pytest did just before this hook: plugins (pytest-cov) and the conftest loader read
+        # this namespace, and a value like "auto" in "-n auto" was taken for a path while "-n" was unknown.
+        confcutdir = config.known_args_namespace.confcutdir
+        config.known_args_namespace = parser.parse_known_args(args, namespace=copy.copy(config.option))
+        config.known_args_namespace.confcutdir = confcutdir
     return overrides + _unknown_ini_keys(config, parser) + _paths(config, args, settings)
 
 

@@ -101,8 +101,11 @@ class StubMeta(abc.ABCMeta):
         # Dunder and private names stay missing, so that probes (pydantic, typing, pickle) behave.
         if name.startswith("_"):
             raise AttributeError(name)
-        child = make_class(name, cls.__module__, f"{cls.__qualname__}.{name}")
-        type.__setattr__(cls, name, child)
+        # On a user subclass (`class Net(torch.nn.Module)`) the missing attribute belongs to the stub it derives
+        # from: `Net().parameters` is torch's, and a test that uses it exercised torch, not the user's module.
+        origin = next((base for base in cls.__mro__ if _MARK in vars(base)), cls)
+        child = make_class(name, origin.__module__, f"{origin.__qualname__}.{name}")
+        type.__setattr__(origin, name, child)
         return child
 
     def __call__(cls, *args: Any, **kwargs: Any) -> Any:

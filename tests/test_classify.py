@@ -1,0 +1,111 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from helpers import make_file
+from testfloor.classify import Diagnosis, classify, distribution, find_local_package
+from testfloor.collect import Cause, CollectError
+
+
+def error(*chain: Cause, message: str = "E   boom", nodeid: str = "tests/test_x.py") -> CollectError:
+    return CollectError(nodeid, message, chain)
+
+
+def missing(name: str, path: str = "tests/test_x.py") -> Cause:
+    return Cause("builtins.ModuleNotFoundError", f"No module named '{name}'", name, path, 1)
+
+
+def test_a_missing_heavy_module_is_stubbed(tmp_path: Path) -> None:
+    wrapped = Cause("_pytest.nodes.Collector.CollectError", "ImportError while importing test module")
+    diagnosis = classify(error(wrapped, missing("ray.tune")), tmp_path)
+    cause = "ModuleNotFoundError: No module named 'ray.tune'"
+    assert diagnosis == Diagnosis("tests/test_x.py", "missing_heavy", "ray", cause, "tests/test_x.py", 1, "stub")
+    assert not diagnosis.is_project_bug
+    assert diagnosis.where == "tests/test_x.py:1"
+
+
+def test_a_missing_light_module_is_installed(tmp_path: Path) -> None:
+    assert classify(error(missing("freezegun")), tmp_path).fix == "install"
+
+
+def test_a_heavy_module_behind_a_broken_fallback_is_found_in_the_context(tmp_path: Path) -> None:
+    name_error = Cause("builtins.NameError", "name 'log' is not defined", None, "app/model.py", 5)
+    diagnosis = classify(error(name_error, missing("torch", "app/model.py")), tmp_path)
+    assert (diagnosis.kind, diagnosis.subject, diagnosis.where) == ("missing_heavy", "torch", "app/model.py:1")
+
+
+def test_a_missing_module_the_project_has_is_a_path_problem(tmp_path: Path) -> None:
+    make_file(tmp_path / "libs" / "shared" / "common" / "__init__.py")
+    make_file(tmp_path / "node_modules" / "other" / "__init__.py")
+    diagnosis = classify(error(missing("common.util")), tmp_path)
+    assert (diagnosis.kind, diagnosis.subject, diagnosis.fix) == ("missing_local", "libs/shared", "pythonpath")
+    assert find_local_package(tmp_path, "other") is None
+    make_file(tmp_path / "helpers.py")
+    assert find_local_package(tmp_path, "helpers") == "."
+
+
+def test_a_missing_submodule_of_the_standard_library_is_not_installed(tmp_path: Path) -> None:
+    assert classify(error(missing("os.nothing")), tmp_path).kind == "other"
+
+
+def test_settings_that_fail_validation_get_env_values(tmp_path: Path) -> None:
+    cause = Cause("pydantic_core._pydantic_core.ValidationError", "2 validation errors for Settings", None,
+                  "app/config.py", 9, "Settings", ("database_url", "jwt_secret"))  # fmt: skip
+    diagnosis = classify(error(cause), tmp_path)
+    assert (diagnosis.kind, diagnosis.subject, diagnosis.fix) == ("settings", "Settings", "env")
+    assert diagnosis.cause == "Settings: missing or invalid database_url, jwt_secret"
+
+
+def test_a_validation_error_of_another_library_is_not_settings(tmp_path: Path) -> None:
+    cause = Cause("marshmallow.exceptions.ValidationError", "bad", None, "app/schema.py", 3)
+    assert classify(error(cause), tmp_path).kind == "other"
+
+
+@pytest.mark.parametrize(
+    ("type_name", "kind", "fix"),
+    [
+        ("pydantic_settings.exceptions.SettingsError", "settings_parse", None),
+        ("_pytest.pathlib.ImportPathMismatchError", "import_mismatch", "subprojects"),
+        ("builtins.SystemExit", "script", "testpaths"),
+        ("builtins.SyntaxError", "syntax", None),
+        ("builtins.ImportError", "import_name", None),
+        ("builtins.RuntimeError", "other", None),
+    ],
+)
+def test_each_kind_of_error_has_its_fix_or_is_a_project_bug(
+    tmp_path: Path, type_name: str, kind: str, fix: str | None
+) -> None:
+    diagnosis = classify(error(Cause(type_name, "message", None, "src/m.py", 2)), tmp_path)
+    assert (diagnosis.kind, diagnosis.fix, diagnosis.is_project_bug) == (kind, fix, fix is None)
+    assert diagnosis.cause.endswith(": message")
+
+
+def test_a_duplicate_conftest_seen_only_in_text_is_an_import_mismatch(tmp_path: Path) -> None:
+    cause = Cause("builtins.ValueError", "Plugin already registered under a different name")
+    diagnosis = classify(error(cause, message="ValueError: Plugin already registered under a different name"), tmp_path)
+    assert diagnosis.kind == "import_mismatch"
+
+
+def test_without_a_chain_the_text_still_names_a_missing_module(tmp_path: Path) -> None:
+    diagnosis = classify(error(message="E   ModuleNotFoundError: No module named 'torch'"), tmp_path)
+    assert (diagnosis.kind, diagnosis.subject, diagnosis.where) == ("missing_heavy", "torch", "tests/test_x.py")
+    other = classify(error(message="E   something else", nodeid=""), tmp_path)
+    assert (other.kind, other.where) == ("other", "<root>")
+
+
+def test_the_error_is_placed_where_the_project_raised_it(tmp_path: Path) -> None:
+    outer = Cause("builtins.RuntimeError", "wrapped")
+    inner = Cause("builtins.KeyError", "'x'", None, "src/app.py", 7)
+    assert classify(error(outer, inner), tmp_path).where == "src/app.py:7"
+    assert classify(error(outer), tmp_path).where == "tests/test_x.py"
+    located = Diagnosis("n", "other", "", "c", "src/a.py")
+    assert located.where == "src/a.py"
+
+
+@pytest.mark.parametrize(
+    ("module", "name"), [("yaml", "PyYAML"), ("sklearn", "scikit-learn"), ("some_lib", "some-lib")]
+)
+def test_distributions_are_named_as_pypi_names_them(module: str, name: str) -> None:
+    assert distribution(module) == name

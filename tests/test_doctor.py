@@ -1,0 +1,242 @@
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from helpers import make_file
+from testfloor import doctor
+from testfloor.collect import Cause, CollectError, Outcome
+from testfloor.config import load_config
+
+MISSING_TORCH = CollectError(
+    "tests/test_model.py", "E   no torch", (Cause("builtins.ModuleNotFoundError", "no torch", "torch", "src/m.py", 1),)
+)
+MISSING_FREEZEGUN = CollectError(
+    "tests/test_time.py", "E   no", (Cause("builtins.ModuleNotFoundError", "no", "freezegun", "tests/test_time.py", 1),)
+)
+NAME_ERROR = CollectError(
+    "tests/test_bug.py",
+    "E   NameError",
+    (Cause("builtins.NameError", "name 'UserRole' is not defined", None, "src/s.py", 4),),
+)
+SETTINGS = CollectError(
+    "tests/test_api.py",
+    "E   ValidationError",
+    (Cause("pydantic_core._pydantic_core.ValidationError", "1 error", None, "src/c.py", 3, "Settings", ("url",)),),
+)
+
+
+def outcomes(*steps: tuple[CollectError, ...] | int) -> Callable[[Path], Outcome]:
+    """A fake probe returning one outcome a call: a tuple of errors, or an exit status with no errors."""
+    queue: Iterator[tuple[CollectError, ...] | int] = iter(steps)
+
+    def collect(root: Path) -> Outcome:
+        step = next(queue)
+        if isinstance(step, int):
+            return Outcome(step, (), ())
+        return Outcome(2 if step else 0, () if step else ("tests/test_ok.py::test",), step)
+
+    return collect
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    make_file(tmp_path / "pyproject.toml", '# the project\n[project]\nname = "service"\n')
+    return tmp_path
+
+
+def test_a_clean_suite_needs_no_pass(project: Path) -> None:
+    report = doctor.run(project, fix=True, collect=outcomes(()))
+    assert (report.status, report.passes, report.collected) == ("clean", (), 1)
+
+
+def test_without_fix_doctor_only_reports(project: Path) -> None:
+    before = (project / "pyproject.toml").read_text()
+    report = doctor.run(project, collect=outcomes((MISSING_TORCH, NAME_ERROR)))
+    assert report.status == "failing"
+    assert [item.kind for item in report.remaining] == ["missing_heavy", "other"]
+    assert report.problem is None
+    assert (project / "pyproject.toml").read_text() == before
+
+
+def test_environment_fixes_come_first_and_project_bugs_are_quarantined_last(project: Path) -> None:
+    lines: list[str] = []
+    collect = outcomes((MISSING_TORCH, NAME_ERROR), (NAME_ERROR,), ())
+    report = doctor.run(project, fix=True, collect=collect, progress=lines.append)
+    assert report.status == "quarantined"
+    assert lines == [
+        "added [tool.testfloor] to pyproject.toml",
+        "pass 1: 2 errors: stubbed torch",
+        "pass 2: 1 errors: quarantined tests/test_bug.py",
+    ]
+    config = load_config(project)
+    assert config.stubs == ("torch",)
+    assert [(entry.node, entry.reason) for entry in config.quarantine] == [
+        ("tests/test_bug.py", "NameError: name 'UserRole' is not defined (src/s.py:4)")
+    ]
+    assert report.fixes == {"quarantine": 1, "stub": 1}
+    assert (project / "pyproject.toml").read_text().startswith('# the project\n[project]\nname = "service"\n')
+
+
+def test_doctor_stops_when_the_same_errors_come_back(project: Path) -> None:
+    report = doctor.run(project, fix=True, collect=outcomes((MISSING_TORCH,), (MISSING_TORCH,)))
+    assert report.status == "failing"
+    assert report.problem == "stopped after 1 passes: these errors remain"
+
+
+def test_doctor_stops_after_the_last_pass(project: Path) -> None:
+    report = doctor.run(project, fix=True, max_passes=1, collect=outcomes((MISSING_TORCH, NAME_ERROR), (NAME_ERROR,)))
+    assert report.problem == "stopped after 1 passes: these errors remain"
+
+
+def test_an_error_nothing_can_change_is_reported(project: Path) -> None:
+    rootless = CollectError("", "E   boom", (Cause("builtins.RuntimeError", "boom", None, "conftest.py", 1),))
+    report = doctor.run(project, fix=True, collect=outcomes((rootless,)))
+    assert report.problem == "nothing left to change: these errors remain"
+    assert report.status == "failing"
+
+
+def test_an_empty_suite_is_not_clean(project: Path) -> None:
+    report = doctor.run(project, fix=True, collect=outcomes(5))
+    assert (report.status, report.problem) == ("failing", "no tests were collected")
+
+
+def test_light_modules_are_installed_and_recorded(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[list[str]] = []
+
+    def pip(command: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
+        calls.append(command)
+        return subprocess.CompletedProcess(command, 0, "", "")
+
+    monkeypatch.setattr(subprocess, "run", pip)
+    make_file(project / "requirements-test.txt", "pytest")
+    report = doctor.run(project, fix=True, collect=outcomes((MISSING_FREEZEGUN,), ()))
+    assert calls[0][-2:] == ["--quiet", "freezegun"]
+    assert (project / "requirements-test.txt").read_text() == "pytest\nfreezegun\n"
+    assert report.fixes == {"install": 1}
+
+
+def test_a_light_module_that_will_not_install_is_stubbed(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(subprocess, "run", lambda command, **kwargs: subprocess.CompletedProcess(command, 1, "", ""))
+    doctor.run(project, fix=True, collect=outcomes((MISSING_FREEZEGUN,), ()))
+    assert load_config(project).stubs == ("freezegun",)
+    assert not (project / "requirements-test.txt").exists()
+
+
+def test_no_install_stubs_light_modules(project: Path) -> None:
+    doctor.run(project, fix=True, install=False, collect=outcomes((MISSING_FREEZEGUN,), ()))
+    assert load_config(project).stubs == ("freezegun",)
+
+
+def test_settings_errors_get_discovered_values(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from types import SimpleNamespace
+
+    from testfloor import settings_discovery
+
+    found = SimpleNamespace(values={"URL": "https://localhost"})
+    monkeypatch.setattr(settings_discovery, "discover", lambda *args, **kwargs: found)
+    report = doctor.run(project, fix=True, collect=outcomes((SETTINGS,), ()))
+    assert load_config(project).env["URL"].value == "https://localhost"
+    assert report.passes[0].changes == ("1 env vars (URL)",)
+
+
+def test_settings_that_cannot_be_discovered_leave_the_error(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from testfloor import settings_discovery
+    from testfloor.errors import DiscoveryError
+
+    def fail(*args: object, **kwargs: object) -> None:
+        raise DiscoveryError("no settings")
+
+    monkeypatch.setattr(settings_discovery, "discover", fail)
+    report = doctor.run(project, fix=True, collect=outcomes((SETTINGS,)))
+    assert report.problem == "nothing left to change: these errors remain"
+
+
+def test_path_problems_and_clashing_sub_projects_are_configured(project: Path) -> None:
+    make_file(project / "libs" / "common" / "__init__.py")
+    for sub in ("billing", "search", "node_modules"):
+        make_file(project / sub / "tests" / "conftest.py")
+    local = CollectError(
+        "tests/test_a.py", "E", (Cause("builtins.ModuleNotFoundError", "x", "common", "tests/test_a.py", 1),)
+    )
+    clash = CollectError("b/tests", "E", (Cause("_pytest.pathlib.ImportPathMismatchError", "tests.conftest"),))
+    report = doctor.run(project, fix=True, collect=outcomes((local, clash), (clash,), ()))
+    config = load_config(project)
+    assert (config.pythonpath, config.subprojects) == (("libs",), ("billing", "search"))
+    assert report.fixes == {"pythonpath": 1, "subprojects": 1}
+
+
+def test_a_script_outside_the_test_directory_is_left_out_by_testpaths(project: Path) -> None:
+    (project / "tests").mkdir()
+    script = CollectError("check_mlflow.py", "E", (Cause("builtins.SystemExit", "1", None, "check_mlflow.py", 3),))
+    inside = CollectError("tests/run_me.py", "E", (Cause("builtins.SystemExit", "1", None, "tests/run_me.py", 3),))
+    lines: list[str] = []
+    doctor.run(project, fix=True, collect=outcomes((script, inside), (inside,), ()), progress=lines.append)
+    config = load_config(project)
+    assert config.testpaths == ("tests",)
+    assert [entry.node for entry in config.quarantine] == ["tests/run_me.py"]
+    assert lines[1] == "pass 1: 2 errors: testpaths tests (leaves out check_mlflow.py)"
+
+
+def test_the_report_reads_as_a_table_and_as_json(project: Path) -> None:
+    report = doctor.run(project, collect=outcomes((MISSING_TORCH, NAME_ERROR)))
+    assert doctor.describe(report) == [
+        "status: failing (0 tests collected)",
+        "     1  missing_heavy: a heavy dependency is not installed",
+        "     1  other: an error raised at import",
+        "  tests/test_model.py: ModuleNotFoundError: no torch (src/m.py:1) [fix: stub]",
+        "  tests/test_bug.py: NameError: name 'UserRole' is not defined (src/s.py:4) [project bug]",
+    ]
+    document = json.loads(doctor.to_json(report))
+    assert (document["format"], document["status"], document["collected"]) == (1, "failing", 0)
+    assert document["remaining"][0]["kind"] == "missing_heavy"
+    fixed = doctor.run(project, fix=True, collect=outcomes((NAME_ERROR,), ()))
+    assert doctor.describe(fixed)[-2:] == ["fixed: quarantine 1", "  quarantined: tests/test_bug.py"]
+    assert doctor.describe(doctor.run(project, fix=True, collect=outcomes(5)))[-1] == "stopped: no tests were collected"
+
+
+def test_a_configured_project_keeps_its_settings_table(project: Path) -> None:
+    make_file(project / "pyproject.toml", '[project]\nname = "service"\n\n[tool.testfloor]\nstubs = ["ray"]\n')
+    lines: list[str] = []
+    doctor.run(project, fix=True, collect=outcomes((MISSING_TORCH,), ()), progress=lines.append)
+    assert lines == ["pass 1: 1 errors: stubbed torch"]
+    assert load_config(project).stubs == ("ray", "torch")
+
+
+def test_a_stub_already_configured_is_not_added_again(project: Path) -> None:
+    make_file(project / "pyproject.toml", '[tool.testfloor]\nstubs = ["torch"]\n')
+    report = doctor.run(project, fix=True, collect=outcomes((MISSING_TORCH, NAME_ERROR), (NAME_ERROR,), ()))
+    assert report.passes[0].changes == ("quarantined tests/test_bug.py",)
+
+
+def test_an_installed_module_already_recorded_is_not_recorded_twice(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(subprocess, "run", lambda command, **kwargs: subprocess.CompletedProcess(command, 0, "", ""))
+    make_file(project / "requirements-test.txt", "freezegun\n")
+    doctor.run(project, fix=True, collect=outcomes((MISSING_FREEZEGUN,), ()))
+    assert (project / "requirements-test.txt").read_text() == "freezegun\n"
+
+
+def test_the_real_probe_collects_a_project_and_each_sub_project(project: Path) -> None:
+    make_file(project / "tests" / "test_a.py", "def test_a():\n    pass\n")
+    outcome = doctor.probe(project)
+    assert (outcome.exitstatus, outcome.nodeids) == (0, ("tests/test_a.py::test_a",))
+    make_file(project / "pyproject.toml", '[tool.testfloor]\nsubprojects = ["billing", "search"]\n')
+    for sub in ("billing", "search"):
+        make_file(project / sub / "tests" / "__init__.py")
+        make_file(project / sub / "tests" / "conftest.py", "import pytest\n")
+        make_file(project / sub / "tests" / "test_api.py", "def test_api():\n    pass\n")
+    outcome = doctor.probe(project)
+    assert outcome.nodeids == ("billing/tests/test_api.py::test_api", "search/tests/test_api.py::test_api")
+
+
+def test_a_probe_that_stops_before_the_plugin_reports_pytests_last_line(project: Path) -> None:
+    make_file(project / "pytest.ini", "[pytest]\naddopts = -p no_such_plugin_anywhere\n")
+    outcome = doctor.probe(project)
+    assert outcome.exitstatus != 0
+    assert "no_such_plugin_anywhere" in outcome.errors[0].message

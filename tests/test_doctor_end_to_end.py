@@ -1,0 +1,247 @@
+"""`testfloor doctor --fix` on generated projects that reproduce the ways real suites fail to collect.
+
+Each project reaches "clean" or "clean with quarantine" in at most three passes, changes nothing but
+`[tool.testfloor]` and requirements-test.txt, is left alone by a second run, and then runs under coverage
+through testfloor's session helpers.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from helpers import NOXFILE, clean_environ, make_file, nox, tree_digest
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10 only
+    import tomli as tomllib
+
+pytestmark = pytest.mark.slow
+PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
+PROJECT = f'[project]\nname = "service"\nversion = "1"\nrequires-python = "=={PYTHON}.*"\n'
+
+
+def doctor(root: Path, *args: str) -> tuple[int, dict[str, object]]:
+    result = subprocess.run(
+        [sys.executable, "-m", "testfloor", "doctor", "--json", *args],
+        cwd=root, env=clean_environ(), capture_output=True, text=True,
+    )  # fmt: skip
+    assert result.stdout, result.stderr
+    return result.returncode, json.loads(result.stdout)
+
+
+def write_project(root: Path, files: dict[str, str]) -> None:
+    for name, text in files.items():
+        make_file(root / name, text)
+
+
+def heal(root: Path, expected_status: str, expected_code: int) -> dict[str, object]:
+    """Run doctor --fix twice: the first reaches `expected_status`, the second changes nothing."""
+    before = tree_digest(root)
+    pyproject = (root / "pyproject.toml").read_text()
+    code, report = doctor(root, "--fix", "--no-install")
+    assert (code, report["status"]) == (expected_code, expected_status), report
+    assert len(report["passes"]) <= 3  # type: ignore[arg-type]
+    after = tree_digest(root)
+    changed = {name for name in set(before) | set(after) if before.get(name) != after.get(name)}
+    assert changed <= {"pyproject.toml", "requirements-test.txt"}
+    assert without_testfloor((root / "pyproject.toml").read_text()) == without_testfloor(pyproject)
+    assert all(line in (root / "pyproject.toml").read_text() for line in pyproject.splitlines())
+    settled = (root / "pyproject.toml").read_text()
+    second_code, second = doctor(root, "--fix", "--no-install")
+    assert (second_code, second["status"], second["passes"]) == (expected_code, expected_status, [])
+    assert (root / "pyproject.toml").read_text() == settled
+    return report
+
+
+def without_testfloor(text: str) -> dict[str, object]:
+    document = tomllib.loads(text)
+    tool = document.get("tool", {})
+    tool.pop("testfloor", None)
+    if not tool:
+        document.pop("tool", None)
+    return document
+
+
+def measure(root: Path, wheel: Path, *requirements: str) -> dict[str, int]:
+    make_file(root / "requirements-test.txt", "\n".join([str(wheel), "pytest", "coverage", *requirements]) + "\n")
+    make_file(root / "noxfile.py", NOXFILE)
+    result = nox(root, "-s", "coverage")
+    assert result.returncode == 0, result.stdout + result.stderr
+    totals: dict[str, int] = json.loads((root / "coverage.json").read_text())["totals"]
+    return totals
+
+
+SERVICE = {
+    "pyproject.toml": PROJECT
+    + '\n[tool.pytest.ini_options]\npythonpath = ["src"]\n\n[tool.coverage.run]\nsource = ["src"]\n',
+    "src/app/__init__.py": "",
+    "src/app/config.py": """
+        from pydantic import Field, PostgresDsn
+        from pydantic_settings import BaseSettings
+
+
+        class Settings(BaseSettings):
+            database_url: PostgresDsn
+            jwt_secret: str = Field(min_length=32)
+            debug: bool = False
+
+
+        settings = Settings()
+        """,
+    # A heavy module reached through a package __init__: every importer of app.ml fails at once.
+    "src/app/ml/__init__.py": "from app.ml.model import Net, scale\n",
+    "src/app/ml/model.py": """
+        import torch
+        from torch import nn
+
+
+        class Net(nn.Module):
+            def forward(self, x):
+                return x
+
+
+        def scale(values):
+            top = max(values)
+            return [value / top for value in values]
+        """,
+    # A heavy import behind a broken fallback: the error shown is a NameError, the cause a missing module.
+    "src/app/board.py": """
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+        except ImportError:
+            log.warning("tensorboard is not available")
+
+
+        def tag(name):
+            return f"run/{name}"
+        """,
+    # A real bug: nothing in the environment fixes it.
+    "src/app/schema.py": "DEFAULT_ROLE = UserRole.ADMIN\n",
+    "src/app/pricing.py": """
+        def total(amount, discount=0):
+            if discount:
+                return amount - discount
+            return amount
+        """,
+    "tests/conftest.py": "from app.config import settings\n",
+    "tests/test_pricing.py": """
+        from app.pricing import total
+
+
+        def test_total():
+            assert total(10) == 10
+
+
+        def test_discount():
+            assert total(10, 3) == 7
+        """,
+    "tests/test_ml.py": "from app.ml import scale\n\n\ndef test_scale():\n    assert scale([1, 2]) == [0.5, 1.0]\n",
+    "tests/test_board.py": "from app.board import tag\n\n\ndef test_tag():\n    assert tag('x') == 'run/x'\n",
+    "tests/test_schema.py": "from app.schema import DEFAULT_ROLE\n\n\ndef test_role():\n    assert DEFAULT_ROLE\n",
+}
+
+
+def test_a_service_with_settings_heavy_imports_and_a_bug_collects_with_the_bug_quarantined(
+    tmp_path: Path, wheel: Path
+) -> None:
+    write_project(tmp_path, SERVICE)
+    report = heal(tmp_path, "quarantined", 10)
+    assert report["quarantined"] == ["tests/test_schema.py"]
+    assert report["fixes"] == {"env": 2, "quarantine": 1, "stub": 1}
+    settings = tomllib.loads((tmp_path / "pyproject.toml").read_text())["tool"]["testfloor"]
+    assert settings["stubs"] == ["torch"]
+    assert set(settings["env"]) == {"DATABASE_URL", "JWT_SECRET"}
+    assert "NameError: name 'UserRole' is not defined (src/app/schema.py:1)" in settings["quarantine"][0]["reason"]
+    totals = measure(tmp_path, wheel, "pydantic-settings")
+    assert totals["covered_lines"] > 0
+
+
+CONFIG = {
+    "pyproject.toml": PROJECT,
+    "pytest.ini": """
+        [pytest]
+        addopts = --timeout=5 --reruns 2 --strict-markers
+        testpaths = tests
+
+        [coverage:run]
+        asyncio_mode = auto
+        """,
+    "tests/conftest.py": """
+        import asyncio
+
+        import pytest
+        import pytest_asyncio
+
+
+        @pytest.fixture(scope="session")
+        def event_loop():
+            loop = asyncio.new_event_loop()
+            yield loop
+            loop.close()
+
+
+        @pytest_asyncio.fixture(scope="session")
+        async def connection():
+            return asyncio.get_running_loop()
+        """,
+    "tests/test_async.py": """
+        import asyncio
+
+        import pytest
+
+
+        @pytest.mark.database
+        async def test_same_loop(connection):
+            assert asyncio.get_running_loop() is connection
+
+
+        async def test_again(connection):
+            assert asyncio.get_running_loop() is connection
+        """,
+}
+
+
+def test_plugin_addopts_stranded_options_and_a_legacy_loop_are_repaired_in_one_pass(
+    tmp_path: Path, wheel: Path
+) -> None:
+    write_project(tmp_path, CONFIG)
+    report = heal(tmp_path, "clean", 0)
+    assert len(report["passes"]) == 0  # type: ignore[arg-type]
+    measure(tmp_path, wheel)
+    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=tmp_path,
+                            env=clean_environ(), capture_output=True, text=True)  # fmt: skip
+    assert "2 passed" in result.stdout, result.stdout
+
+
+def test_a_root_level_script_that_exits_is_left_out_by_testpaths(tmp_path: Path, wheel: Path) -> None:
+    write_project(
+        tmp_path,
+        {
+            "pyproject.toml": PROJECT,
+            "test_mlflow_direct.py": "import sys\n\nprint('connecting to the tracking server')\nsys.exit(1)\n",
+            "tests/test_ok.py": "def test_ok():\n    assert True\n",
+        },
+    )
+    report = heal(tmp_path, "clean", 0)
+    assert report["fixes"] == {"testpaths": 1}
+    measure(tmp_path, wheel)
+
+
+def test_a_monorepo_with_clashing_conftests_runs_once_per_sub_project(tmp_path: Path, wheel: Path) -> None:
+    files = {"pyproject.toml": PROJECT}
+    for name in ("billing", "search"):
+        files[f"{name}/tests/__init__.py"] = ""
+        files[f"{name}/tests/conftest.py"] = (
+            f"import pytest\n\n\n@pytest.fixture\ndef service():\n    return {name!r}\n"
+        )
+        files[f"{name}/tests/test_api.py"] = f"def test_service(service):\n    assert service == {name!r}\n"
+    write_project(tmp_path, files)
+    report = heal(tmp_path, "clean", 0)
+    assert report["fixes"] == {"subprojects": 1}
+    measure(tmp_path, wheel)
