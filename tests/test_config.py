@@ -227,15 +227,9 @@ def test_toml_types_are_named_as_toml_names_them() -> None:
     ]
 
 
-def test_the_root_is_the_nearest_pyproject_with_testfloor_settings(tmp_path: Path) -> None:
-    write_pyproject(tmp_path, "[tool.testfloor]\n")
+def test_a_sub_project_run_takes_the_root_its_session_names(tmp_path: Path) -> None:
     write_pyproject(tmp_path / "billing", '[project]\nname = "billing"\n')
-    assert find_project_root(tmp_path / "billing") == tmp_path.resolve()
-    write_pyproject(tmp_path / "search", "[tool.testfloor\n")
-    assert find_project_root(tmp_path / "search") == (tmp_path / "search").resolve()
-
-
-def test_without_settings_anywhere_the_nearest_pyproject_is_the_root(tmp_path: Path) -> None:
-    write_pyproject(tmp_path, '[project]\nname = "x"\n')
-    (tmp_path / "sub").mkdir()
-    assert find_project_root(tmp_path / "sub") == tmp_path.resolve()
+    assert find_project_root(tmp_path / "billing") == (tmp_path / "billing").resolve()
+    environ = {"_TESTFLOOR_ROOT": str(tmp_path)}
+    assert find_project_root(tmp_path / "billing", environ) == tmp_path.resolve()
+    assert find_project_root(tmp_path / "billing", {"_TESTFLOOR_ROOT": ""}) == (tmp_path / "billing").resolve()

@@ -237,10 +237,14 @@ def test_a_monorepo_with_clashing_conftests_runs_once_per_sub_project(tmp_path: 
     files = {"pyproject.toml": PROJECT}
     for name in ("billing", "search"):
         files[f"{name}/tests/__init__.py"] = ""
+        # Each sub-project has its own pytest configuration, which only a run rooted there reads.
+        files[f"{name}/pyproject.toml"] = '[tool.pytest.ini_options]\nmarkers = ["api: the service API"]\n'
         files[f"{name}/tests/conftest.py"] = (
             f"import pytest\n\n\n@pytest.fixture\ndef service():\n    return {name!r}\n"
         )
-        files[f"{name}/tests/test_api.py"] = f"def test_service(service):\n    assert service == {name!r}\n"
+        files[f"{name}/tests/test_api.py"] = (
+            f"import pytest\n\n\n@pytest.mark.api\ndef test_service(service):\n    assert service == {name!r}\n"
+        )
     write_project(tmp_path, files)
     report = heal(tmp_path, "clean", 0)
     assert report["fixes"] == {"subprojects": 1}

@@ -270,6 +270,7 @@ def test_a_monorepo_is_collected_and_measured_once_per_sub_project(tmp_path: Pat
 
     session.run.side_effect = run
     assert floor.collect(session, config) == 2
+    assert session.env == {"_TESTFLOOR_ROOT": str(tmp_path)}
     targets = [call.args[-3:] for call in session.run.call_args_list]
     assert targets == [("--rootdir", "billing", "billing"), ("--rootdir", "search", "search")]
     session.run.reset_mock(side_effect=True)
@@ -286,3 +287,22 @@ def test_a_sub_project_that_stops_pytest_fails_the_gate(tmp_path: Path) -> None:
     with pytest.raises(RuntimeError):
         floor.collect(session, Config(tmp_path, subprojects=("billing",)))
     assert "used wrongly" in session.error.call_args.args[0]
+
+
+def test_a_failing_gate_prints_the_classified_report(tmp_path: Path) -> None:
+    session = fake_session(tmp_path)
+    chain = [{"type": "builtins.ModuleNotFoundError", "message": "No module named 'torch'", "name": "torch",
+              "path": "tests/test_m.py", "line": 1, "title": None, "fields": []}]  # fmt: skip
+    document = {
+        "exitstatus": 2,
+        "nodeids": [],
+        "errors": [{"nodeid": "tests/test_m.py", "message": "E", "chain": chain}],
+    }
+    session.run.side_effect = lambda *args, **kwargs: (tmp_path / "tmp" / "collect-0.json").write_text(
+        json.dumps(document)
+    )
+    with pytest.raises(RuntimeError):
+        floor.collect(session, Config(tmp_path))
+    logged = [call.args[0] for call in session.log.call_args_list]
+    assert "     1  missing_heavy: a heavy dependency is not installed" in logged
+    assert "  tests/test_m.py: ModuleNotFoundError: No module named 'torch' (tests/test_m.py:1) [fix: stub]" in logged

@@ -17,6 +17,7 @@ from testfloor.errors import (
     ConfigError,
     DataError,
     DiscoveryError,
+    InitError,
     NoSettingsError,
     RegressionError,
     TestfloorError,
@@ -39,6 +40,7 @@ class ExitCode(enum.IntEnum):
     SETTINGS_IMPORT = 8  # env discover: a settings module fails to import (not by validation), or the probe fails
     NO_SETTINGS = 9  # env discover: the project has no settings classes
     QUARANTINED = 10  # doctor: the suite collects, with project bugs quarantined
+    INIT = 11  # init: a file of the project would be overwritten (see --force), or cannot be read
 
 
 _EXIT_FOR_ERROR: dict[type[TestfloorError], ExitCode] = {
@@ -47,6 +49,7 @@ _EXIT_FOR_ERROR: dict[type[TestfloorError], ExitCode] = {
     RegressionError: ExitCode.REGRESSION,
     CollectionError: ExitCode.COLLECTION,
     DiscoveryError: ExitCode.SETTINGS_IMPORT,
+    InitError: ExitCode.INIT,
     NoSettingsError: ExitCode.NO_SETTINGS,
 }
 
@@ -105,6 +108,24 @@ def build_parser() -> argparse.ArgumentParser:
             json_path=args.json,
             markdown=args.markdown,
             fail_under=args.fail_under,
+        )
+    )
+
+    init = commands.add_parser("init", help="give the project testfloor's sessions, CI, settings and first baseline")
+    init.add_argument("path", nargs="?", type=Path, default=Path("."), help="the project (default: here)")
+    init.add_argument("--force", action="store_true", help="replace a noxfile or workflow of the project's own")
+    init.add_argument("--dry-run", action="store_true", help="print every change as a unified diff; write nothing")
+    init.add_argument("--no-fix", action="store_true", help="do not run doctor --fix or write the first baseline")
+    init.add_argument("--no-install", action="store_true", help="doctor stubs missing light dependencies")
+    init.add_argument("--requirement", default="testfloor", help="how the sessions install testfloor")
+    init.set_defaults(
+        run=lambda args: run_init(
+            args.path,
+            force=args.force,
+            dry_run=args.dry_run,
+            fix=not args.no_fix,
+            install=not args.no_install,
+            requirement=args.requirement,
         )
     )
 
@@ -291,6 +312,17 @@ def baseline_update(config: Config, coverage_json: Path, *, allow_decrease: bool
     baseline.write_baseline(config.baseline_path, current)
     print(f"wrote {config.baseline_path}: {len(current.files)} files, {current.totals.percent:.2f}% covered")
     return ExitCode.OK
+
+
+def run_init(path: Path, *, force: bool, dry_run: bool, fix: bool, install: bool, requirement: str) -> int:
+    """Write testfloor's files into the project, then doctor --fix and the first baseline; exit as doctor would."""
+    from testfloor import init
+
+    result = init.run(path, requirement=requirement, force=force, dry_run=dry_run, fix=fix, install=install)
+    if result.doctor is None:
+        return ExitCode.OK
+    codes = {"clean": ExitCode.OK, "quarantined": ExitCode.QUARANTINED, "failing": ExitCode.COLLECTION}
+    return codes[result.doctor.status]
 
 
 def run_doctor(path: Path, *, fix: bool, as_json: bool, install: bool, max_passes: int) -> int:

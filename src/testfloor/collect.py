@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import traceback
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -114,6 +115,8 @@ def _cause(exc: BaseException, root: Path) -> Cause:
         )
     name = getattr(exc, "name", None) if isinstance(exc, ImportError) else None
     message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    # Paths inside the project read relative to it: the message may end up in committed settings.
+    message = message.replace(f"{root}{os.sep}", "")
     return Cause(f"{kind.__module__}.{kind.__qualname__}", message[:300], name, path, line, title, fields)
 
 

@@ -344,20 +344,20 @@ def _parse_environ(environ: Mapping[str, str], warnings: list[str]) -> dict[str,
     return values
 
 
-def find_project_root(start: Path) -> Path:
+ROOT_VARIABLE = "_TESTFLOOR_ROOT"
+
+
+def find_project_root(start: Path, environ: Mapping[str, str] | None = None) -> Path:
     """Return the project root for a pytest run started at `start`.
 
-    That is the nearest directory at or above `start` whose pyproject.toml has
-    ``[tool.testfloor]`` (a sub-project of a monorepo run on its own still
-    belongs to the monorepo's settings), else the nearest with a
-    pyproject.toml, else `start`.
+    The sessions run each sub-project of a monorepo as its own rootdir and
+    name the monorepo's root in ``_TESTFLOOR_ROOT``; otherwise it is the
+    nearest directory at or above `start` with a pyproject.toml, else `start`.
     """
+    if environ is not None and environ.get(ROOT_VARIABLE):
+        return Path(environ[ROOT_VARIABLE]).resolve()
     start = start.resolve()
-    candidates = [directory for directory in (start, *start.parents) if (directory / PYPROJECT).is_file()]
-    for directory in candidates:
-        try:
-            if read_tool_table(directory / PYPROJECT) is not None:
-                return directory
-        except ConfigError:
-            return directory  # the run will report the broken file
-    return candidates[0] if candidates else start
+    for directory in (start, *start.parents):
+        if (directory / PYPROJECT).is_file():
+            return directory
+    return start

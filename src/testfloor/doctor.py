@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 from testfloor.classify import KINDS, Diagnosis, classify, distribution
 from testfloor.collect import CollectError, Outcome, merge, read_outcome, relocate
-from testfloor.config import load_config
+from testfloor.config import ROOT_VARIABLE, load_config
 from testfloor.errors import CollectionError
 
 if TYPE_CHECKING:
@@ -71,15 +71,16 @@ def probe(root: Path) -> Outcome:
     (each its own rootdir), merged into one outcome with root-relative ids.
     """
     runs = [(sub, ["--rootdir", sub, sub]) for sub in load_config(root).subprojects] or [("", [])]
-    return merge([relocate(_probe_once(root, args), prefix) for prefix, args in runs])
+    return merge([relocate(_probe_once(root, args, bool(prefix)), prefix) for prefix, args in runs])
 
 
-def _probe_once(root: Path, args: list[str]) -> Outcome:
+def _probe_once(root: Path, args: list[str], sub_project: bool) -> Outcome:
     with tempfile.TemporaryDirectory(prefix="testfloor-doctor-") as directory:
         report = Path(directory) / "collect.json"
         command = [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "testfloor", "-p", "no:cacheprovider"]
         command += [f"--testfloor-collect-report={report}", *args]
-        result = subprocess.run(command, cwd=root, capture_output=True, text=True, check=False)
+        environ = {**os.environ, ROOT_VARIABLE: str(root)} if sub_project else None
+        result = subprocess.run(command, cwd=root, env=environ, capture_output=True, text=True, check=False)
         try:
             return read_outcome(report)
         except CollectionError:

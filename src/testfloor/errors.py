@@ -35,3 +35,7 @@ class DiscoveryError(TestfloorError):
 
 class NoSettingsError(DiscoveryError):
     """The project has no pydantic-settings classes to discover."""
+
+
+class InitError(TestfloorError):
+    """``testfloor init`` would overwrite a file the project wrote, or cannot read one."""

@@ -113,6 +113,7 @@ def collect(session: nox.Session, config: Config, *args: str) -> int:
 
     outputs: list[str] = []
     outcomes = []
+    _sub_project_env(session, config)
     for index, (prefix, target) in enumerate(_targets(config)):
         report = Path(session.create_tmp()) / f"collect-{index}.json"
         report.unlink(missing_ok=True)
@@ -158,6 +159,14 @@ def _targets(config: Config) -> list[tuple[str, list[str]]]:
     return [(sub, ["--rootdir", sub, sub]) for sub in config.subprojects] or [("", [])]
 
 
+def _sub_project_env(session: nox.Session, config: Config) -> None:
+    # A sub-project run as its own rootdir still takes its settings from the project root.
+    if config.subprojects:
+        from testfloor.config import ROOT_VARIABLE
+
+        session.env[ROOT_VARIABLE] = str(config.root)
+
+
 def shard_path(config: Config, python: object) -> Path:
     """Return the data file a `tests` session on `python` leaves behind, unique per interpreter and platform."""
     version = python if isinstance(python, str) else f"{sys.version_info.major}.{sys.version_info.minor}"
@@ -175,6 +184,7 @@ def run_tests(session: nox.Session, config: Config, *args: str, allow_failures: 
         os.remove(stale)
     session.env["COVERAGE_FILE"] = str(shard)
     rcfile = coverage_rcfile(session, config)
+    _sub_project_env(session, config)
     for _prefix, target in _targets(config):
         session.run(
             "python",

@@ -71,7 +71,7 @@ def _prepare(early_config: pytest.Config, parser: pytest.Parser, args: list[str]
     from testfloor.errors import ConfigError
 
     try:
-        config = load_config(find_project_root(early_config.rootpath), environ=os.environ)
+        config = load_config(find_project_root(early_config.rootpath, os.environ), environ=os.environ)
     except ConfigError as err:
         raise pytest.UsageError(f"testfloor: {err}") from None
     early_config.stash[_CONFIG] = config

@@ -1,0 +1,456 @@
+"""``testfloor init``: give an existing project testfloor's sessions, plugin check, CI workflow and first baseline.
+
+Nothing the project wrote is replaced without ``--force``: a conftest or a
+noxfile of its own gets a clearly marked block appended, files that already
+say what testfloor would write are left alone, and ``--dry-run`` shows every
+change as a unified diff without writing any.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from testfloor import atomic
+from testfloor.classify import HEAVY
+from testfloor.config import load_config
+from testfloor.coverageconfig import read_coverage_settings
+from testfloor.errors import InitError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised only on Python 3.10, whose coverage is combined with the others
+    import tomli as tomllib
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
+    from testfloor.doctor import Report
+
+BEGIN = "# >>> testfloor >>>"
+END = "# <<< testfloor <<<"
+_BLOCK = re.compile(rf"{re.escape(BEGIN)}.*?{re.escape(END)}\n?", re.DOTALL)
+_SESSION = re.compile(r"^def (collect|tests|coverage|baseline)\(", re.MULTILINE)
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*")
+
+SESSIONS = '''\
+PROJECT = floor.load()
+PYTHONS = floor.pythons(PROJECT)  # [tool.testfloor] python, else the classifiers, within requires-python
+
+
+@nox.session(python=PYTHONS[-1], tags=["gate"])
+def collect(session: nox.Session) -> None:
+    """Collect the suite without running it: fails on any collection error."""
+    floor.install(session, PROJECT)
+    floor.collect(session, PROJECT)
+
+
+@nox.session(python=PYTHONS, requires=["collect"], tags=["tests"])
+def tests(session: nox.Session) -> None:
+    """Run the suite under coverage on one Python; failing tests do not stop the report."""
+    floor.install(session, PROJECT)
+    floor.run_tests(session, PROJECT, *session.posargs, allow_failures=True)
+
+
+@nox.session(python=PYTHONS[-1], requires=["tests"], tags=["report"])
+def coverage(session: nox.Session) -> None:
+    """Combine every Python's data and write coverage.xml, coverage.json and coverage.md."""
+    floor.install(session, PROJECT)
+    floor.report(session, PROJECT)
+
+
+@nox.session(python=PYTHONS[-1], requires=["coverage"], tags=["report"])
+def baseline(session: nox.Session) -> None:
+    """Fail if coverage dropped below the committed baseline."""
+    floor.install(session, PROJECT)
+    floor.check_baseline(session, PROJECT)
+'''
+
+NOXFILE = f'''\
+# /// script
+# dependencies = ["nox>=2026.8.10", "testfloor"]
+# ///
+"""The project's test sessions, from testfloor: settings live in pyproject.toml [tool.testfloor]."""
+
+from __future__ import annotations
+
+import nox
+
+import testfloor.nox as floor
+
+nox.needs_version = ">=2026.8.10"
+nox.options.default_venv_backend = "uv|virtualenv"
+nox.options.error_on_missing_interpreters = True
+
+{BEGIN} (written by `testfloor init`)
+{SESSIONS}{END}
+
+
+if __name__ == "__main__":
+    nox.main()
+'''
+
+NOXFILE_BLOCK = f"""
+{BEGIN} (written by `testfloor init`; settings live in pyproject.toml [tool.testfloor])
+import nox  # noqa: E402
+import testfloor.nox as floor  # noqa: E402
+
+{SESSIONS}{END}
+"""
+
+CONFTEST_BLOCK = f"""
+{BEGIN} (written by `testfloor init`)
+# testfloor's pytest plugin sets the declared environment, stubs heavy modules that are not installed and gives
+# async tests one event loop, all before this file is imported; its settings live in pyproject.toml
+# [tool.testfloor]. This check stops a run in which the plugin is not active.
+import pytest as _testfloor_pytest  # noqa: E402
+
+
+@_testfloor_pytest.hookimpl(specname="pytest_configure")
+def _testfloor_require_plugin(config):
+    if not config.pluginmanager.has_plugin("testfloor"):
+        raise _testfloor_pytest.UsageError("testfloor's pytest plugin is not active: pip install testfloor")
+{END}
+"""
+
+WORKFLOW = """\
+# Written by `testfloor init`: the matrix comes from the noxfile, the coverage data of every job is combined
+# and compared with the committed baseline.
+name: tests
+
+on:
+  push:
+    branches: [main]
+  pull_request:
+  workflow_dispatch:
+
+permissions: {}
+
+env:
+  FORCE_COLOR: "1"
+  NOX_DOWNLOAD_PYTHON: never
+
+jobs:
+  sessions:
+    runs-on: ubuntu-latest
+    outputs:
+      matrix: ${{ steps.list.outputs.matrix }}
+    steps:
+      - uses: actions/checkout@v6
+        with:
+          persist-credentials: false
+      - uses: actions/setup-python@v6
+        with:
+          python-version: "3.13"
+      - run: python -m pip install nox testfloor
+      - id: list
+        run: |
+          nox --list --json --tags gate tests --no-dependencies > sessions.json
+          python - >> "$GITHUB_OUTPUT" <<'PY'
+          import json
+          cells = [{"session": s["session"], "python": s["python"]} for s in json.load(open("sessions.json"))]
+          print("matrix=" + json.dumps(cells))
+          PY
+
+  session:
+    name: ${{ matrix.session }}
+    needs: sessions
+    runs-on: ubuntu-latest
+    strategy:
+      fail-fast: false
+      matrix:
+        include: ${{ fromJson(needs.sessions.outputs.matrix) }}
+    steps:
+      - uses: actions/checkout@v6
+        with:
+          persist-credentials: false
+      - uses: actions/setup-python@v6
+        with:
+          python-version: ${{ matrix.python }}
+      - run: python -m pip install nox testfloor
+      - run: nox --session "$SESSION" --no-dependencies
+        env:
+          SESSION: ${{ matrix.session }}
+      - if: startsWith(matrix.session, 'tests-')
+        uses: actions/upload-artifact@v7
+        with:
+          name: coverage-${{ matrix.session }}
+          path: .coverage.*
+          include-hidden-files: true
+          if-no-files-found: error
+
+  coverage:
+    needs: session
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/checkout@v6
+        with:
+          persist-credentials: false
+      - uses: actions/setup-python@v6
+        with:
+          python-version: "3.13"
+      - run: python -m pip install nox testfloor
+      - uses: actions/download-artifact@v8
+        with:
+          pattern: coverage-*
+          merge-multiple: true
+      - run: nox --session coverage baseline --no-dependencies
+"""
+
+
+@dataclass(frozen=True)
+class Change:
+    """One file init writes: what it holds now (`None`: it does not exist) and what it will hold."""
+
+    path: Path
+    before: str | None
+    after: str
+    why: str
+
+    def diff(self, root: Path) -> str:
+        """Render the change as a unified diff, with paths relative to `root`."""
+        name = self.path.relative_to(root).as_posix()
+        lines = difflib.unified_diff(
+            (self.before or "").splitlines(keepends=True),
+            self.after.splitlines(keepends=True),
+            fromfile="/dev/null" if self.before is None else f"a/{name}",
+            tofile=f"b/{name}",
+        )
+        return "".join(lines)
+
+
+def plan(root: Path, *, requirement: str = "testfloor", force: bool = False) -> list[Change]:
+    """Compute every file change init makes in the project at `root`; raise `InitError` rather than overwrite."""
+    if not root.is_dir():
+        raise InitError(f"{root}: not a directory")
+    changes = [
+        _pyproject(root),
+        _noxfile(root, force),
+        _conftest(root),
+        _requirements(root, requirement),
+        _coveragerc(root),
+        _workflow(root, force),
+    ]
+    return [change for change in changes if change is not None and change.before != change.after]
+
+
+def apply(changes: Sequence[Change]) -> None:
+    """Write the changes, each atomically."""
+    for change in changes:
+        atomic.write_text(change.path, change.after)
+
+
+def _read(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError) as err:
+        raise InitError(f"{path}: cannot read: {err}") from None
+
+
+def _pyproject(root: Path) -> Change:
+    import tomlkit
+
+    path = root / "pyproject.toml"
+    before = _read(path)
+    try:
+        document = tomlkit.parse(before or "")
+    except Exception as err:  # tomlkit raises several classes of its own for bad TOML
+        raise InitError(f"{path}: invalid TOML: {err}") from None
+    tool = document.setdefault("tool", tomlkit.table(is_super_table=True))
+    if "testfloor" not in tool:
+        table = tomlkit.table()
+        table.add(tomlkit.comment("testfloor's settings: `testfloor doctor --fix` fills them in."))
+        heavy = _heavy_dependencies(root)
+        if heavy:
+            table["stubs"] = heavy
+        tool["testfloor"] = table
+    return Change(path, before, tomlkit.dumps(document), "testfloor's settings")
+
+
+def _noxfile(root: Path, force: bool) -> Change:
+    path = root / "noxfile.py"
+    before = _read(path)
+    if before is None or force:
+        return Change(path, before, NOXFILE, "the collect, tests, coverage and baseline sessions")
+    if BEGIN in before:
+        return Change(path, before, before, "")
+    clash = _SESSION.search(before)
+    if clash:
+        raise InitError(
+            f"{path}: already defines a session named {clash.group(1)!r}; rename it, or replace the file with --force"
+        )
+    separator = "" if before.endswith("\n") else "\n"
+    return Change(path, before, before + separator + NOXFILE_BLOCK, "testfloor's sessions, appended")
+
+
+def _conftest(root: Path) -> Change:
+    tests = next((root / name for name in ("tests", "test") if (root / name).is_dir()), root / "tests")
+    path = tests / "conftest.py"
+    before = _read(path)
+    if before is not None and BEGIN in before:
+        return Change(path, before, _BLOCK.sub(CONFTEST_BLOCK.lstrip("\n"), before), "the plugin check, refreshed")
+    text = (before or "") + ("" if not before or before.endswith("\n") else "\n") + CONFTEST_BLOCK
+    return Change(path, before, text.lstrip("\n"), "a check that testfloor's plugin is active")
+
+
+def _requirements(root: Path, requirement: str) -> Change:
+    path = root / "requirements-test.txt"
+    before = _read(path)
+    if before is not None:
+        names = {match.group().lower() for line in before.splitlines() if (match := _NAME.match(line.strip()))}
+        if "testfloor" in names or requirement in before:
+            return Change(path, before, before, "")
+        return Change(path, before, before.rstrip("\n") + f"\n{requirement}\n", "testfloor added")
+    lines = ["# Installed by testfloor's sessions. Heavy packages are stubbed, not installed.", requirement]
+    if _installable(root):
+        lines.append("-e .")
+    for dependency in _dependencies(root):
+        name = _NAME.match(dependency)
+        top = name.group().split("[")[0].lower().replace("-", "_") if name else ""
+        lines.append(f"# {dependency}  (stubbed by testfloor)" if top in HEAVY else dependency)
+    return Change(path, None, "\n".join(lines) + "\n", "what the sessions install")
+
+
+def _coveragerc(root: Path) -> Change | None:
+    if read_coverage_settings(root) is not None:
+        return None
+    source = "src" if (root / "src").is_dir() else "."
+    text = (
+        "# Written by `testfloor init`: branch coverage, data that combines across jobs and machines.\n"
+        f"[run]\nbranch = True\nrelative_files = True\nparallel = True\nsource = {source}\n"
+        "omit =\n    noxfile.py\n    tests/*\n\n"
+        "[report]\nprecision = 2\nshow_missing = True\nskip_covered = True\n"
+    )
+    return Change(root / ".coveragerc", None, text, "coverage settings")
+
+
+def _workflow(root: Path, force: bool) -> Change:
+    path = root / ".github" / "workflows" / "testfloor.yml"
+    before = _read(path)
+    if before is not None and before != WORKFLOW and not force:
+        raise InitError(f"{path}: exists with other content; keep it, or replace it with --force")
+    return Change(path, before, WORKFLOW, "CI: the matrix from nox, combined coverage, the baseline")
+
+
+def _project_table(root: Path) -> dict[str, object]:
+    text = _read(root / "pyproject.toml")
+    if text is None:
+        return {}
+    project = tomllib.loads(text).get("project", {})
+    return project if isinstance(project, dict) else {}
+
+
+def _dependencies(root: Path) -> list[str]:
+    declared = _project_table(root).get("dependencies")
+    if isinstance(declared, list) and declared:
+        return [str(item) for item in declared]
+    text = _read(root / "requirements.txt") or ""
+    return [line.strip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith(("#", "-"))]
+
+
+def _heavy_dependencies(root: Path) -> list[str]:
+    names = []
+    for dependency in _dependencies(root):
+        match = _NAME.match(dependency)
+        top = match.group().split("[")[0].lower().replace("-", "_") if match else ""
+        if top in HEAVY and top not in names:
+            names.append(top)
+    return names
+
+
+def _installable(root: Path) -> bool:
+    text = _read(root / "pyproject.toml") or ""
+    return "[build-system]" in text or (root / "setup.py").is_file()
+
+
+@dataclass(frozen=True)
+class Result:
+    """What init did: the files it wrote, doctor's report, and the baseline it wrote (if it did)."""
+
+    written: tuple[str, ...]
+    doctor: Report | None
+    baseline: Path | None
+
+
+def run(
+    root: Path,
+    *,
+    requirement: str = "testfloor",
+    force: bool = False,
+    dry_run: bool = False,
+    fix: bool = True,
+    install: bool = True,
+    out: Callable[[str], None] = print,
+) -> Result:
+    """Give the project at `root` testfloor's shape, then run ``doctor --fix`` and write the first baseline."""
+    changes = plan(root, requirement=requirement, force=force)
+    if dry_run:
+        for change in changes:
+            out(change.diff(root))
+        return Result((), None, None)
+    apply(changes)
+    for change in changes:
+        out(f"wrote {change.path.relative_to(root).as_posix()}: {change.why}")
+    report = None
+    if fix:
+        from testfloor import doctor
+
+        report = doctor.run(root, fix=True, install=install, progress=out)
+        for line in doctor.describe(report):
+            out(line)
+    config = load_config(root)
+    written = None
+    if not config.baseline_path.exists() and (report is None or report.status != "failing"):
+        written = first_baseline(root)
+        out(f"wrote {config.baseline}: the first coverage baseline (one run on this Python)")
+    return Result(tuple(change.path.relative_to(root).as_posix() for change in changes), report, written)
+
+
+def first_baseline(root: Path) -> Path:
+    """Run the suite once under coverage with this Python and write the baseline from it."""
+    import os
+    import subprocess
+    import tempfile
+
+    from testfloor import baseline
+    from testfloor.coverageconfig import OPTIONAL_CONCURRENCY
+
+    config = load_config(root)
+    with tempfile.TemporaryDirectory(prefix="testfloor-init-") as directory:
+        from testfloor.config import ROOT_VARIABLE
+
+        environ = {**os.environ, "COVERAGE_FILE": str(Path(directory) / ".coverage")}
+        if config.subprojects:
+            environ[ROOT_VARIABLE] = str(config.root)
+        rcfile: list[str] = []
+        settings = read_coverage_settings(root)
+        if settings is not None:
+            import importlib.util
+
+            wanted = [name for name in settings.concurrency() if name in OPTIONAL_CONCURRENCY]
+            missing = {name for name in wanted if importlib.util.find_spec(name) is None}
+            if missing:
+                path = Path(directory) / "coveragerc"
+                atomic.write_text(path, settings.without_concurrency(missing).to_ini())
+                rcfile = [f"--rcfile={path}"]
+        targets = [["--rootdir", sub, sub] for sub in config.subprojects] or [[]]
+        for target in targets:
+            command = [sys.executable, "-m", "coverage", "run", "--parallel-mode", *rcfile, "-m", "pytest"]
+            # One process: `coverage run` does not follow pytest-xdist's workers.
+            command += ["-p", "testfloor", "-p", "no:xdist", "-q", *target]
+            result = subprocess.run(command, cwd=root, env=environ, capture_output=True, text=True, check=False)
+            if result.returncode not in (0, 1):  # failing tests still count; a run that stopped does not
+                raise InitError(f"{root}: the first coverage run stopped (pytest exit {result.returncode})")
+        report = Path(directory) / "coverage.json"
+        for command in (["combine", *rcfile], ["json", *rcfile, "-o", str(report)]):
+            subprocess.run(
+                [sys.executable, "-m", "coverage", *command], cwd=root, env=environ, capture_output=True, check=True
+            )
+        baseline.write_baseline(config.baseline_path, baseline.from_coverage_json(report))
+    return config.baseline_path
