@@ -63,6 +63,13 @@ def asyncio_legacy(session: nox.Session) -> None:
     session.run("pytest", "-p", "testfloor", "tests/test_loopscope.py", "tests/test_pytestconfig.py", *session.posargs)
 
 
+@nox.session(python=MAIN_PYTHON, default=False)
+def demo(session: nox.Session) -> None:
+    """Replay the seed plan on the bundled example: broken, testfloor init, then collect, coverage and baseline."""
+    session.install("-r", floor.REQUIREMENTS, ".")
+    session.run("python", "examples/demo.py", *session.posargs)
+
+
 @nox.session(python=MAIN_PYTHON, tags=["lint"])
 def lint(session: nox.Session) -> None:
     """Ruff (lint and format) and actionlint on the workflows."""
@@ -70,6 +77,13 @@ def lint(session: nox.Session) -> None:
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
     session.run("actionlint", "-no-color", *map(str, Path(".github/workflows").glob("*.yml")))
+    # The workflow `testfloor init` writes into projects must pass too.
+    from testfloor.init import WORKFLOW
+
+    written = Path(session.create_tmp()) / ".github" / "workflows" / "testfloor.yml"
+    written.parent.mkdir(parents=True, exist_ok=True)
+    written.write_text(WORKFLOW, encoding="utf-8")
+    session.run("actionlint", "-no-color", str(written))
 
 
 @nox.session(python=MAIN_PYTHON, tags=["lint"])

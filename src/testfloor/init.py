@@ -406,7 +406,7 @@ def run(
             out(line)
     config = load_config(root)
     written = None
-    if not config.baseline_path.exists() and (report is None or report.status != "failing"):
+    if report is not None and report.status != "failing" and not config.baseline_path.exists():
         written = first_baseline(root)
         out(f"wrote {config.baseline}: the first coverage baseline (one run on this Python)")
     return Result(tuple(change.path.relative_to(root).as_posix() for change in changes), report, written)

@@ -1,0 +1,99 @@
+"""`testfloor init` on generated projects of different shapes, then the project's own nox sessions; and the demo."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from helpers import clean_environ, make_file, nox, tree_digest
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10 only
+    import tomli as tomllib
+
+pytestmark = pytest.mark.slow
+PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
+CALC = "def double(x):\n    if x:\n        return 2 * x\n    return 0\n"
+TEST_CALC = "from calc import double\n\n\ndef test_double():\n    assert double(2) == 4\n"
+
+
+def run_testfloor(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "testfloor", *args], cwd=root, env=clean_environ(),
+                          capture_output=True, text=True)  # fmt: skip
+
+
+def pyproject_only(root: Path) -> None:
+    make_file(root / "pyproject.toml", f'[project]\nname = "calc"\nrequires-python = "=={PYTHON}.*"\n')
+    make_file(root / "src" / "calc.py", CALC)
+    make_file(root / "tests" / "test_calc.py", TEST_CALC)
+    make_file(root / "tests" / "conftest.py", "import sys\n\nsys.path.insert(0, 'src')\n")
+
+
+def setup_cfg_and_pytest_ini(root: Path) -> None:
+    make_file(root / "setup.cfg", "[metadata]\nname = calc\n\n[coverage:run]\nbranch = True\nsource = calc\n")
+    make_file(root / "pytest.ini", "[pytest]\naddopts = --timeout=10 -ra\ntestpaths = tests\npythonpath = .\n")
+    make_file(root / "calc" / "__init__.py", CALC)
+    make_file(root / "tests" / "test_calc.py", TEST_CALC)
+    make_file(root / "pyproject.toml", f'[tool.testfloor]\npython = ["{PYTHON}"]\n')
+
+
+def existing_noxfile(root: Path) -> None:
+    pyproject_only(root)
+    make_file(
+        root / "noxfile.py", 'import nox\n\n\n@nox.session(python=False)\ndef lint(session):\n    session.log("lint")\n'
+    )
+
+
+@pytest.mark.parametrize("shape", [pyproject_only, setup_cfg_and_pytest_ini, existing_noxfile])
+def test_init_gives_any_project_sessions_that_pass_and_a_second_init_changes_nothing(
+    tmp_path: Path, wheel: Path, shape: object
+) -> None:
+    shape(tmp_path)  # type: ignore[operator]
+    dry = tmp_path.parent / f"{tmp_path.name}-dry"
+    shape(dry)  # type: ignore[operator]
+    before = tree_digest(dry)
+    assert run_testfloor(dry, "init", "--dry-run").returncode == 0
+    assert tree_digest(dry) == before
+
+    first = run_testfloor(tmp_path, "init", "--requirement", str(wheel), "--no-install")
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert (tmp_path / "coverage-baseline.json").is_file()
+    settled = tree_digest(tmp_path)
+    result = nox(tmp_path, "-s", "collect", "coverage", "baseline")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert json.loads((tmp_path / "coverage.json").read_text())["totals"]["covered_lines"] == 3
+    second = run_testfloor(tmp_path, "init", "--requirement", str(wheel), "--no-install")
+    assert second.returncode == 0
+    assert "wrote" not in second.stdout
+    assert tree_digest(tmp_path) == settled
+
+
+def test_the_demo_replays_the_seed_plan_and_its_summary_matches_the_files(tmp_path: Path, wheel: Path) -> None:
+    demo = Path(__file__).resolve().parents[1] / "examples" / "demo.py"
+    result = subprocess.run([sys.executable, str(demo), "--workdir", str(tmp_path), "--testfloor", str(wheel)],
+                            env=clean_environ(), capture_output=True, text=True)  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    project = tmp_path / "service"
+    settings = tomllib.loads((project / "pyproject.toml").read_text())["tool"]["testfloor"]
+    totals = json.loads((project / "coverage.json").read_text())["totals"]
+    assert summary["before"]["exit"] != 0
+    assert summary["stubbed"] == settings["stubs"] == ["torch", "ray", "numba"]
+    assert summary["env"] == sorted(settings["env"]) == ["DATABASE_URL", "JWT_SECRET", "REDIS_URL"]
+    assert summary["quarantined"] == [
+        {"node": item["node"], "reason": item["reason"]} for item in settings["quarantine"]
+    ]
+    assert [item["node"] for item in summary["quarantined"]] == ["tests/test_webhook_worker.py"]
+    assert "CircuitBreaker" in summary["quarantined"][0]["reason"]
+    assert summary["coverage"]["covered_lines"] == totals["covered_lines"] > 0
+    assert summary["coverage"]["statements"] == totals["num_statements"]
+    baseline = json.loads((project / "coverage-baseline.json").read_text())
+    assert summary["baseline"] is True
+    assert baseline["totals"]["covered_lines"] <= totals["covered_lines"]
+    assert summary["after"]["status"] == "quarantined"
+    assert f"coverage: {summary['coverage']['percent']}%" in result.stdout
