@@ -57,6 +57,8 @@ def baseline(session: nox.Session) -> None:
 def asyncio_legacy(session: nox.Session) -> None:
     """Run the loop-scope and config-repair tests against pytest-asyncio 0.26 (which needs pytest 8)."""
     pins = Path(session.create_tmp()) / "requirements.txt"
+    # create_tmp points TMPDIR inside this repository, where pytester's projects would find its pyproject.toml.
+    session.env.pop("TMPDIR")
     lines = Path(floor.REQUIREMENTS).read_text(encoding="utf-8").splitlines()
     pins.write_text("\n".join(line for line in lines if not line.startswith(("pytest==", "pytest-asyncio=="))))
     session.install("-r", str(pins), "pytest==8.4.2", "pytest-asyncio==0.26.0", ".")
