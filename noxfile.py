@@ -65,7 +65,7 @@ def asyncio_legacy(session: nox.Session) -> None:
     session.run("pytest", "-p", "testfloor", "tests/test_loopscope.py", "tests/test_pytestconfig.py", *session.posargs)
 
 
-@nox.session(python=MAIN_PYTHON, default=False)
+@nox.session(python=MAIN_PYTHON, default=False, tags=["demo"])
 def demo(session: nox.Session) -> None:
     """Replay the seed plan on the bundled example: broken, testfloor init, then collect, coverage and baseline."""
     session.install("-r", floor.REQUIREMENTS, ".")
