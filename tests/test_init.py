@@ -220,3 +220,32 @@ def test_a_first_run_that_stops_is_an_init_error(tmp_path: Path, monkeypatch: py
     with pytest.raises(InitError, match=r"the first coverage run stopped \(pytest exit 3\)"):
         init.first_baseline(tmp_path)
     assert any(part.startswith("--rcfile=") for part in commands[0])
+
+
+def test_the_first_baseline_of_a_project_without_coverage_settings(tmp_path: Path) -> None:
+    make_file(tmp_path / "calc.py", "def double(x):\n    return 2 * x\n")
+    make_file(tmp_path / "test_calc.py", "from calc import double\n\ndef test_double():\n    assert double(2) == 4\n")
+    from testfloor.baseline import read_baseline
+
+    path = init.first_baseline(tmp_path)
+    assert read_baseline(path).files["calc.py"].covered_lines == 2
+
+
+def test_the_first_baseline_of_a_monorepo_runs_each_sub_project(tmp_path: Path) -> None:
+    make_file(tmp_path / "pyproject.toml", '[tool.testfloor]\nsubprojects = ["billing", "search"]\n')
+    make_file(tmp_path / ".coveragerc", "[run]\nconcurrency = thread\n")
+    for name in ("billing", "search"):
+        make_file(tmp_path / name / f"{name}_core.py", "def name():\n    return __name__\n")
+        make_file(tmp_path / name / "tests" / "__init__.py")
+        make_file(
+            tmp_path / name / "tests" / "conftest.py",
+            "import sys\nfrom pathlib import Path\n\nsys.path.insert(0, str(Path(__file__).parents[1]))\n",
+        )
+        make_file(
+            tmp_path / name / "tests" / "test_core.py",
+            f"from {name}_core import name\n\ndef test_name():\n    assert name()\n",
+        )
+    from testfloor.baseline import read_baseline
+
+    files = read_baseline(init.first_baseline(tmp_path)).files
+    assert files["billing/billing_core.py"].covered_lines == files["search/search_core.py"].covered_lines == 2

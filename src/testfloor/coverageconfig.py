@@ -16,6 +16,9 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from pathlib import Path
 
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - exercised only on Python 3.10, whose coverage is combined with the others
@@ -59,6 +62,28 @@ class CoverageSettings:
                     lines.append(f"{key} = {value}")
             lines.append("")
         return "\n".join(lines)
+
+
+def runnable_rcfile(
+    root: Path, directory: Path, missing_of: Callable[[list[str]], set[str]]
+) -> tuple[list[str], set[str], CoverageSettings | None]:
+    """Write a runnable copy of `root`'s coverage settings into `directory` when they need one.
+
+    `missing_of` answers which of the named concurrency libraries the Python
+    that will run coverage cannot import. Returns the ``--rcfile=...``
+    arguments (empty when the settings can run as they are), what was left
+    out, and the settings.
+    """
+    settings = read_coverage_settings(root)
+    wanted = [name for name in settings.concurrency() if name in OPTIONAL_CONCURRENCY] if settings else []
+    missing = missing_of(wanted) if wanted else set()
+    if settings is None or not missing:
+        return [], set(), settings
+    from testfloor import atomic
+
+    rcfile = directory / "coveragerc"
+    atomic.write_text(rcfile, settings.without_concurrency(missing).to_ini())
+    return [f"--rcfile={rcfile}"], missing, settings
 
 
 def _split(value: str) -> list[str]:

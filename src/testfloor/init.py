@@ -419,7 +419,7 @@ def first_baseline(root: Path) -> Path:
     import tempfile
 
     from testfloor import baseline
-    from testfloor.coverageconfig import OPTIONAL_CONCURRENCY
+    from testfloor.coverageconfig import runnable_rcfile
 
     config = load_config(root)
     with tempfile.TemporaryDirectory(prefix="testfloor-init-") as directory:
@@ -428,17 +428,7 @@ def first_baseline(root: Path) -> Path:
         environ = {**os.environ, "COVERAGE_FILE": str(Path(directory) / ".coverage")}
         if config.subprojects:
             environ[ROOT_VARIABLE] = str(config.root)
-        rcfile: list[str] = []
-        settings = read_coverage_settings(root)
-        if settings is not None:
-            import importlib.util
-
-            wanted = [name for name in settings.concurrency() if name in OPTIONAL_CONCURRENCY]
-            missing = {name for name in wanted if importlib.util.find_spec(name) is None}
-            if missing:
-                path = Path(directory) / "coveragerc"
-                atomic.write_text(path, settings.without_concurrency(missing).to_ini())
-                rcfile = [f"--rcfile={path}"]
+        rcfile, _missing, _settings = runnable_rcfile(root, Path(directory), _not_importable)
         targets = [["--rootdir", sub, sub] for sub in config.subprojects] or [[]]
         for target in targets:
             command = [sys.executable, "-m", "coverage", "run", "--parallel-mode", *rcfile, "-m", "pytest"]
@@ -454,3 +444,9 @@ def first_baseline(root: Path) -> Path:
             )
         baseline.write_baseline(config.baseline_path, baseline.from_coverage_json(report))
     return config.baseline_path
+
+
+def _not_importable(names: list[str]) -> set[str]:
+    import importlib.util
+
+    return {name for name in names if importlib.util.find_spec(name) is None}

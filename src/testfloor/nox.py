@@ -25,7 +25,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from testfloor import atomic, env
+from testfloor import env
 from testfloor.config import Config, load_config
 from testfloor.errors import TestfloorError
 
@@ -218,21 +218,19 @@ def coverage_rcfile(session: nox.Session, config: Config) -> list[str]:
     Today that is a ``concurrency`` library the session does not have
     (gevent, eventlet, greenlet): ``coverage run`` would stop before any test.
     """
-    from testfloor.coverageconfig import OPTIONAL_CONCURRENCY, read_coverage_settings
+    from testfloor.coverageconfig import runnable_rcfile
 
-    settings = read_coverage_settings(config.root)
-    wanted = [name for name in settings.concurrency() if name in OPTIONAL_CONCURRENCY] if settings else []
-    if settings is None or not wanted:
-        return []
-    output = session.run("python", "-c", _MISSING_MODULES, *wanted, silent=True)
-    missing = set(output.split()) if isinstance(output, str) else set(wanted)
-    if not missing:
-        return []
-    rcfile = Path(session.create_tmp()) / "coveragerc"
-    atomic.write_text(rcfile, settings.without_concurrency(missing).to_ini())
-    names = ", ".join(sorted(missing))
-    session.log(f"override coverage: concurrency without {names}: not installed, though {settings.source.name} asks")
-    return [f"--rcfile={rcfile}"]
+    def missing_of(names: list[str]) -> set[str]:
+        output = session.run("python", "-c", _MISSING_MODULES, *names, silent=True)
+        return set(output.split()) if isinstance(output, str) else set(names)
+
+    rcfile, missing, settings = runnable_rcfile(config.root, Path(session.create_tmp()), missing_of)
+    if settings is not None and missing:
+        names = ", ".join(sorted(missing))
+        session.log(
+            f"override coverage: concurrency without {names}: not installed, though {settings.source.name} asks"
+        )
+    return rcfile
 
 
 def report(session: nox.Session, config: Config, *, fail_under: float | None = None) -> None:
