@@ -11,11 +11,24 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from testfloor import __version__
-from testfloor.config import STUB_MODES, Config, Overrides, load_config, parse_python, parse_stubs
+from testfloor.config import (
+    STUB_MODES,
+    Config,
+    Overrides,
+    load_config,
+    number_from_text,
+    parse_new_file_minimum,
+    parse_python,
+    parse_stubs,
+    parse_tolerance,
+    parse_tolerance_lines,
+)
 from testfloor.errors import CollectionError, ConfigError, DataError, RegressionError, TestfloorError
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
+
+    from testfloor.baseline import Policy
 
 
 class ExitCode(enum.IntEnum):
@@ -27,6 +40,7 @@ class ExitCode(enum.IntEnum):
     DATA = 4  # coverage data or a baseline is missing, unreadable or inconsistent
     REGRESSION = 5  # coverage is below the baseline or the required floor
     COLLECTION = 6  # the test suite does not collect
+    TIGHTER = 9  # opt-in (--fail-if-tighter): coverage rose, so the committed baseline can be tightened
 
 
 _EXIT_FOR_ERROR: dict[type[TestfloorError], ExitCode] = {
@@ -94,16 +108,40 @@ def build_parser() -> argparse.ArgumentParser:
         )
     )
 
-    baseline = commands.add_parser("baseline", help="compare coverage with the committed baseline")
+    baseline = commands.add_parser(
+        "baseline",
+        help="compare coverage with the committed baseline",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     actions = baseline.add_subparsers(title="actions", metavar="ACTION", required=True)
     for name, help_text in (("check", "fail if coverage dropped"), ("update", "write the baseline from current data")):
-        action = actions.add_parser(name, help=help_text)
+        action = actions.add_parser(
+            name, help=help_text, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter
+        )
         _add_project_options(action)
         action.add_argument("--coverage-json", type=Path, default=Path("coverage.json"), help="coverage.py JSON report")
-        if name == "update":
-            action.add_argument("--allow-decrease", action="store_true", help="write even if coverage dropped")
-    actions.choices["check"].set_defaults(run=lambda args: baseline_check(_config_from(args), args.coverage_json))
-    actions.choices["update"].set_defaults(
+        _add_policy_options(action)
+    check = actions.choices["check"]
+    check.add_argument(
+        "--markdown", type=Path, help="write a Markdown summary here (also appended to $GITHUB_STEP_SUMMARY)"
+    )
+    check.add_argument("--json", dest="json_out", type=Path, help="write the comparison as JSON here ('-': stdout)")
+    check.add_argument("--badge", type=Path, help="write an SVG badge of the current total here")
+    check.add_argument("--fail-if-tighter", action="store_true", help="exit 9 when the baseline can be tightened")
+    check.set_defaults(
+        run=lambda args: baseline_check(
+            _config_from(args),
+            args.coverage_json,
+            markdown=args.markdown,
+            json_out=args.json_out,
+            badge=args.badge,
+            fail_if_tighter=args.fail_if_tighter,
+        )
+    )
+    update = actions.choices["update"]
+    update.add_argument("--allow-decrease", action="store_true", help="write even if coverage dropped")
+    update.set_defaults(
         run=lambda args: baseline_update(_config_from(args), args.coverage_json, allow_decrease=args.allow_decrease)
     )
     return parser
@@ -122,11 +160,27 @@ def _add_project_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stub-mode", choices=STUB_MODES, help="stub only missing modules, or always")
 
 
-def _arg(parse: Callable[[object], object], *, split: bool = False) -> Callable[[str], object]:
+def _add_policy_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--tolerance", type=_arg(parse_tolerance, number=True), help="percentage points a rate may drop"
+    )
+    parser.add_argument(
+        "--tolerance-lines", type=_arg(parse_tolerance_lines, number=True), help="lines a file may lose"
+    )
+    parser.add_argument(
+        "--new-file-minimum",
+        type=_arg(parse_new_file_minimum, number=True),
+        help='percent a new file must reach, or "total" (the baseline\'s total; default)',
+    )
+
+
+def _arg(parse: Callable[[object], object], *, split: bool = False, number: bool = False) -> Callable[[str], object]:
     """Adapt a domain parser (which raises ValueError) to argparse (which wants ArgumentTypeError)."""
 
     def convert(text: str) -> object:
         try:
+            if number:
+                return parse(number_from_text(text))
             return parse([part.strip() for part in text.split(",") if part.strip()] if split else text)
         except ValueError as err:
             raise argparse.ArgumentTypeError(str(err)) from None
@@ -145,7 +199,16 @@ def _percent(text: str) -> float:
 
 
 def _config_from(args: argparse.Namespace) -> Config:
-    overrides = Overrides(baseline=args.baseline, python=args.python, stubs=args.stubs, stub_mode=args.stub_mode)
+    overrides = Overrides(
+        baseline=args.baseline,
+        python=args.python,
+        stubs=args.stubs,
+        stub_mode=args.stub_mode,
+        # Only the baseline actions have the policy options.
+        baseline_tolerance=getattr(args, "tolerance", None),
+        baseline_tolerance_lines=getattr(args, "tolerance_lines", None),
+        new_file_minimum=getattr(args, "new_file_minimum", None),
+    )
     config = load_config(args.path, environ=os.environ, overrides=overrides)
     for warning in config.warnings:
         print(f"testfloor: warning: {warning}", file=sys.stderr)
@@ -207,33 +270,75 @@ def run_report(
     return ExitCode.OK
 
 
-def baseline_check(config: Config, coverage_json: Path) -> int:
-    """Compare the coverage report with the committed baseline; fail on any drop."""
-    from testfloor import baseline
+def _policy(config: Config) -> Policy:
+    from testfloor.baseline import Policy
+
+    return Policy.from_settings(config.baseline_tolerance, config.baseline_tolerance_lines, config.new_file_minimum)
+
+
+def baseline_check(
+    config: Config,
+    coverage_json: Path,
+    *,
+    markdown: Path | None = None,
+    json_out: Path | None = None,
+    badge: Path | None = None,
+    fail_if_tighter: bool = False,
+) -> int:
+    """Compare the coverage report with the committed baseline and write the outputs asked for.
+
+    Fails on a drop beyond the tolerance or a new file below its minimum; with
+    `fail_if_tighter`, returns `ExitCode.TIGHTER` when coverage rose.
+    """
+    from testfloor import atomic, baseline
 
     current = baseline.from_coverage_json(coverage_json)
-    comparison = baseline.compare(baseline.read_baseline(config.baseline_path), current, config.root)
-    for line in baseline.describe_changes(comparison.changes):
+    comparison = baseline.compare(baseline.read_baseline(config.baseline_path), current, config.root, _policy(config))
+    for line in baseline.describe_changes(comparison):
         print(line)
     print(f"total (files in both): {comparison.total.describe().split(': ', 1)[1]}")
+    summary = baseline.to_markdown(comparison, config.baseline)
+    if markdown is not None:
+        atomic.write_text(markdown, summary)
+    if os.environ.get("GITHUB_STEP_SUMMARY"):
+        with open(os.environ["GITHUB_STEP_SUMMARY"], "a", encoding="utf-8") as step_summary:
+            step_summary.write(summary)
+    if json_out is not None:
+        document = json.dumps(comparison.to_json(), indent=2, sort_keys=True) + "\n"
+        if str(json_out) == "-":
+            print(document, end="")
+        else:
+            atomic.write_text(json_out, document)
+    if badge is not None:
+        atomic.write_text(badge, baseline.badge_svg(current.totals.combined_rate))
     dropped = comparison.regressions
     if dropped:
         names = ", ".join(change.path for change in dropped)
         raise RegressionError(f"coverage dropped below {config.baseline}: {names}")
+    if comparison.improved:
+        print(f"coverage is above {config.baseline}: `testfloor baseline update` would tighten it")
+        return ExitCode.TIGHTER if fail_if_tighter else ExitCode.OK
     print(f"coverage is at or above {config.baseline}")
     return ExitCode.OK
 
 
 def baseline_update(config: Config, coverage_json: Path, *, allow_decrease: bool = False) -> int:
-    """Write the baseline from the coverage report; refuse to loosen it unless `allow_decrease`."""
+    """Write the baseline from the coverage report; refuse to loosen it unless `allow_decrease`.
+
+    Loosening means any drop of a kept file's rate, whatever the tolerance: the
+    tolerance lets a check pass, never lowers the committed numbers.
+    """
     from testfloor import baseline
 
     current = baseline.from_coverage_json(coverage_json)
     if config.baseline_path.exists() and not allow_decrease:
         comparison = baseline.compare(baseline.read_baseline(config.baseline_path), current, config.root)
-        if comparison.regressions:
-            names = ", ".join(change.path for change in comparison.regressions)
-            raise RegressionError(f"not updating {config.baseline}: coverage dropped ({names}); see --allow-decrease")
+        dropped = [change.path for change in (comparison.total, *comparison.changes) if change.dropped]
+        if dropped:
+            raise RegressionError(
+                f"not updating {config.baseline}: coverage dropped ({', '.join(dropped)}); see --allow-decrease"
+            )
     baseline.write_baseline(config.baseline_path, current)
-    print(f"wrote {config.baseline_path}: {len(current.files)} files, {current.totals.percent:.2f}% covered")
+    shown = baseline.show_percent(current.totals.combined_rate)
+    print(f"wrote {config.baseline_path}: {len(current.files)} files, {shown} covered")
     return ExitCode.OK
