@@ -5,7 +5,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from helpers import make_file
@@ -351,6 +351,7 @@ def drop_beyond(policy: Policy, old_hit: int, old_all: int, new_hit: int, new_al
     return fall > 0 and fall > policy.tolerance_points and needed > policy.tolerance_lines
 
 
+@settings(deadline=None)  # the oracle is slow on purpose: it counts line by line
 @given(old=counts, new=counts, policy=policies)
 def test_no_drop_beyond_the_tolerance_passes(old: Counts, new: Counts, policy: Policy) -> None:
     expected = drop_beyond(policy, old.covered_lines, old.statements, new.covered_lines, new.statements) or (
@@ -359,6 +360,7 @@ def test_no_drop_beyond_the_tolerance_passes(old: Counts, new: Counts, policy: P
     assert Change("x.py", old, new).dropped_under(policy) == expected
 
 
+@settings(deadline=None)  # the oracle is slow on purpose: it counts line by line
 @given(old=counts, new=counts, policy=policies)
 def test_no_improvement_fails(old: Counts, new: Counts, policy: Policy) -> None:
     if new.line_rate >= old.line_rate and new.branch_rate >= old.branch_rate:
@@ -366,6 +368,7 @@ def test_no_improvement_fails(old: Counts, new: Counts, policy: Policy) -> None:
         assert compare(Baseline({"x.py": old}), Baseline({"x.py": new}), Path("/nonexistent"), policy).regressions == ()
 
 
+@settings(deadline=None)  # the oracle is slow on purpose: it counts line by line
 @given(old=counts, scale_old=st.integers(1, 50), scale_new=st.integers(1, 50), lost=st.integers(1, 1000))
 def test_rounding_never_decides(old: Counts, scale_old: int, scale_new: int, lost: int) -> None:
     # The same rates at any scale compare equal, however they would round...

@@ -11,7 +11,7 @@ import coverage
 from coverage.exceptions import CoverageException
 from coverage.results import should_fail_under
 
-from testfloor import atomic
+from testfloor import analysis, atomic
 from testfloor.errors import DataError, RegressionError
 
 if TYPE_CHECKING:
@@ -72,22 +72,30 @@ def _check_readable(path: Path) -> None:
         raise DataError(f"{path}: coverage data measured no files")
 
 
-def write_reports(data_file: Path, outputs: Outputs, fail_under: float | None = None) -> tuple[float, str]:
+def write_reports(
+    data_file: Path, outputs: Outputs, fail_under: float | None = None, jobs: int | None = None
+) -> tuple[float, str]:
     """Write the reports `outputs` asks for from `data_file`; return the total and the terminal table.
 
-    Each file is written atomically. With `fail_under`, a total below it
-    (compared as coverage.py does, at the configured precision) raises
-    `RegressionError` after the reports are written.
+    Every report comes from one analysis per source file, computed by `jobs`
+    processes (default: one per core); the reports are coverage.py's own. Each
+    file is written atomically. With `fail_under`, a total below it (compared
+    as coverage.py does, at the configured precision) raises `RegressionError`
+    after the reports are written.
     """
     if not data_file.is_file():
         raise DataError(f"{data_file}: not found")
     with _opened(data_file) as cov:
-        return _write(cov, data_file, outputs, fail_under)
+        try:
+            cov.load()
+        except CoverageException as err:
+            raise DataError(f"{data_file}: cannot report: {err}") from None
+        with analysis.shared(cov, analysis.default_jobs() if jobs is None else jobs):
+            return _write(cov, data_file, outputs, fail_under)
 
 
 def _write(cov: coverage.Coverage, data_file: Path, outputs: Outputs, fail_under: float | None) -> tuple[float, str]:
     try:
-        cov.load()
         if outputs.xml is not None:
             with atomic.replacing(outputs.xml) as temporary:
                 cov.xml_report(outfile=str(temporary))

@@ -1,0 +1,197 @@
+from __future__ import annotations
+
+import importlib
+import io
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import coverage
+import pytest
+
+from helpers import clean_environ
+from testfloor import analysis
+from testfloor.report import Outputs, write_reports
+
+GOLDEN = Path(__file__).parent / "data" / "golden"
+
+
+def normalized_xml(text: str) -> str:
+    """The XML without what changes from run to run (the time) or from release to release (the version)."""
+    return re.sub(r'timestamp="\d+"', 'timestamp="0"', re.sub(r"\d+\.\d+\.\d+", "VERSION", text))
+
+
+def normalized_json(text: str) -> dict[str, object]:
+    document = json.loads(text)
+    document["meta"].update(timestamp="0", version="VERSION")
+    return document
+
+
+@pytest.fixture(scope="module", params=["branch", "lines"])
+def measured(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
+    """The golden project, measured with or without branches, and coverage.py's own reports of it."""
+    mode: str = request.param
+    root = tmp_path_factory.mktemp(mode)
+    shutil.copytree(GOLDEN / "project", root, dirs_exist_ok=True)
+    run = [sys.executable, "-m", "coverage"]
+    env = clean_environ()
+    branch = ["--branch"] if mode == "branch" else []
+    subprocess.run([*run, "run", *branch, "main.py"], cwd=root, env=env, check=True, capture_output=True)
+    for args in (["xml", "-o", "own.xml"], ["json", "-o", "own.json"]):
+        subprocess.run([*run, *args], cwd=root, env=env, check=True, capture_output=True)
+    for name, args in (("own.md", ["--format=markdown"]), ("own.txt", [])):
+        result = subprocess.run([*run, "report", *args], cwd=root, env=env, check=True, capture_output=True, text=True)
+        (root / name).write_text(result.stdout)
+    return mode, root
+
+
+@pytest.fixture
+def project(measured: tuple[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[str, Path]:
+    mode, root = measured
+    shutil.copytree(root, tmp_path, dirs_exist_ok=True)
+    monkeypatch.chdir(tmp_path)
+    return mode, tmp_path
+
+
+def write_all(root: Path, jobs: int) -> str:
+    outputs = Outputs(xml=root / "ours.xml", json=root / "ours.json", markdown=root / "ours.md")
+    _total, table = write_reports(root / ".coverage", outputs, jobs=jobs)
+    return table
+
+
+def assert_same_as_coverage(root: Path, table: str) -> None:
+    own_xml, ours_xml = (root / "own.xml").read_text(), (root / "ours.xml").read_text()
+    assert re.sub(r'timestamp="\d+"', "", ours_xml) == re.sub(r'timestamp="\d+"', "", own_xml)
+    own_json, ours_json = json.loads((root / "own.json").read_text()), json.loads((root / "ours.json").read_text())
+    assert own_json.pop("meta").pop("timestamp") != ""
+    assert ours_json.pop("meta").pop("timestamp") != ""
+    assert ours_json == own_json
+    assert (root / "ours.json").read_text().count("\n") == (root / "own.json").read_text().count("\n")
+    assert (root / "ours.md").read_text() == (root / "own.md").read_text()
+    assert table == (root / "own.txt").read_text()
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_every_report_equals_what_coverage_itself_writes(
+    project: tuple[str, Path], jobs: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _mode, root = project
+    monkeypatch.setattr(analysis, "MIN_FILES_PER_WORKER", 1)
+    assert_same_as_coverage(root, write_all(root, jobs))
+
+
+def test_the_reports_match_the_committed_golden_files(project: tuple[str, Path]) -> None:
+    mode, root = project
+    table = write_all(root, 1)
+    expected = GOLDEN / "expected"
+    assert normalized_xml((root / "ours.xml").read_text()) == (expected / f"{mode}.xml").read_text()
+    assert normalized_json((root / "ours.json").read_text()) == json.loads((expected / f"{mode}.json").read_text())
+    assert (root / "ours.md").read_text() == (expected / f"{mode}.md").read_text()
+    assert table == (expected / f"{mode}.txt").read_text()
+
+
+def test_each_file_is_analysed_once_for_all_the_reports(
+    project: tuple[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _mode, root = project
+    calls: list[str] = []
+    original = coverage.Coverage._analyze
+
+    def counting(self: coverage.Coverage, morf: object, file_reporter: object = None) -> object:
+        calls.append(str(morf))
+        return original(self, morf, file_reporter=file_reporter)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(coverage.Coverage, "_analyze", counting)
+    write_all(root, 1)
+    assert sorted(calls) == ["empty.py", "shapes.py", "unused.py"]
+
+
+@pytest.mark.parametrize("version", [(7, 9, 0), (8, 0, 0)])
+def test_an_unknown_coverage_version_takes_the_plain_path_with_the_same_reports(
+    project: tuple[str, Path], monkeypatch: pytest.MonkeyPatch, version: tuple[int, int, int]
+) -> None:
+    _mode, root = project
+    monkeypatch.setattr(coverage, "version_info", (*version, "final", 0))
+    with coverage_object(root) as cov, analysis.shared(cov, jobs=2) as sharing:
+        assert not sharing
+        assert "_analyze" not in vars(cov)
+    assert_same_as_coverage(root, write_all(root, 2))
+
+
+def test_missing_hooks_are_not_supported(project: tuple[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    _mode, root = project
+    with coverage_object(root) as cov:
+        assert analysis.supported(cov)
+        monkeypatch.setattr(coverage.Coverage, "_analyze", lambda self, morf: None)
+        assert not analysis.supported(cov)
+        monkeypatch.delattr(coverage.Coverage, "_get_file_reporters")
+        assert not analysis.supported(cov)
+
+
+def test_the_hooks_go_when_the_block_ends_and_other_callers_take_the_plain_path(
+    project: tuple[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _mode, root = project
+    monkeypatch.syspath_prepend(str(root))
+    one = io.StringIO()
+    with coverage_object(root) as cov:
+        with analysis.shared(cov, jobs=1) as sharing:
+            assert sharing
+            assert "_analyze" in vars(cov)
+            # A report on named files, and an analysis of a module object, go to coverage.py itself.
+            cov.report(morfs=[str(root / "shapes.py")], file=one)
+            shapes = importlib.import_module("shapes")
+            try:
+                assert cov._analyze(shapes).numbers.n_statements == 26
+            finally:
+                sys.modules.pop("shapes")
+        assert "_analyze" not in vars(cov)
+        assert "_get_file_reporters" not in vars(cov)
+    assert "shapes.py" in one.getvalue()
+    assert "unused.py" not in one.getvalue()
+
+
+def test_workers_are_used_only_for_enough_files_and_when_forking_is_safe(
+    project: tuple[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _mode, root = project
+    names = ["empty.py", "shapes.py", "unused.py"]
+    with coverage_object(root) as cov:
+        data_file = str(root / ".coverage")
+        assert analysis.analyze_in_workers(cov, data_file, names, jobs=2) == {}  # too few files per worker
+        monkeypatch.setattr(analysis, "MIN_FILES_PER_WORKER", 1)
+        assert analysis.analyze_in_workers(cov, data_file, [*names, sys], jobs=2) == {}  # not all file names
+        with monkeypatch.context() as threaded:
+            threaded.setattr(analysis.threading, "active_count", lambda: 2)
+            assert analysis.analyze_in_workers(cov, data_file, names, jobs=2) == {}  # threads: forking is unsafe
+        assert sorted(analysis.analyze_in_workers(cov, data_file, names, jobs=2)) == names
+
+
+def test_a_worker_leaves_out_a_file_it_cannot_analyse(project: tuple[str, Path]) -> None:
+    _mode, root = project
+    (root / "unused.py").write_text("def broken(:\n")
+    result = analysis.analyze_chunk(str(root / ".coverage"), str(root / ".coveragerc"), ["shapes.py", "unused.py"])
+    assert list(result) == ["shapes.py"]
+    regions = sorted(region.name for region in result["shapes.py"][1])
+    assert regions == ["Shape", "Shape.__init__", "Shape.describe", "Shape.grow", "area", "never_called"]
+
+
+def test_default_jobs_is_the_cores_this_process_may_use() -> None:
+    assert 1 <= analysis.default_jobs() <= 4096
+
+
+class coverage_object:  # a context manager, named like open()
+    """A loaded `Coverage` of the project's data, closed at the end."""
+
+    def __init__(self, root: Path) -> None:
+        self.cov = coverage.Coverage(data_file=str(root / ".coverage"))
+
+    def __enter__(self) -> coverage.Coverage:
+        self.cov.load()
+        return self.cov
+
+    def __exit__(self, *exc: object) -> None:
+        self.cov.get_data().close(force=True)
