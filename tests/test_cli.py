@@ -403,3 +403,27 @@ def test_a_baseline_update_killed_at_any_moment_leaves_the_old_or_the_new_baseli
         assert content in (old, new)
         seen.add(content == new)
     assert seen == {False, True}, "the kills should land both before and after the replace"
+
+
+def test_report_combines_a_glob_of_shards_and_checks_their_number(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    make_file(tmp_path / "mod.py", "def f(x):\n    return x\n\nf(1)\n")
+    for name in ("a", "b"):
+        env = clean_environ(COVERAGE_FILE=f".coverage.{name}")
+        subprocess.run([sys.executable, "-m", "coverage", "run", "mod.py"], cwd=tmp_path, env=env, check=True)
+    monkeypatch.chdir(tmp_path)
+    assert main(["report", "--shard", ".coverage.*", "--expect", "3"]) == ExitCode.DATA
+    assert capsys.readouterr().err == "testfloor: expected 3 coverage shards, found 2: .coverage.a, .coverage.b\n"
+    assert main(["report", "--shard", ".coverage.*", "--expect", "2", "--jobs", "1"]) == ExitCode.OK
+    assert "mod.py" in capsys.readouterr().out
+    assert main(["report", "--expect", "1"]) == ExitCode.DATA
+    assert "found 0: none" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("option", [["--expect", "0"], ["--jobs", "two"]])
+def test_a_bad_count_is_a_usage_error(option: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as excinfo:
+        main(["report", *option])
+    assert excinfo.value.code == ExitCode.USAGE
+    assert "expected" in capsys.readouterr().err

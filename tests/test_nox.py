@@ -158,6 +158,7 @@ def test_report_expects_one_shard_per_python(tmp_path: Path) -> None:
         str(floor.shard_path(config, "3.12")),
         str(floor.shard_path(config, "3.13")),
     ]
+    assert args[args.index("--expect") + 1] == "2"
     assert args[-2:] == ("--fail-under", "100")
     floor.report(session, config)
     assert "--fail-under" not in session.run.call_args.args

@@ -92,7 +92,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     report = commands.add_parser("report", help="combine coverage shards and write the reports")
     report.add_argument("--data-file", type=Path, default=Path(".coverage"), help="combined data (default .coverage)")
-    report.add_argument("--shard", dest="shards", type=Path, action="append", default=[], help="a shard to combine")
+    report.add_argument(
+        "--shard", dest="shards", type=Path, action="append", default=[], help="a shard to combine, or a glob of them"
+    )
+    report.add_argument("--expect", type=_count, help="fail unless exactly this many shards are found")
+    report.add_argument("--jobs", type=_count, help="processes analysing the sources (default: one per core)")
     report.add_argument("--xml", type=Path, help="write a Cobertura XML report here")
     report.add_argument("--json", type=Path, help="write a coverage.py JSON report here")
     report.add_argument("--markdown", type=Path, help="write a Markdown summary here")
@@ -105,6 +109,8 @@ def build_parser() -> argparse.ArgumentParser:
             json_path=args.json,
             markdown=args.markdown,
             fail_under=args.fail_under,
+            expect=args.expect,
+            jobs=args.jobs,
         )
     )
 
@@ -198,6 +204,16 @@ def _percent(text: str) -> float:
     return value
 
 
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected 1 or more, got {value}")
+    return value
+
+
 def _config_from(args: argparse.Namespace) -> Config:
     overrides = Overrides(
         baseline=args.baseline,
@@ -253,15 +269,20 @@ def run_report(
     json_path: Path | None = None,
     markdown: Path | None = None,
     fail_under: float | None = None,
+    expect: int | None = None,
+    jobs: int | None = None,
 ) -> int:
-    """Combine `shards` (if any) into `data_file`, then write the reports and print the table."""
+    """Combine `shards` (if any; `expect` of them if given) into `data_file`, then write the reports and the table.
+
+    Every report comes from one analysis per file, made by `jobs` processes.
+    """
     from testfloor import report
 
-    if shards:
-        report.combine(shards, data_file)
+    if shards or expect is not None:
+        report.combine(shards, data_file, expect)
     outputs = report.Outputs(xml=xml, json=json_path, markdown=markdown)
     try:
-        _total, table = report.write_reports(data_file, outputs, fail_under)
+        _total, table = report.write_reports(data_file, outputs, fail_under, jobs)
     finally:
         if markdown is not None and markdown.is_file() and os.environ.get("GITHUB_STEP_SUMMARY"):
             with open(os.environ["GITHUB_STEP_SUMMARY"], "a", encoding="utf-8") as summary:

@@ -142,10 +142,14 @@ def run_tests(session: nox.Session, config: Config, *args: str, allow_failures: 
 
 
 def report(session: nox.Session, config: Config, *, fail_under: float | None = None) -> None:
-    """Combine the shards of every configured Python and write coverage.xml, coverage.json and coverage.md."""
+    """Combine the shards of every configured Python and write coverage.xml, coverage.json and coverage.md.
+
+    Each Python's shard is named, and their number is checked: a lost one fails the session with its name.
+    """
     shards: list[str] = []
     for python in pythons(config):
         shards += ["--shard", str(shard_path(config, python))]
+    shards += ["--expect", str(len(pythons(config)))]
     floor = [] if fail_under is None else ["--fail-under", str(fail_under)]
     outputs = ["--xml", "coverage.xml", "--json", "coverage.json", "--markdown", "coverage.md"]
     session.run("testfloor", "report", *shards, *outputs, *floor)

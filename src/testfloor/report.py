@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import glob
 import io
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import coverage
@@ -16,7 +18,6 @@ from testfloor.errors import DataError, RegressionError
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
-    from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -28,15 +29,41 @@ class Outputs:
     markdown: Path | None = None
 
 
-def combine(shards: Sequence[Path], data_file: Path) -> None:
-    """Combine the `shards` into `data_file`, keeping them.
+def find_shards(patterns: Sequence[Path], expect: int | None = None) -> list[Path]:
+    """Expand `patterns` (paths, or globs like ``.coverage.*``) into shard files, checking that all are there.
 
-    Every shard must exist and be readable, and the result must not be empty:
-    coverage.py itself only warns about an unreadable file and skips it.
+    A plain path that is not a file, or a glob that matches nothing, is named
+    as missing. With `expect`, finding any other number of shards is an error
+    that lists what was found: CI lost a shard, or uploaded one twice.
     """
-    missing = [str(shard) for shard in shards if not shard.is_file()]
+    shards: list[Path] = []
+    missing: list[str] = []
+    for pattern in patterns:
+        if glob.has_magic(str(pattern)):
+            found = sorted(Path(name) for name in glob.glob(str(pattern)) if Path(name).is_file())
+            shards += [shard for shard in found if shard not in shards]
+            if not found:
+                missing.append(f"{pattern} (no match)")
+        elif not pattern.is_file():
+            missing.append(str(pattern))
+        elif pattern not in shards:
+            shards.append(pattern)
     if missing:
         raise DataError(f"missing coverage data: {', '.join(missing)}")
+    if expect is not None and len(shards) != expect:
+        names = ", ".join(str(shard) for shard in shards) or "none"
+        raise DataError(f"expected {expect} coverage shards, found {len(shards)}: {names}")
+    return shards
+
+
+def combine(shards: Sequence[Path], data_file: Path, expect: int | None = None) -> None:
+    """Combine the `shards` (paths or globs) into `data_file`, keeping them.
+
+    Every shard must exist and be readable, there must be `expect` of them
+    when it is given, and the result must not be empty: coverage.py itself only
+    warns about an unreadable file and skips it, and combines what it finds.
+    """
+    shards = find_shards(shards, expect)
     for shard in shards:
         _check_readable(shard)
     with _opened(data_file) as cov:
