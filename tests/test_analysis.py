@@ -3,6 +3,7 @@ from __future__ import annotations
 import importlib
 import io
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -10,10 +11,14 @@ import sys
 from pathlib import Path
 
 import coverage
+import coverage.jsonreport
+import coverage.xmlreport
 import pytest
+from coverage.exceptions import CoverageException, CoverageWarning
 
 from helpers import clean_environ
 from testfloor import analysis
+from testfloor.errors import DataError
 from testfloor.report import Outputs, write_reports
 
 GOLDEN = Path(__file__).parent / "data" / "golden"
@@ -195,3 +200,105 @@ class coverage_object:  # a context manager, named like open()
 
     def __exit__(self, *exc: object) -> None:
         self.cov.get_data().close(force=True)
+
+
+@pytest.mark.parametrize("ignore_errors", [True, False])
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_a_file_that_does_not_parse_is_reported_as_coverage_reports_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ignore_errors: bool, jobs: int
+) -> None:
+    shutil.copytree(GOLDEN / "project", tmp_path, dirs_exist_ok=True)
+    with open(tmp_path / ".coveragerc", "a") as config:
+        config.write(f"ignore_errors = {ignore_errors}\n")
+    run = [sys.executable, "-m", "coverage"]
+    env = clean_environ()
+    subprocess.run([*run, "run", "--branch", "main.py"], cwd=tmp_path, env=env, check=True, capture_output=True)
+    (tmp_path / "unused.py").write_text("def broken(:\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(analysis, "MIN_FILES_PER_WORKER", 1)
+    own = subprocess.run([*run, "json", "-o", "own.json"], cwd=tmp_path, env=env, capture_output=True, text=True)
+    if ignore_errors:
+        with pytest.warns(CoverageWarning, match="Couldn't parse Python file"):
+            table = write_all(tmp_path, jobs)
+        assert "unused.py" not in table
+        own_json, ours_json = (json.loads((tmp_path / name).read_text()) for name in ("own.json", "ours.json"))
+        own_json["meta"].pop("timestamp")
+        ours_json["meta"].pop("timestamp")
+        assert ours_json == own_json
+    else:
+        assert own.returncode != 0
+        with pytest.raises(DataError, match=r"cannot report: Couldn't parse '.*unused\.py' as Python"):
+            write_all(tmp_path, jobs)
+        assert not (tmp_path / "ours.xml").exists()
+
+
+def test_concurrent_writers_report_a_failing_child_as_one_line(project: tuple[str, Path]) -> None:
+    _mode, root = project
+    written: list[str] = []
+
+    def fail() -> None:
+        raise ValueError("the disk is full")
+
+    def quiet_failure() -> None:
+        raise KeyboardInterrupt
+
+    def vanish() -> None:
+        os._exit(3)
+
+    with coverage_object(root) as cov, analysis.shared(cov, jobs=4):
+        analysis.run_concurrently(cov, [lambda: (root / "child.txt").write_text("child"), lambda: None], jobs=2)
+        assert (root / "child.txt").read_text() == "child"
+        for writer, message in ((fail, "the disk is full"), (quiet_failure, "KeyboardInterrupt")):
+            with pytest.raises(CoverageException, match=f"^{message}$"):
+                analysis.run_concurrently(cov, [writer, lambda: written.append("parent")], jobs=2)
+        with pytest.raises(CoverageException, match=r"^a report writer ended with status 3$"):
+            analysis.run_concurrently(cov, [vanish, fail, lambda: None], jobs=3)
+        with pytest.raises(ValueError, match="the disk is full"):
+            analysis.run_concurrently(cov, [lambda: None, fail], jobs=2)
+        analysis.run_concurrently(cov, [lambda: written.append("one"), lambda: written.append("two")], jobs=1)
+    assert written == ["parent", "parent", "one", "two"]
+
+
+TRICKY = "a&b<c>d\"e'f\tg\nh\ri"
+
+
+def test_the_light_document_prints_as_minidom_does() -> None:
+    import xml.dom.minidom
+
+    real = xml.dom.minidom.getDOMImplementation().createDocument(None, "coverage", None)
+    light = analysis.LightImplementation().createDocument(None, "coverage", None)
+    for document in (real, light):
+        root = document.documentElement
+        root.setAttribute("version", TRICKY)
+        root.appendChild(document.createComment(" a comment "))
+        sources = document.createElement("sources")
+        root.appendChild(sources)
+        source = document.createElement("source")
+        sources.appendChild(source)
+        source.appendChild(document.createTextNode(TRICKY))
+        mixed = document.createElement("mixed")
+        root.appendChild(mixed)
+        mixed.appendChild(document.createTextNode("text"))
+        mixed.appendChild(document.createElement("empty"))
+        root.setAttribute("late", "1")
+        root.setAttribute("version", "again")
+    assert light.toprettyxml() == real.toprettyxml()
+
+
+@pytest.mark.parametrize("indent", [None, 4])
+def test_one_shot_json_writes_what_json_dump_writes(indent: int | None) -> None:
+    document = {"b": [1, 2.5, None, True], "a": {"x": 'ü\n"', "y": []}, "c": 1e-7}
+    expected, ours = io.StringIO(), io.StringIO()
+    json.dump(document, expected, indent=indent)
+    analysis.OneShotJson.dump(document, ours, indent=indent)
+    assert ours.getvalue() == expected.getvalue()
+
+
+@pytest.mark.parametrize(("module", "name"), [(coverage.jsonreport, "json"), (coverage.xmlreport, "xml")])
+def test_a_reporter_module_that_changed_is_not_supported(
+    project: tuple[str, Path], monkeypatch: pytest.MonkeyPatch, module: object, name: str
+) -> None:
+    _mode, root = project
+    with coverage_object(root) as cov:
+        monkeypatch.setattr(module, name, object())
+        assert not analysis.supported(cov)

@@ -9,6 +9,17 @@ only, by memoizing versions; the analyses can be computed beforehand by worker
 processes. The reporters themselves are coverage.py's own, so the reports are
 exactly the ones coverage.py writes.
 
+The JSON reporter writes with ``json.dump``, which encodes piece by piece in
+Python; ``json.dumps`` encodes the same text in one go in C, several times
+faster. Inside `shared`, `coverage.jsonreport`'s name ``json`` is bound to a
+stand-in whose ``dump`` calls ``dumps``, so the text is the same.
+
+The XML reporter builds a ``xml.dom.minidom`` document, whose ``setAttribute``
+alone takes most of the report's time and memory. Inside `shared`,
+`coverage.xmlreport`'s name ``xml`` is bound to a stand-in whose minidom is
+`LightDocument`: the few calls the reporter makes, and minidom's own pretty
+printing, escaped as the running Python's minidom escapes (learned from it).
+
 Because the hooks are private, `shared` checks the coverage.py version and
 the methods' presence first; where they do not fit, reporting takes the plain
 path (one analysis per report), which is slower and otherwise the same.
@@ -19,16 +30,23 @@ from __future__ import annotations
 import contextlib
 import functools
 import inspect
+import json
 import multiprocessing
 import os
 import threading
+import types
+import xml
+import xml.dom.minidom
 from concurrent.futures import ProcessPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 import coverage
+import coverage.jsonreport
+import coverage.xmlreport
+from coverage.exceptions import CoverageException
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Sequence
+    from collections.abc import Callable, Iterator, Sequence
 
     from coverage.plugin import CodeRegion, FileReporter
     from coverage.results import Analysis
@@ -46,7 +64,18 @@ def supported(cov: coverage.Coverage) -> bool:
         return False
     if not all(callable(getattr(cov, name, None)) for name in _HOOKS):
         return False
+    if getattr(coverage.jsonreport, "json", None) is not json or getattr(coverage.xmlreport, "xml", None) is not xml:
+        return False
     return "file_reporter" in inspect.signature(cov._analyze).parameters
+
+
+class OneShotJson:
+    """What `coverage.jsonreport` sees as ``json`` inside `shared`: ``dump`` writes what ``dumps`` returns."""
+
+    @staticmethod
+    def dump(document: object, file: Any, **options: Any) -> None:
+        """Write `document` to `file` as ``json.dump`` would, encoding it in one go."""
+        file.write(json.dumps(document, **options))
 
 
 def default_jobs() -> int:
@@ -70,14 +99,25 @@ def shared(cov: coverage.Coverage, jobs: int = 1) -> Iterator[bool]:
     data_file = cov.get_data().data_filename()
     original_reporters = cov._get_file_reporters
     original_analyze = cov._analyze
+    original_prepare = cov._prepare_data_for_reporting
     reporters: list[tuple[FileReporter, Any]] | None = None
-    analyses: dict[str, Analysis] = {}
+    analyses: dict[str, Analysis | Exception] = {}
+    prepared = False
+
+    def prepare_data_for_reporting() -> None:
+        # Every report remaps the data ([paths]) into a new in-memory copy and keeps the old ones until the end.
+        # Remapping mapped data changes nothing: once is enough.
+        nonlocal prepared
+        if not prepared:
+            original_prepare()
+            prepared = True
 
     def get_file_reporters(morfs: Any = None) -> list[tuple[FileReporter, Any]]:
         nonlocal reporters
         if morfs:
             return original_reporters(morfs)
         if reporters is None:
+            # Made once: making them reads the data file, which a forked writer must not do.
             reporters = original_reporters(morfs)
             computed = analyze_in_workers(cov, data_file, [morf for _fr, morf in reporters], jobs)
             for file_reporter, morf in reporters:
@@ -94,17 +134,221 @@ def shared(cov: coverage.Coverage, jobs: int = 1) -> Iterator[bool]:
         if not isinstance(morf, str):
             return original_analyze(morf, file_reporter=file_reporter)
         if morf not in analyses:
-            analyses[morf] = original_analyze(morf, file_reporter=file_reporter)
-        return analyses[morf]
+            try:
+                # Without the kept file reporter: coverage.py makes a new one, whose parsed source is dropped after.
+                analyses[morf] = original_analyze(morf)
+            except Exception as err:
+                # Kept too: a forked writer must meet the same error without reading the data file.
+                analyses[morf] = err
+        result = analyses[morf]
+        if isinstance(result, Exception):
+            raise result
+        return result
 
     # Instance attributes shadow the methods for this object only, and go when the block ends.
     cov._get_file_reporters = get_file_reporters  # type: ignore[method-assign]
     cov._analyze = analyze  # type: ignore[method-assign]
+    cov._prepare_data_for_reporting = prepare_data_for_reporting  # type: ignore[method-assign]
+    setattr(coverage.jsonreport, "json", OneShotJson)  # noqa: B010 - a module global, not an attribute mypy knows
+    setattr(coverage.xmlreport, "xml", LIGHT_XML)  # noqa: B010
     try:
         yield True
     finally:
         del cov._get_file_reporters
         del cov._analyze
+        del cov._prepare_data_for_reporting
+        setattr(coverage.jsonreport, "json", json)  # noqa: B010
+        setattr(coverage.xmlreport, "xml", xml)  # noqa: B010
+
+
+def _learn_escapes(attribute: bool) -> dict[int, str]:
+    # minidom's escaping changed in Python 3.13 (tabs and newlines in attributes): ask the one that is running.
+    document = xml.dom.minidom.getDOMImplementation().createDocument(None, "a", None)
+    table = {}
+    for char in "&<>\"\r\n\t'":
+        element = document.createElement("b")
+        if attribute:
+            element.setAttribute("v", char)
+            escaped = element.toxml()[len('<b v="') : -len('"/>')]
+        else:
+            element.appendChild(document.createTextNode(char))
+            escaped = element.toxml()[len("<b>") : -len("</b>")]
+        if escaped != char:
+            table[ord(char)] = escaped
+    return table
+
+
+_ATTRIBUTE_ESCAPES = _learn_escapes(attribute=True)
+_TEXT_ESCAPES = _learn_escapes(attribute=False)
+_XML_HEADER = xml.dom.minidom.getDOMImplementation().createDocument(None, "a", None).toprettyxml().split("<a")[0]
+
+
+class LightText:
+    """A text node."""
+
+    __slots__ = ("data",)
+
+    def __init__(self, data: str) -> None:
+        self.data = data
+
+    def write(self, out: list[str], indent: str, newline: str) -> None:
+        """Append this node as minidom's pretty printer writes it."""
+        out.append(f"{indent}{self.data}{newline}".translate(_TEXT_ESCAPES))
+
+
+class LightComment(LightText):
+    """A comment."""
+
+    __slots__ = ()
+
+    def write(self, out: list[str], indent: str, newline: str) -> None:
+        """Append this node as minidom's pretty printer writes it."""
+        out.append(f"{indent}<!--{self.data}-->{newline}")
+
+
+class LightElement:
+    """An element: a tag, attributes in the order first set, and children."""
+
+    __slots__ = ("attributes", "childNodes", "tagName")
+
+    def __init__(self, tag: str) -> None:
+        self.tagName = tag
+        self.attributes: dict[str, str] = {}
+        self.childNodes: list[LightElement | LightText] = []
+
+    def setAttribute(self, name: str, value: str) -> None:
+        """Set an attribute; a new one goes last, as in minidom."""
+        self.attributes[name] = value
+
+    def appendChild(self, node: LightElement | LightText) -> LightElement | LightText:
+        """Append a child node and return it."""
+        self.childNodes.append(node)
+        return node
+
+    def write(self, out: list[str], indent: str, newline: str, step: str = "\t") -> None:
+        """Append this element and its children as minidom's ``writexml`` does when pretty printing."""
+        out.append(f"{indent}<{self.tagName}")
+        for name, value in self.attributes.items():
+            out.append(f' {name}="{value.translate(_ATTRIBUTE_ESCAPES)}"')
+        if not self.childNodes:
+            out.append(f"/>{newline}")
+            return
+        out.append(">")
+        if len(self.childNodes) == 1 and type(self.childNodes[0]) is LightText:
+            self.childNodes[0].write(out, "", "")
+        else:
+            out.append(newline)
+            for node in self.childNodes:
+                if isinstance(node, LightElement):
+                    node.write(out, indent + step, newline, step)
+                else:
+                    node.write(out, indent + step, newline)
+            out.append(indent)
+        out.append(f"</{self.tagName}>{newline}")
+
+
+class LightDocument:
+    """The part of a minidom document coverage.py's XML reporter uses."""
+
+    def __init__(self, root: str) -> None:
+        self.documentElement = LightElement(root)
+
+    def createElement(self, tag: str) -> LightElement:
+        """Make an element."""
+        return LightElement(tag)
+
+    def createComment(self, data: str) -> LightComment:
+        """Make a comment."""
+        return LightComment(data)
+
+    def createTextNode(self, data: str) -> LightText:
+        """Make a text node."""
+        return LightText(data)
+
+    def toprettyxml(self, indent: str = "\t", newl: str = "\n") -> str:
+        """Serialize as minidom's ``toprettyxml`` does."""
+        out = [_XML_HEADER.rstrip("\n") + newl]
+        self.documentElement.write(out, "", newl, indent)
+        return "".join(out)
+
+
+class LightImplementation:
+    """Stands in for ``xml.dom.minidom.getDOMImplementation()``."""
+
+    def createDocument(self, namespace: str | None, root: str, doctype: object) -> LightDocument:
+        """Make a document with a root element named `root`."""
+        return LightDocument(root)
+
+
+LIGHT_XML = types.SimpleNamespace(
+    dom=types.SimpleNamespace(
+        minidom=types.SimpleNamespace(
+            getDOMImplementation=LightImplementation, Document=LightDocument, Element=LightElement
+        )
+    )
+)
+
+
+def run_concurrently(cov: coverage.Coverage, writers: Sequence[Callable[[], None]], jobs: int) -> None:
+    """Call each of `writers`; with `jobs` above 1, run all but the last in forked processes meanwhile.
+
+    Before forking, every file is analysed here, so the children find every
+    analysis in the memo and never read the data file (an SQLite connection
+    must not cross a fork). A child's failure is raised here as a
+    `CoverageException` with its message, after every child has ended.
+    """
+    if jobs < 2 or len(writers) < 2 or not _can_fork():
+        for writer in writers:
+            writer()
+        return
+    _analyze_everything(cov)
+    forked = writers[: min(jobs, len(writers)) - 1]
+    children = [_fork(writer) for writer in forked]
+    try:
+        for writer in writers[len(forked) :]:
+            writer()
+    finally:
+        failures = [message for message in map(_wait, children) if message is not None]
+    if failures:
+        raise CoverageException(failures[0])
+
+
+def _analyze_everything(cov: coverage.Coverage) -> None:
+    cov._prepare_data_for_reporting()
+    for file_reporter, morf in cov._get_file_reporters():
+        # A file that cannot be analysed fails in its report, as coverage.py reports it.
+        with contextlib.suppress(Exception):
+            cov._analyze(morf, file_reporter=file_reporter)
+
+
+def _fork(writer: Callable[[], None]) -> tuple[int, int]:
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if (
+        pid == 0
+    ):  # pragma: no cover - runs in the forked child, which coverage.py does not follow; tests check its files
+        os.close(read_end)
+        status = 0
+        try:
+            writer()
+        except BaseException as err:
+            os.write(write_end, (str(err) or type(err).__name__).encode("utf-8", "replace"))
+            status = 1
+        finally:
+            # No atexit handlers, no flushing of buffers the parent also holds, no closing of its database.
+            os._exit(status)
+    os.close(write_end)
+    return pid, read_end
+
+
+def _wait(child: tuple[int, int]) -> str | None:
+    pid, read_end = child
+    with os.fdopen(read_end, "rb") as pipe:
+        message = pipe.read().decode("utf-8", "replace")
+    _pid, status = os.waitpid(pid, 0)
+    if os.waitstatus_to_exitcode(status) == 0:
+        return None
+    return message or f"a report writer ended with status {os.waitstatus_to_exitcode(status)}"
 
 
 def analyze_in_workers(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import glob
 import io
 from dataclasses import dataclass
@@ -117,22 +118,22 @@ def write_reports(
             cov.load()
         except CoverageException as err:
             raise DataError(f"{data_file}: cannot report: {err}") from None
-        with analysis.shared(cov, analysis.default_jobs() if jobs is None else jobs):
-            return _write(cov, data_file, outputs, fail_under)
+        jobs = analysis.default_jobs() if jobs is None else jobs
+        with analysis.shared(cov, jobs) as sharing:
+            return _write(cov, data_file, outputs, fail_under, jobs if sharing else 1)
 
 
-def _write(cov: coverage.Coverage, data_file: Path, outputs: Outputs, fail_under: float | None) -> tuple[float, str]:
+def _write(
+    cov: coverage.Coverage, data_file: Path, outputs: Outputs, fail_under: float | None, jobs: int
+) -> tuple[float, str]:
+    # The XML report is the slowest to build (a whole DOM): it goes first, so that it can run beside the others.
+    writers = [
+        functools.partial(_write_xml, cov, outputs.xml) if outputs.xml is not None else None,
+        functools.partial(_write_json, cov, outputs.json) if outputs.json is not None else None,
+        functools.partial(_write_markdown, cov, outputs.markdown) if outputs.markdown is not None else None,
+    ]
     try:
-        if outputs.xml is not None:
-            with atomic.replacing(outputs.xml) as temporary:
-                cov.xml_report(outfile=str(temporary))
-        if outputs.json is not None:
-            with atomic.replacing(outputs.json) as temporary:
-                cov.json_report(outfile=str(temporary))
-        if outputs.markdown is not None:
-            markdown = io.StringIO()
-            cov.report(file=markdown, output_format="markdown")
-            atomic.write_text(outputs.markdown, markdown.getvalue())
+        analysis.run_concurrently(cov, [writer for writer in writers if writer is not None], jobs)
         table = io.StringIO()
         total = cov.report(file=table)
     except CoverageException as err:
@@ -143,6 +144,22 @@ def _write(cov: coverage.Coverage, data_file: Path, outputs: Outputs, fail_under
             f"total coverage {display_percent(total, precision)}% is below the required {fail_under}%"
         )
     return total, table.getvalue()
+
+
+def _write_xml(cov: coverage.Coverage, path: Path) -> None:
+    with atomic.replacing(path) as temporary:
+        cov.xml_report(outfile=str(temporary))
+
+
+def _write_json(cov: coverage.Coverage, path: Path) -> None:
+    with atomic.replacing(path) as temporary:
+        cov.json_report(outfile=str(temporary))
+
+
+def _write_markdown(cov: coverage.Coverage, path: Path) -> None:
+    markdown = io.StringIO()
+    cov.report(file=markdown, output_format="markdown")
+    atomic.write_text(path, markdown.getvalue())
 
 
 def display_percent(value: float, precision: int) -> str:
