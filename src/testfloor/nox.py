@@ -30,6 +30,8 @@ from testfloor.config import Config, load_config
 from testfloor.errors import TestfloorError
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     import nox
 
 REQUIREMENTS = "requirements-test.txt"
@@ -117,28 +119,40 @@ def shard_path(config: Config, python: object) -> Path:
 def run_tests(session: nox.Session, config: Config, *args: str, allow_failures: bool = False) -> Path:
     """Run the suite under coverage and leave one combined data file for this interpreter; return its path.
 
-    With `allow_failures`, failing tests (pytest exit 1) do not fail the
-    session: the data still counts. Collection, usage and internal errors do.
+    When pytest-xdist is installed in the session, the suite runs on every
+    core (``-n auto``, unless `args` choose the workers or disable xdist)
+    under pytest-cov, which measures the workers and combines their data.
+    Otherwise it runs under ``coverage run``. With `allow_failures`, failing
+    tests (pytest exit 1) do not fail the session: the data still counts.
+    Collection errors (2), internal errors (3), usage errors (4) and no tests
+    (5) always do.
     """
     shard = shard_path(config, session.python)
     for stale in glob.glob(f"{glob.escape(str(shard))}*"):
         os.remove(stale)
     session.env["COVERAGE_FILE"] = str(shard)
-    session.run(
-        "python",
-        "-m",
-        "coverage",
-        "run",
-        "-m",
-        "pytest",
-        "-p",
-        "testfloor",
-        *args,
-        success_codes=[0, 1] if allow_failures else [0],
-    )
+    if _uses_xdist(session, args):
+        workers = [] if _chooses_workers(args) else ["-n", "auto"]
+        # --cov-fail-under=0: pytest-cov would apply the combined floor of the coverage config to this one run.
+        runner = ["python", "-m", "pytest", "-p", "testfloor", "--cov", "--cov-report=", "--cov-fail-under=0", *workers]
+    else:
+        runner = ["python", "-m", "coverage", "run", "-m", "pytest", "-p", "testfloor"]
+    session.run(*runner, *args, success_codes=[0, 1] if allow_failures else [0])
     if glob.glob(f"{glob.escape(str(shard))}.*"):
         session.run("python", "-m", "coverage", "combine", "--quiet")
     return shard
+
+
+def _uses_xdist(session: nox.Session, args: Sequence[str]) -> bool:
+    if "no:xdist" in args or "-pno:xdist" in args:
+        return False
+    probe = "import importlib.util; print(importlib.util.find_spec('xdist') is not None)"
+    output = session.run("python", "-c", probe, silent=True)
+    return isinstance(output, str) and output.strip().endswith("True")
+
+
+def _chooses_workers(args: Sequence[str]) -> bool:
+    return any(arg in ("-n", "--numprocesses") or arg.startswith(("-n", "--numprocesses=")) for arg in args)
 
 
 def report(session: nox.Session, config: Config, *, fail_under: float | None = None) -> None:
