@@ -3,11 +3,12 @@
 coverage.py analyses every source file again for each report it writes
 (``json_report``, ``xml_report``, ``report``): parsing the source is most of
 the cost. Its reporters all get their files from `Coverage._get_file_reporters`
-and their analyses from `Coverage._analyze`, two private methods. Inside
-`shared`, a `Coverage` object's two methods are replaced, on that instance
-only, by memoizing versions; the analyses can be computed beforehand by worker
-processes. The reporters themselves are coverage.py's own, so the reports are
-exactly the ones coverage.py writes.
+and their analyses from `Coverage._analyze`, after remapping the data with
+`Coverage._prepare_data_for_reporting`: three private methods. Inside `shared`,
+they are replaced, on one `Coverage` instance only, by versions that do their
+work once; the analyses can be computed beforehand by worker processes. The
+reporters themselves are coverage.py's own, so the reports are exactly the
+ones coverage.py writes.
 
 The JSON reporter writes with ``json.dump``, which encodes piece by piece in
 Python; ``json.dumps`` encodes the same text in one go in C, several times
@@ -22,7 +23,8 @@ printing, escaped as the running Python's minidom escapes (learned from it).
 
 Because the hooks are private, `shared` checks the coverage.py version and
 the methods' presence first; where they do not fit, reporting takes the plain
-path (one analysis per report), which is slower and otherwise the same.
+path (one analysis per report), which is slower and otherwise the same. The
+two module names are process-wide: `shared` is for one reporting thread.
 """
 
 from __future__ import annotations
