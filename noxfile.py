@@ -36,7 +36,8 @@ def collect(session: nox.Session) -> None:
 def tests(session: nox.Session) -> None:
     """Run the suite under coverage on one Python, leaving that Python's data file."""
     floor.install(session, PROJECT, ".")
-    floor.run_tests(session, PROJECT, *session.posargs)
+    # Not on xdist's workers: they run threads, so testfloor would not fork there, and the suite tests its forking.
+    floor.run_tests(session, PROJECT, "-p", "no:xdist", *session.posargs)
 
 
 @nox.session(python=MAIN_PYTHON, requires=["tests"], tags=["report"])

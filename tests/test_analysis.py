@@ -22,6 +22,8 @@ from testfloor.errors import DataError
 from testfloor.report import Outputs, write_reports
 
 GOLDEN = Path(__file__).parent / "data" / "golden"
+# In a threaded process (an xdist worker) testfloor does not fork, and these tests have nothing to check.
+needs_fork = pytest.mark.skipif(not analysis.can_fork(), reason="this process has threads: testfloor will not fork")
 
 
 def normalized_xml(text: str) -> str:
@@ -159,6 +161,7 @@ def test_the_hooks_go_when_the_block_ends_and_other_callers_take_the_plain_path(
     assert "unused.py" not in one.getvalue()
 
 
+@needs_fork
 def test_workers_are_used_only_for_enough_files_and_when_forking_is_safe(
     project: tuple[str, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -170,7 +173,7 @@ def test_workers_are_used_only_for_enough_files_and_when_forking_is_safe(
         monkeypatch.setattr(analysis, "MIN_FILES_PER_WORKER", 1)
         assert analysis.analyze_in_workers(cov, data_file, [*names, sys], jobs=2) == {}  # not all file names
         with monkeypatch.context() as threaded:
-            threaded.setattr(analysis.threading, "active_count", lambda: 2)
+            threaded.setattr(analysis, "_thread_count", lambda: 2)
             assert analysis.analyze_in_workers(cov, data_file, names, jobs=2) == {}  # threads: forking is unsafe
         assert sorted(analysis.analyze_in_workers(cov, data_file, names, jobs=2)) == names
 
@@ -232,6 +235,7 @@ def test_a_file_that_does_not_parse_is_reported_as_coverage_reports_it(
         assert not (tmp_path / "ours.xml").exists()
 
 
+@needs_fork
 def test_concurrent_writers_report_a_failing_child_as_one_line(project: tuple[str, Path]) -> None:
     _mode, root = project
     written: list[str] = []
@@ -302,3 +306,30 @@ def test_a_reporter_module_that_changed_is_not_supported(
     with coverage_object(root) as cov:
         monkeypatch.setattr(module, name, object())
         assert not analysis.supported(cov)
+
+
+@needs_fork
+def test_a_failing_worker_leaves_its_files_to_the_reporters(
+    project: tuple[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _mode, root = project
+    real = analysis.analyze_chunk
+
+    def fail_on_shapes(data_file: str, config_file: str | bool, names: list[str]) -> object:
+        if "shapes.py" in names:
+            raise MemoryError
+        return real(data_file, config_file, names)
+
+    monkeypatch.setattr(analysis, "MIN_FILES_PER_WORKER", 1)
+    monkeypatch.setattr(analysis, "analyze_chunk", fail_on_shapes)
+    with coverage_object(root) as cov:
+        computed = analysis.analyze_in_workers(cov, str(root / ".coverage"), ["empty.py", "shapes.py", "unused.py"], 2)
+    assert sorted(computed) == ["empty.py", "unused.py"]
+    assert_same_as_coverage(root, write_all(root, 2))
+
+
+def test_forking_needs_one_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(analysis, "_thread_count", lambda: 3)
+    assert not analysis.can_fork()
+    monkeypatch.setattr(analysis, "_thread_count", lambda: 1)
+    assert analysis.can_fork() == hasattr(os, "fork")

@@ -33,13 +33,12 @@ import contextlib
 import functools
 import inspect
 import json
-import multiprocessing
 import os
+import pickle
 import threading
 import types
 import xml
 import xml.dom.minidom
-from concurrent.futures import ProcessPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 import coverage
@@ -299,7 +298,7 @@ def run_concurrently(cov: coverage.Coverage, writers: Sequence[Callable[[], None
     must not cross a fork). A child's failure is raised here as a
     `CoverageException` with its message, after every child has ended.
     """
-    if jobs < 2 or len(writers) < 2 or not _can_fork():
+    if jobs < 2 or len(writers) < 2 or not can_fork():
         for writer in writers:
             writer()
         return
@@ -310,9 +309,10 @@ def run_concurrently(cov: coverage.Coverage, writers: Sequence[Callable[[], None
         for writer in writers[len(forked) :]:
             writer()
     finally:
-        failures = [message for message in map(_wait, children) if message is not None]
+        results = [_wait(child) for child in children]
+    failures = [message for ok, message in results if not ok]
     if failures:
-        raise CoverageException(failures[0])
+        raise CoverageException(str(failures[0]))
 
 
 def _analyze_everything(cov: coverage.Coverage) -> None:
@@ -323,19 +323,36 @@ def _analyze_everything(cov: coverage.Coverage) -> None:
             cov._analyze(morf, file_reporter=file_reporter)
 
 
-def _fork(writer: Callable[[], None]) -> tuple[int, int]:
+def can_fork() -> bool:
+    """Tell whether this process may fork: it can, and has one thread (a child of a threaded process may deadlock).
+
+    testfloor forks with plain ``os.fork``: multiprocessing's pools start threads of their own.
+    """
+    return hasattr(os, "fork") and _thread_count() == 1
+
+
+def _thread_count() -> int:
+    # Threads started outside the threading module (execnet's, for one) count too, as they do for Python's own check.
+    try:
+        return len(os.listdir("/proc/self/task"))
+    except OSError:  # pragma: no cover - systems without /proc (macOS, Windows)
+        return threading.active_count()
+
+
+def _fork(work: Callable[[], object]) -> tuple[int, int]:
+    """Start `work` in a forked child; return its pid and the pipe its pickled result (or error) comes back on."""
     read_end, write_end = os.pipe()
     pid = os.fork()
-    if (
-        pid == 0
-    ):  # pragma: no cover - runs in the forked child, which coverage.py does not follow; tests check its files
-        os.close(read_end)
+    if pid == 0:  # pragma: no cover - runs in a forked child, which coverage.py does not follow; tests check its work
         status = 0
         try:
-            writer()
-        except BaseException as err:
-            os.write(write_end, (str(err) or type(err).__name__).encode("utf-8", "replace"))
-            status = 1
+            os.close(read_end)
+            try:
+                payload = b"\0" + pickle.dumps(work())
+            except BaseException as err:
+                payload, status = b"\1" + (str(err) or type(err).__name__).encode("utf-8", "replace"), 1
+            with os.fdopen(write_end, "wb") as pipe:
+                pipe.write(payload)
         finally:
             # No atexit handlers, no flushing of buffers the parent also holds, no closing of its database.
             os._exit(status)
@@ -343,44 +360,42 @@ def _fork(writer: Callable[[], None]) -> tuple[int, int]:
     return pid, read_end
 
 
-def _wait(child: tuple[int, int]) -> str | None:
+def _wait(child: tuple[int, int]) -> tuple[bool, object]:
+    """Collect a forked child: ``(True, result)``, or ``(False, message)`` when it failed."""
     pid, read_end = child
     with os.fdopen(read_end, "rb") as pipe:
-        message = pipe.read().decode("utf-8", "replace")
+        payload = pipe.read()
     _pid, status = os.waitpid(pid, 0)
-    if os.waitstatus_to_exitcode(status) == 0:
-        return None
-    return message or f"a report writer ended with status {os.waitstatus_to_exitcode(status)}"
+    code = os.waitstatus_to_exitcode(status)
+    if code == 0 and payload[:1] == b"\0":
+        return True, pickle.loads(payload[1:])
+    return False, payload[1:].decode("utf-8", "replace") or f"a report writer ended with status {code}"
 
 
 def analyze_in_workers(
     cov: coverage.Coverage, data_file: str, morfs: Sequence[Any], jobs: int
 ) -> dict[str, tuple[Analysis, list[CodeRegion]]]:
-    """Analyse the files named by `morfs` in `jobs` processes, reading `data_file` with `cov`'s settings.
+    """Analyse the files named by `morfs` in `jobs` forked processes, reading `data_file` with `cov`'s settings.
 
     Returns each file's analysis and code regions by file name, or nothing
     when one process would do (few files, one job, or names that are not file
-    names). A file a worker cannot analyse is left out, so the reporter
-    analyses it itself and reports the problem as coverage.py does.
+    names). A file a worker cannot analyse, or all of a worker's files if it
+    fails, are left out: the reporter analyses them itself and reports any
+    problem as coverage.py does.
     """
     names = [morf for morf in morfs if isinstance(morf, str)]
     workers = min(jobs, len(names) // MIN_FILES_PER_WORKER)
-    # Workers are forked: they inherit the loaded modules and settings, and need no importable __main__ (as spawned
-    # ones would). Forking is only safe with one thread, and only some platforms can.
-    if workers < 2 or len(names) != len(morfs) or not _can_fork():
+    if workers < 2 or len(names) != len(morfs) or not can_fork():
         return {}
     config_file = cov.config.config_file or False
     chunks = [names[index::workers] for index in range(workers)]
-    context = multiprocessing.get_context("fork")
+    children = [_fork(functools.partial(analyze_chunk, data_file, config_file, chunk)) for chunk in chunks]
     analyses: dict[str, tuple[Analysis, list[CodeRegion]]] = {}
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        for result in pool.map(analyze_chunk, [data_file] * workers, [config_file] * workers, chunks):
-            analyses.update(result)
+    for child in children:
+        ok, result = _wait(child)
+        if ok:
+            analyses.update(result)  # type: ignore[call-overload]
     return analyses
-
-
-def _can_fork() -> bool:
-    return "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1
 
 
 def analyze_chunk(
