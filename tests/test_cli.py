@@ -252,9 +252,10 @@ def test_baseline_check_prints_json_to_stdout_for_a_dash(tmp_path: Path, capsys:
     write_baseline(tmp_path / "coverage-baseline.json", Baseline({"a.py": Counts(4, 3)}))
     report = coverage_json(tmp_path / "coverage.json", {"a.py": (4, 3)})
     assert main(["baseline", "check", str(tmp_path), "--coverage-json", str(report), "--json", "-"]) == ExitCode.OK
-    out = capsys.readouterr().out
-    document = json.loads(out[out.index("{") : out.rindex("}") + 1])
+    captured = capsys.readouterr()
+    document = json.loads(captured.out)
     assert (document["result"], document["files"], document["regressions"]) == ("ok", [], [])
+    assert "coverage is at or above coverage-baseline.json" in captured.err
 
 
 def test_fail_if_tighter_exits_9_only_when_the_baseline_can_be_tightened(

@@ -130,10 +130,12 @@ def build_parser() -> argparse.ArgumentParser:
         _add_policy_options(action)
     check = actions.choices["check"]
     check.add_argument(
-        "--markdown", type=Path, help="write a Markdown summary here (also appended to $GITHUB_STEP_SUMMARY)"
+        "--markdown", metavar="PATH", type=Path, help="write a Markdown summary here (also to $GITHUB_STEP_SUMMARY)"
     )
-    check.add_argument("--json", dest="json_out", type=Path, help="write the comparison as JSON here ('-': stdout)")
-    check.add_argument("--badge", type=Path, help="write an SVG badge of the current total here")
+    check.add_argument(
+        "--json", dest="json_out", metavar="PATH", type=Path, help="write the comparison as JSON here ('-': stdout)"
+    )
+    check.add_argument("--badge", metavar="PATH", type=Path, help="write an SVG badge of the current total here")
     check.add_argument("--fail-if-tighter", action="store_true", help="exit 9 when the baseline can be tightened")
     check.set_defaults(
         run=lambda args: baseline_check(
@@ -315,9 +317,11 @@ def baseline_check(
 
     current = baseline.from_coverage_json(coverage_json)
     comparison = baseline.compare(baseline.read_baseline(config.baseline_path), current, config.root, _policy(config))
+    # With the JSON on stdout, the lines for people go to stderr.
+    terminal = sys.stderr if json_out is not None and str(json_out) == "-" else sys.stdout
     for line in baseline.describe_changes(comparison):
-        print(line)
-    print(f"total (files in both): {comparison.total.describe().split(': ', 1)[1]}")
+        print(line, file=terminal)
+    print(f"total (files in both): {comparison.total.describe().split(': ', 1)[1]}", file=terminal)
     summary = baseline.to_markdown(comparison, config.baseline)
     if markdown is not None:
         atomic.write_text(markdown, summary)
@@ -337,9 +341,9 @@ def baseline_check(
         names = ", ".join(change.path for change in dropped)
         raise RegressionError(f"coverage dropped below {config.baseline}: {names}")
     if comparison.improved:
-        print(f"coverage is above {config.baseline}: `testfloor baseline update` would tighten it")
+        print(f"coverage is above {config.baseline}: `testfloor baseline update` would tighten it", file=terminal)
         return ExitCode.TIGHTER if fail_if_tighter else ExitCode.OK
-    print(f"coverage is at or above {config.baseline}")
+    print(f"coverage is at or above {config.baseline}", file=terminal)
     return ExitCode.OK
 
 
