@@ -175,8 +175,7 @@ def test_workers_are_used_only_for_enough_files_and_when_forking_is_safe(
         with monkeypatch.context() as threaded:
             threaded.setattr(analysis, "_thread_count", lambda: 2)
             assert analysis.analyze_in_workers(cov, data_file, names, jobs=2) == {}  # threads: forking is unsafe
-        # This process analyses every other file itself; a forked worker does the rest.
-        assert sorted(analysis.analyze_in_workers(cov, data_file, names, jobs=2)) == ["shapes.py"]
+        assert sorted(analysis.analyze_in_workers(cov, data_file, names, jobs=2)) == names
 
 
 def test_a_worker_leaves_out_a_file_it_cannot_analyse(project: tuple[str, Path]) -> None:
@@ -326,7 +325,7 @@ def test_a_failing_worker_leaves_its_files_to_the_reporters(
     with coverage_object(root) as cov:
         names = ["empty.py", "shapes.py", "unused.py"]  # one each: this process, a failing child, a working one
         computed = analysis.analyze_in_workers(cov, str(root / ".coverage"), names, 3)
-    assert sorted(computed) == ["unused.py"]
+    assert sorted(computed) == ["empty.py", "unused.py"]
     assert_same_as_coverage(root, write_all(root, 2))
 
 

@@ -375,10 +375,9 @@ def _wait(child: tuple[int, int]) -> tuple[bool, object]:
 def analyze_in_workers(
     cov: coverage.Coverage, data_file: str, morfs: Sequence[Any], jobs: int
 ) -> dict[str, tuple[Analysis, list[CodeRegion]]]:
-    """Analyse the files named by `morfs` in `jobs` processes: this one and forked ones reading `data_file`.
+    """Analyse the files named by `morfs` in `jobs` processes (this one, and forked ones), reading `data_file`.
 
-    This process's share goes through `cov._analyze`. Returns the forked
-    processes' analyses and code regions by file name, or nothing
+    Returns each file's analysis and code regions by file name, or nothing
     when one process would do (few files, one job, or names that are not file
     names). A file a worker cannot analyse, or all of a worker's files if it
     fails, are left out: the reporter analyses them itself and reports any
@@ -391,11 +390,10 @@ def analyze_in_workers(
     config_file = cov.config.config_file or False
     chunks = [names[index::workers] for index in range(workers)]
     children = [_fork(functools.partial(analyze_chunk, data_file, config_file, chunk)) for chunk in chunks[1:]]
-    # This process takes the first share itself, into `cov`'s memo, rather than wait.
-    for name in chunks[0]:
-        with contextlib.suppress(Exception):
-            cov._analyze(name)
     analyses: dict[str, tuple[Analysis, list[CodeRegion]]] = {}
+    # This process takes the first share itself rather than wait; if it fails, the reporters take it.
+    with contextlib.suppress(Exception):
+        analyses.update(analyze_chunk(data_file, config_file, chunks[0]))
     for child in children:
         ok, result = _wait(child)
         if ok:
