@@ -1,10 +1,11 @@
 from __future__ import annotations
 
 import json
+from fractions import Fraction
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from helpers import make_file
@@ -13,13 +14,19 @@ from testfloor.baseline import (
     Baseline,
     Change,
     Counts,
+    Policy,
+    badge_svg,
     compare,
     describe_changes,
     from_coverage_json,
     read_baseline,
+    show_delta,
+    show_percent,
+    to_markdown,
     write_baseline,
 )
-from testfloor.errors import DataError
+from testfloor.config import NEW_FILE_TOTAL, Overrides, load_config
+from testfloor.errors import ConfigError, DataError
 
 
 def coverage_json(path: Path, files: dict[str, dict[str, int]]) -> Path:
@@ -124,7 +131,7 @@ def test_an_unchanged_run_is_neither_a_regression_nor_an_improvement(tmp_path: P
     comparison = compare(same, same, tmp_path)
     assert comparison.regressions == ()
     assert not comparison.improved
-    assert describe_changes(comparison.changes) == []
+    assert describe_changes(comparison) == []
 
 
 def test_a_file_missing_from_the_data_but_present_on_disk_means_lost_data(tmp_path: Path) -> None:
@@ -141,18 +148,18 @@ def test_deleted_and_new_files_are_reported_but_do_not_move_the_total(tmp_path: 
     comparison = compare(old, new, tmp_path)
     assert comparison.regressions == ()
     assert comparison.total == Change("total", Counts(10, 5), Counts(10, 5))
-    assert describe_changes(comparison.changes) == [
-        "gone.py: deleted (was lines 0/10)",
-        "new.py: new file, lines 10/10, branches 2/2",
+    assert describe_changes(comparison) == [
+        "gone.py: deleted (was lines 0/10, combined 0.00%)",
+        "new.py: new file, lines 10/10, branches 2/2, combined 100.00%",
     ]
 
 
 def test_describe_lists_dropped_files_first_with_the_numbers_compared(tmp_path: Path) -> None:
     old = Baseline({"a.py": Counts(10, 5), "b.py": Counts(4, 4, 2, 2)})
     new = Baseline({"a.py": Counts(10, 6), "b.py": Counts(4, 4, 2, 1)})
-    assert describe_changes(compare(old, new, tmp_path).changes) == [
-        "b.py: lines 4/4, branches 2/2 -> lines 4/4, branches 1/2",
-        "a.py: lines 5/10 -> lines 6/10",
+    assert describe_changes(compare(old, new, tmp_path)) == [
+        "b.py: lines 4/4 -> 4/4 (+0.00 pts), branches 2/2 -> 1/2 (-50.00 pts), combined 100.00% -> 83.33%  [FAIL]",
+        "a.py: lines 5/10 -> 6/10 (+10.00 pts), combined 50.00% -> 60.00%",
     ]
 
 
@@ -169,8 +176,6 @@ counts = st.builds(
 
 @given(old=counts, new=counts)
 def test_a_drop_is_decided_by_exact_fractions(old: Counts, new: Counts) -> None:
-    from fractions import Fraction
-
     def rate(hit: int, total: int) -> Fraction:
         return Fraction(hit, total) if total else Fraction(1)
 
@@ -178,3 +183,199 @@ def test_a_drop_is_decided_by_exact_fractions(old: Counts, new: Counts) -> None:
         new.covered_branches, new.branches
     ) < rate(old.covered_branches, old.branches)
     assert Change("x.py", old, new).dropped == expected
+
+
+def test_a_drop_within_the_points_tolerance_passes_and_beyond_it_fails(tmp_path: Path) -> None:
+    old = Baseline({"a.py": Counts(1000, 900)})
+    policy = Policy(tolerance_points=Fraction(1, 2))
+    assert compare(old, Baseline({"a.py": Counts(1000, 895)}), tmp_path, policy).regressions == ()
+    failing = compare(old, Baseline({"a.py": Counts(1000, 894)}), tmp_path, policy)
+    assert [change.path for change in failing.regressions] == ["total", "a.py"]
+
+
+def test_a_drop_of_at_most_the_tolerated_lines_passes(tmp_path: Path) -> None:
+    old = Baseline({"a.py": Counts(10, 10, 4, 4)})
+    policy = Policy(tolerance_lines=2)
+    assert compare(old, Baseline({"a.py": Counts(12, 10, 4, 2)}), tmp_path, policy).regressions == ()
+    assert compare(old, Baseline({"a.py": Counts(12, 9, 4, 4)}), tmp_path, policy).regressions != ()
+    assert compare(old, Baseline({"a.py": Counts(10, 10, 4, 1)}), tmp_path, policy).regressions != ()
+
+
+def test_a_new_file_must_reach_the_baseline_total_by_default(tmp_path: Path) -> None:
+    old = Baseline({"a.py": Counts(10, 8)})
+    at_total = compare(old, Baseline({"a.py": Counts(10, 8), "n.py": Counts(5, 4)}), tmp_path)
+    assert at_total.regressions == ()
+    assert at_total.improved
+    below = compare(old, Baseline({"a.py": Counts(10, 8), "n.py": Counts(10, 7)}), tmp_path)
+    assert [change.path for change in below.regressions] == ["n.py"]
+    assert describe_changes(below) == ["n.py: new file, lines 7/10, combined 70.00%  [FAIL]"]
+
+
+def test_a_configured_minimum_for_new_files_replaces_the_total(tmp_path: Path) -> None:
+    old = Baseline({"a.py": Counts(10, 2)})
+    new = Baseline({"a.py": Counts(10, 2), "n.py": Counts(3, 2, 1, 1)})
+    assert compare(old, new, tmp_path, Policy(new_file_minimum=Fraction(75))).regressions == ()
+    assert compare(old, new, tmp_path, Policy(new_file_minimum=Fraction(76))).regressions != ()
+
+
+def test_a_deleted_file_never_counts_as_an_improvement(tmp_path: Path) -> None:
+    old = Baseline({"a.py": Counts(10, 5), "gone.py": Counts(10, 0)})
+    comparison = compare(old, Baseline({"a.py": Counts(10, 5)}), tmp_path)
+    assert comparison.regressions == ()
+    assert not comparison.improved
+    assert comparison.to_json()["result"] == "ok"
+
+
+def test_a_policy_reads_floats_as_the_decimals_written() -> None:
+    assert Policy.from_settings(0.1, 3, NEW_FILE_TOTAL) == Policy(Fraction(1, 10), 3, None)
+    assert Policy.from_settings(0, 0, 80.5).new_file_minimum == Fraction(161, 2)
+
+
+def test_the_json_comparison_holds_numbers_for_lines_branches_and_combined(tmp_path: Path) -> None:
+    old = Baseline({"a.py": Counts(10, 5, 2, 2), "gone.py": Counts(1, 1)})
+    new = Baseline({"a.py": Counts(10, 6, 2, 1), "n.py": Counts(4, 4)})
+    document = compare(old, new, tmp_path, Policy(tolerance_points=Fraction(60))).to_json()
+    assert document["result"] == "tighter"
+    assert document["policy"] == {"new_file_minimum": 800 / 13, "tolerance_lines": 0, "tolerance_points": 60.0}
+    assert document["regressions"] == []
+    files = {entry["path"]: entry for entry in document["files"]}
+    assert files["a.py"]["lines"] == {"old": 50.0, "new": 60.0, "delta": 10.0}
+    assert files["a.py"]["branches"] == {"old": 100.0, "new": 50.0, "delta": -50.0}
+    assert files["a.py"]["combined"]["delta"] == pytest.approx(0.0)
+    assert files["n.py"]["status"] == "new"
+    assert files["n.py"]["lines"] == {"old": None, "new": 100.0, "delta": None}
+    assert files["gone.py"]["status"] == "deleted"
+    assert files["gone.py"]["new"] is None
+    assert document["total"]["old"] == {"branches": 2, "covered_branches": 2, "covered_lines": 5, "statements": 10}
+
+
+def test_the_markdown_summary_shows_the_verdict_and_the_counts(tmp_path: Path) -> None:
+    old = Baseline({"a.py": Counts(10, 5), "b.py": Counts(2, 2)})
+    dropped = to_markdown(compare(old, Baseline({"a.py": Counts(10, 4), "b.py": Counts(2, 2)}), tmp_path), "base.json")
+    assert "**Coverage dropped** below `base.json`: `total`, `a.py`" in dropped
+    assert "| `a.py` | fail | 5/10 → 4/10 | 0/0 → 0/0 | 50.00% → 40.00% |" in dropped
+    assert "b.py" not in dropped
+    tighter = to_markdown(compare(old, Baseline({"a.py": Counts(10, 6), "n.py": Counts(1, 1)}), tmp_path), "b.json")
+    assert "the baseline can be tightened" in tighter
+    assert "| `n.py` | new | – → 1/1 |" in tighter
+    assert "| `b.py` | deleted | 2/2 → – |" in tighter
+    same = to_markdown(compare(old, old, tmp_path), "b.json")
+    assert "Coverage is at or above `b.json`.\n" in same
+
+
+@pytest.mark.parametrize(
+    ("rate", "shown", "color"),
+    [
+        (Fraction(1), "100.0%", "#4c1"),
+        (Fraction(9999, 10000), "99.9%", "#4c1"),
+        (Fraction(80, 100), "80.0%", "#dfb317"),
+        (Fraction(60, 100), "60.0%", "#fe7d37"),
+        (Fraction(1, 1000), "0.1%", "#e05d44"),
+    ],
+)
+def test_the_badge_shows_the_rate_in_a_colour_for_its_band(rate: Fraction, shown: str, color: str) -> None:
+    svg = badge_svg(rate)
+    assert svg.startswith('<svg xmlns="http://www.w3.org/2000/svg"')
+    assert f"<title>coverage: {shown}</title>" in svg
+    assert f'fill="{color}"' in svg
+
+
+def test_shown_numbers_never_round_to_100_0_or_no_change() -> None:
+    assert show_percent(Fraction(99999, 100000)) == "99.99%"
+    assert show_delta(Fraction(1, 2), Fraction(50001, 100000)) == "+0.01"
+    assert show_delta(Fraction(1, 2), Fraction(49999, 100000)) == "-0.01"
+    assert show_delta(Fraction(1, 2), Fraction(1, 2)) == "+0.00"
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ('baseline_tolerance = "1"', "baseline_tolerance: expected percentage points like 0.5, got string"),
+        ("baseline_tolerance = true", "baseline_tolerance: expected percentage points like 0.5, got boolean"),
+        ("baseline_tolerance = 101", "baseline_tolerance: expected percentage points from 0 to 100, got 101"),
+        ("baseline_tolerance_lines = -1", "baseline_tolerance_lines: expected a number of lines, 0 or more, got -1"),
+        (
+            "baseline_tolerance_lines = 1.5",
+            "baseline_tolerance_lines: expected a number of lines, 0 or more, got float",
+        ),
+        ('new_file_minimum = "all"', "new_file_minimum: expected a percentage or \"total\", got 'all'"),
+        ("new_file_minimum = -5", 'new_file_minimum: expected a percentage from 0 to 100 or "total", got -5'),
+    ],
+)
+def test_a_wrong_baseline_setting_is_a_config_error(tmp_path: Path, body: str, message: str) -> None:
+    make_file(tmp_path / "pyproject.toml", f"[tool.testfloor]\n{body}\n")
+    with pytest.raises(ConfigError) as excinfo:
+        load_config(tmp_path)
+    assert str(excinfo.value) == f"{tmp_path / 'pyproject.toml'}: [tool.testfloor] {message}"
+
+
+def test_baseline_settings_come_from_pyproject_then_the_environment_then_the_command_line(tmp_path: Path) -> None:
+    make_file(
+        tmp_path / "pyproject.toml",
+        "[tool.testfloor]\nbaseline_tolerance = 0.5\nbaseline_tolerance_lines = 3\nnew_file_minimum = 80\n",
+    )
+    config = load_config(tmp_path)
+    assert (config.baseline_tolerance, config.baseline_tolerance_lines, config.new_file_minimum) == (0.5, 3, 80.0)
+    environ = {"TESTFLOOR_BASELINE_TOLERANCE": "1", "TESTFLOOR_NEW_FILE_MINIMUM": "total"}
+    config = load_config(tmp_path, environ=environ, overrides=Overrides(baseline_tolerance_lines=0))
+    assert (config.baseline_tolerance, config.baseline_tolerance_lines, config.new_file_minimum) == (1.0, 0, "total")
+    with pytest.raises(ConfigError, match="TESTFLOOR_BASELINE_TOLERANCE_LINES: expected a number of lines"):
+        load_config(tmp_path, environ={"TESTFLOOR_BASELINE_TOLERANCE_LINES": "2.5"})
+    with pytest.raises(ConfigError, match=r"TESTFLOOR_BASELINE_TOLERANCE: expected percentage points like 0\.5"):
+        load_config(tmp_path, environ={"TESTFLOOR_BASELINE_TOLERANCE": "half"})
+
+
+def test_the_defaults_tolerate_nothing_and_hold_new_files_to_the_total(tmp_path: Path) -> None:
+    config = load_config(tmp_path)
+    assert (config.baseline_tolerance, config.baseline_tolerance_lines, config.new_file_minimum) == (0.0, 0, "total")
+
+
+# Properties of the comparison. An independent oracle over exact fractions decides what must happen.
+
+policies = st.builds(
+    Policy,
+    st.fractions(min_value=0, max_value=100, max_denominator=1000),
+    st.integers(0, 50),
+    st.none() | st.fractions(min_value=0, max_value=100, max_denominator=1000),
+)
+
+
+def rate(hit: int, total: int) -> Fraction:
+    return Fraction(hit, total) if total else Fraction(1)
+
+
+def drop_beyond(policy: Policy, old_hit: int, old_all: int, new_hit: int, new_all: int) -> bool:
+    fall = (rate(old_hit, old_all) - rate(new_hit, new_all)) * 100
+    # The fewest covered lines to add (with no other change) to get back to the old rate.
+    needed = next(k for k in range(new_all + 1) if rate(new_hit + k, new_all) >= rate(old_hit, old_all))
+    return fall > 0 and fall > policy.tolerance_points and needed > policy.tolerance_lines
+
+
+@settings(deadline=None)  # the oracle is slow on purpose: it counts line by line
+@given(old=counts, new=counts, policy=policies)
+def test_no_drop_beyond_the_tolerance_passes(old: Counts, new: Counts, policy: Policy) -> None:
+    expected = drop_beyond(policy, old.covered_lines, old.statements, new.covered_lines, new.statements) or (
+        drop_beyond(policy, old.covered_branches, old.branches, new.covered_branches, new.branches)
+    )
+    assert Change("x.py", old, new).dropped_under(policy) == expected
+
+
+@settings(deadline=None)  # the oracle is slow on purpose: it counts line by line
+@given(old=counts, new=counts, policy=policies)
+def test_no_improvement_fails(old: Counts, new: Counts, policy: Policy) -> None:
+    if new.line_rate >= old.line_rate and new.branch_rate >= old.branch_rate:
+        assert not Change("x.py", old, new).dropped_under(policy)
+        assert compare(Baseline({"x.py": old}), Baseline({"x.py": new}), Path("/nonexistent"), policy).regressions == ()
+
+
+@settings(deadline=None)  # the oracle is slow on purpose: it counts line by line
+@given(old=counts, scale_old=st.integers(1, 50), scale_new=st.integers(1, 50), lost=st.integers(1, 1000))
+def test_rounding_never_decides(old: Counts, scale_old: int, scale_new: int, lost: int) -> None:
+    # The same rates at any scale compare equal, however they would round...
+    scaled_old = Counts(*(value * scale_old for value in old.to_json().values()))
+    scaled_new = Counts(*(value * scale_new for value in old.to_json().values()))
+    assert not Change("x.py", scaled_old, scaled_new).dropped
+    # ...and one line lost out of a million still fails, though it shows as the same percentage.
+    big = Counts(1_000_000 * (old.statements + 1), 1_000_000 * (old.statements + 1))
+    slightly_less = Counts(big.statements, big.covered_lines - min(lost, big.covered_lines))
+    assert Change("x.py", big, slightly_less).dropped

@@ -176,8 +176,8 @@ def test_baseline_check_passes_when_nothing_dropped(tmp_path: Path, capsys: pyte
     report = coverage_json(tmp_path / "coverage.json", {"a.py": (4, 3)})
     assert main(["baseline", "check", str(tmp_path), "--coverage-json", str(report)]) == ExitCode.OK
     out = capsys.readouterr().out
-    assert "a.py: lines 2/4 -> lines 3/4" in out
-    assert "total (files in both): lines 2/4 -> lines 3/4" in out
+    assert "a.py: lines 2/4 -> 3/4 (+25.00 pts), combined 50.00% -> 75.00%\n" in out
+    assert "total (files in both): lines 2/4 -> 3/4 (+25.00 pts), combined 50.00% -> 75.00%\n" in out
 
 
 def test_baseline_check_fails_on_a_drop(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -251,3 +251,208 @@ def test_doctor_refuses_a_nonsense_number_of_passes(capsys: pytest.CaptureFixtur
     with pytest.raises(SystemExit):
         main(["doctor", "--max-passes", "0"])
     assert "expected a whole number from 1, got '0'" in capsys.readouterr().err
+
+
+def test_baseline_check_writes_markdown_json_and_a_badge_and_appends_the_step_summary(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_baseline(tmp_path / "coverage-baseline.json", Baseline({"a.py": Counts(4, 3)}))
+    report = coverage_json(tmp_path / "coverage.json", {"a.py": (4, 2)})
+    (tmp_path / "summary.md").write_text("earlier step\n")
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(tmp_path / "summary.md"))
+    outputs = ["--markdown", str(tmp_path / "out" / "b.md"), "--json", str(tmp_path / "b.json")]
+    outputs += ["--badge", str(tmp_path / "badge.svg")]
+    args = ["baseline", "check", str(tmp_path), "--coverage-json", str(report), *outputs]
+    assert main(args) == ExitCode.REGRESSION
+    assert capsys.readouterr().out.startswith(
+        "a.py: lines 3/4 -> 2/4 (-25.00 pts), combined 75.00% -> 50.00%  [FAIL]\n"
+    )
+    markdown = (tmp_path / "out" / "b.md").read_text()
+    assert "**Coverage dropped**" in markdown
+    assert (tmp_path / "summary.md").read_text() == "earlier step\n" + markdown
+    document = json.loads((tmp_path / "b.json").read_text())
+    assert document["result"] == "regression"
+    assert document["total"]["lines"] == {"old": 75.0, "new": 50.0, "delta": -25.0}
+    assert "<title>coverage: 50.0%</title>" in (tmp_path / "badge.svg").read_text()
+
+
+def test_baseline_check_prints_json_to_stdout_for_a_dash(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write_baseline(tmp_path / "coverage-baseline.json", Baseline({"a.py": Counts(4, 3)}))
+    report = coverage_json(tmp_path / "coverage.json", {"a.py": (4, 3)})
+    assert main(["baseline", "check", str(tmp_path), "--coverage-json", str(report), "--json", "-"]) == ExitCode.OK
+    captured = capsys.readouterr()
+    document = json.loads(captured.out)
+    assert (document["result"], document["files"], document["regressions"]) == ("ok", [], [])
+    assert "coverage is at or above coverage-baseline.json" in captured.err
+
+
+def test_fail_if_tighter_exits_12_only_when_the_baseline_can_be_tightened(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_baseline(tmp_path / "coverage-baseline.json", Baseline({"a.py": Counts(4, 2)}))
+    args = ["baseline", "check", str(tmp_path), "--fail-if-tighter", "--coverage-json"]
+    same = str(coverage_json(tmp_path / "same.json", {"a.py": (4, 2)}))
+    better = str(coverage_json(tmp_path / "better.json", {"a.py": (4, 3)}))
+    assert main([*args, same]) == ExitCode.OK
+    assert main([*args, better]) == ExitCode.TIGHTER == 12
+    assert "would tighten it" in capsys.readouterr().out
+    assert main(["baseline", "check", str(tmp_path), "--coverage-json", better]) == ExitCode.OK
+
+
+def test_tolerance_options_let_a_small_drop_pass_but_update_still_refuses_it(tmp_path: Path) -> None:
+    write_baseline(tmp_path / "coverage-baseline.json", Baseline({"a.py": Counts(100, 90)}))
+    report = str(coverage_json(tmp_path / "coverage.json", {"a.py": (100, 89)}))
+    check = ["baseline", "check", str(tmp_path), "--coverage-json", report]
+    assert main(check) == ExitCode.REGRESSION
+    assert main([*check, "--tolerance", "1"]) == ExitCode.OK
+    assert main([*check, "--tolerance-lines", "1"]) == ExitCode.OK
+    assert main([*check, "--tolerance", "0.5"]) == ExitCode.REGRESSION
+    update = ["baseline", "update", str(tmp_path), "--coverage-json", report, "--tolerance", "5"]
+    assert main(update) == ExitCode.REGRESSION
+    assert read_baseline(tmp_path / "coverage-baseline.json").files == {"a.py": Counts(100, 90)}
+
+
+def test_new_file_minimum_option_holds_new_files_to_it(tmp_path: Path) -> None:
+    write_baseline(tmp_path / "coverage-baseline.json", Baseline({"a.py": Counts(10, 5)}))
+    report = str(coverage_json(tmp_path / "coverage.json", {"a.py": (10, 5), "new.py": (10, 6)}))
+    check = ["baseline", "check", str(tmp_path), "--coverage-json", report]
+    assert main(check) == ExitCode.OK
+    assert main([*check, "--new-file-minimum", "100"]) == ExitCode.REGRESSION
+    assert main([*check, "--new-file-minimum", "total"]) == ExitCode.OK
+
+
+@pytest.mark.parametrize(
+    "option", [["--tolerance", "-1"], ["--tolerance", "x"], ["--tolerance-lines", "1.5"], ["--new-file-minimum", "a"]]
+)
+def test_a_bad_policy_option_is_a_usage_error(
+    tmp_path: Path, option: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as excinfo:
+        main(["baseline", "check", str(tmp_path), *option])
+    assert excinfo.value.code == ExitCode.USAGE
+    assert "error: argument" in capsys.readouterr().err
+
+
+BAD_REPORTS = [
+    ("empty", ""),
+    ("truncated", '{"files": {"a.py": {"summary": {"num_statements": 4, "cov'),
+    ("not an object", "[1, 2]"),
+    ("files is a list", '{"files": []}'),
+    ("count is a string", '{"files": {"a.py": {"summary": {"num_statements": "4", "covered_lines": 2}}}}'),
+    ("count is a bool", '{"files": {"a.py": {"summary": {"num_statements": true, "covered_lines": 2}}}}'),
+    ("summary is null", '{"files": {"a.py": {"summary": null}}}'),
+]
+
+
+@pytest.mark.parametrize(("case", "text"), BAD_REPORTS, ids=[case for case, _text in BAD_REPORTS])
+@pytest.mark.parametrize("action", ["check", "update"])
+def test_a_bad_coverage_report_is_one_line_and_exit_4_and_leaves_the_baseline_alone(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], case: str, text: str, action: str
+) -> None:
+    write_baseline(tmp_path / "coverage-baseline.json", Baseline({"a.py": Counts(4, 2)}))
+    before = (tmp_path / "coverage-baseline.json").read_bytes()
+    report = make_file(tmp_path / "coverage.json", text)
+    assert main(["baseline", action, str(tmp_path), "--coverage-json", str(report)]) == ExitCode.DATA
+    err = capsys.readouterr().err
+    assert err.startswith(f"testfloor: {report}: ")
+    assert err.count("\n") == 1
+    assert "Traceback" not in err
+    assert (tmp_path / "coverage-baseline.json").read_bytes() == before
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["coverage-baseline.json", "coverage.json"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"format": 2, "files": {}}',
+        '{"format": "1", "files": {}}',
+        '{"format": 1, "files": {"a.py": {"statements": []}}}',
+    ],
+)
+def test_a_baseline_of_another_format_or_wrong_types_is_one_line_and_exit_4(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str
+) -> None:
+    make_file(tmp_path / "coverage-baseline.json", text)
+    report = coverage_json(tmp_path / "coverage.json", {"a.py": (4, 2)})
+    for action in ("check", "update"):
+        assert main(["baseline", action, str(tmp_path), "--coverage-json", str(report)]) == ExitCode.DATA
+        err = capsys.readouterr().err
+        assert err.startswith("testfloor: ")
+        assert err.count("\n") == 1
+        assert (tmp_path / "coverage-baseline.json").read_text() == text
+
+
+@pytest.mark.parametrize("damage", ["empty", "truncated", "garbage"])
+def test_a_corrupt_data_file_is_one_line_and_exit_4_and_writes_no_report(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], damage: str
+) -> None:
+    make_file(tmp_path / "mod.py", "def f(x):\n    return x\n\nf(1)\n")
+    env = clean_environ(COVERAGE_FILE="good")
+    subprocess.run([sys.executable, "-m", "coverage", "run", "mod.py"], cwd=tmp_path, env=env, check=True)
+    good = (tmp_path / "good").read_bytes()
+    (tmp_path / "bad").write_bytes(
+        {"empty": b"", "truncated": good[: len(good) // 2], "garbage": b"\x00junk" * 99}[damage]
+    )
+    monkeypatch.chdir(tmp_path)
+    outputs = ["--xml", "coverage.xml", "--json", "coverage.json", "--markdown", "coverage.md"]
+    for args in (["--shard", "good", "--shard", "bad"], ["--data-file", "bad"]):
+        assert main(["report", *args, *outputs]) == ExitCode.DATA
+        err = capsys.readouterr().err
+        assert err.startswith("testfloor: ")
+        assert "bad" in err
+        assert err.count("\n") == 1
+        assert not [path.name for path in tmp_path.iterdir() if path.name.startswith(("coverage.", ".coverage"))]
+
+
+def test_a_baseline_update_killed_at_any_moment_leaves_the_old_or_the_new_baseline(tmp_path: Path) -> None:
+    import random
+    import signal
+    import time
+
+    names = [f"src/pkg/module_{index:04}.py" for index in range(4000)]
+    write_baseline(tmp_path / "coverage-baseline.json", Baseline({name: Counts(100, 50, 10, 5) for name in names}))
+    old = (tmp_path / "coverage-baseline.json").read_bytes()
+    summaries = {name: (100, 60) for name in names}
+    report = coverage_json(tmp_path / "coverage.json", summaries)
+    command = [sys.executable, "-m", "testfloor", "baseline", "update", str(tmp_path), "--coverage-json", str(report)]
+    started = time.perf_counter()
+    subprocess.run(command, env=clean_environ(), check=True, capture_output=True)
+    duration = time.perf_counter() - started
+    new = (tmp_path / "coverage-baseline.json").read_bytes()
+    assert new != old
+    rng = random.Random(7)
+    seen = set()
+    for _trial in range(25):
+        (tmp_path / "coverage-baseline.json").write_bytes(old)
+        process = subprocess.Popen(command, env=clean_environ(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(rng.uniform(0, duration * 1.2))
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        content = (tmp_path / "coverage-baseline.json").read_bytes()
+        assert content in (old, new)
+        seen.add(content == new)
+    assert seen == {False, True}, "the kills should land both before and after the replace"
+
+
+def test_report_combines_a_glob_of_shards_and_checks_their_number(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    make_file(tmp_path / "mod.py", "def f(x):\n    return x\n\nf(1)\n")
+    for name in ("a", "b"):
+        env = clean_environ(COVERAGE_FILE=f".coverage.{name}")
+        subprocess.run([sys.executable, "-m", "coverage", "run", "mod.py"], cwd=tmp_path, env=env, check=True)
+    monkeypatch.chdir(tmp_path)
+    assert main(["report", "--shard", ".coverage.*", "--expect", "3"]) == ExitCode.DATA
+    assert capsys.readouterr().err == "testfloor: expected 3 coverage shards, found 2: .coverage.a, .coverage.b\n"
+    assert main(["report", "--shard", ".coverage.*", "--expect", "2", "--jobs", "1"]) == ExitCode.OK
+    assert "mod.py" in capsys.readouterr().out
+    assert main(["report", "--expect", "1"]) == ExitCode.DATA
+    assert "found 0: none" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("option", [["--expect", "0"], ["--jobs", "two"]])
+def test_a_bad_count_is_a_usage_error(option: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as excinfo:
+        main(["report", *option])
+    assert excinfo.value.code == ExitCode.USAGE
+    assert "expected" in capsys.readouterr().err

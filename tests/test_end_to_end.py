@@ -123,7 +123,10 @@ def test_a_project_goes_through_the_gate_the_run_the_report_and_the_baseline(pro
     (project / "tests" / "test_off.py").unlink()
     dropped = nox(project, "-R", "-s", "baseline")
     assert dropped.returncode != 0
-    assert "src/service.py: lines 6/6, branches 2/2 -> lines 5/6, branches 1/2" in dropped.stdout
+    assert (
+        "src/service.py: lines 6/6 -> 5/6 (-16.67 pts), branches 2/2 -> 1/2 (-50.00 pts), "
+        "combined 100.00% -> 75.00%  [FAIL]"
+    ) in dropped.stdout
     assert "coverage dropped below coverage-baseline.json: total, src/service.py" in dropped.stdout
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import subprocess
 import sys
 from pathlib import Path
 from unittest import mock
@@ -11,7 +12,7 @@ import nox
 import pytest
 
 import testfloor.nox as floor
-from helpers import make_file
+from helpers import clean_environ, make_file
 from testfloor.config import Config, EnvValue, load_config
 
 
@@ -138,7 +139,8 @@ def test_run_tests_clears_stale_data_and_combines_parallel_files(tmp_path: Path)
     assert floor.run_tests(session, config, "-x") == shard
     assert not Path(f"{shard}.stale").exists()
     assert session.env == {"COVERAGE_FILE": str(shard)}
-    first, second = session.run.call_args_list
+    probe, first, second = session.run.call_args_list
+    assert probe.args[:2] == ("python", "-c")
     assert first.args == ("python", "-m", "coverage", "run", "--parallel-mode", "-m", "pytest", "-p", "testfloor", "-x")
     assert first.kwargs == {"success_codes": [0]}
     assert second.args == ("python", "-m", "coverage", "combine", "--quiet")
@@ -147,7 +149,7 @@ def test_run_tests_clears_stale_data_and_combines_parallel_files(tmp_path: Path)
 def test_run_tests_may_let_failing_tests_through_and_skips_an_empty_combine(tmp_path: Path) -> None:
     session = fake_session(tmp_path)
     floor.run_tests(session, Config(tmp_path), allow_failures=True)
-    session.run.assert_called_once()
+    assert session.run.call_count == 2  # the xdist probe, then the run
     assert session.run.call_args.kwargs == {"success_codes": [0, 1]}
 
 
@@ -161,6 +163,7 @@ def test_report_expects_one_shard_per_python(tmp_path: Path) -> None:
         str(floor.shard_path(config, "3.12")),
         str(floor.shard_path(config, "3.13")),
     ]
+    assert args[args.index("--expect") + 1] == "2"
     assert args[-2:] == ("--fail-under", "100")
     floor.report(session, config)
     assert "--fail-under" not in session.run.call_args.args
@@ -243,7 +246,7 @@ def test_run_tests_passes_the_rcfile_to_run_and_combine(tmp_path: Path) -> None:
 
     session.run.side_effect = run
     floor.run_tests(session, config)
-    _probe, measure, combine = session.run.call_args_list
+    _concurrency, _xdist, measure, combine = session.run.call_args_list
     rcfile = f"--rcfile={tmp_path / 'tmp' / 'coveragerc'}"
     assert measure.args[:6] == ("python", "-m", "coverage", "run", "--parallel-mode", rcfile)
     assert combine.args == ("python", "-m", "coverage", "combine", rcfile, "--quiet")
@@ -275,10 +278,14 @@ def test_a_monorepo_is_collected_and_measured_once_per_sub_project(tmp_path: Pat
     assert targets == [("--rootdir", "billing", "billing"), ("--rootdir", "search", "search")]
     session.run.reset_mock(side_effect=True)
     floor.run_tests(session, config)
-    assert [call.args[-3:] for call in session.run.call_args_list] == [
-        ("--rootdir", "billing", "billing"),
-        ("--rootdir", "search", "search"),
-    ]
+    runs = [call.args for call in session.run.call_args_list if "pytest" in call.args]
+    assert [args[-3:] for args in runs] == [("--rootdir", "billing", "billing"), ("--rootdir", "search", "search")]
+    session.run.reset_mock()
+    session.run.return_value = "True"  # pytest-xdist is installed: pytest-cov measures, the second run appends
+    floor.run_tests(session, config)
+    runs = [call.args for call in session.run.call_args_list if "pytest" in call.args]
+    assert ["--cov-append" in args for args in runs] == [False, True]
+    assert all(args[-5:-3] == ("-n", "auto") for args in runs)
 
 
 def test_a_sub_project_that_stops_pytest_fails_the_gate(tmp_path: Path) -> None:
@@ -306,3 +313,100 @@ def test_a_failing_gate_prints_the_classified_report(tmp_path: Path) -> None:
     logged = [call.args[0] for call in session.log.call_args_list]
     assert "     1  missing_heavy: a heavy dependency is not installed" in logged
     assert "  tests/test_m.py: ModuleNotFoundError: No module named 'torch' (tests/test_m.py:1) [fix: stub]" in logged
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        ((), ("--cov", "--cov-report=", "--cov-fail-under=0", "-n", "auto")),
+        (("-n", "2"), ("--cov", "--cov-report=", "--cov-fail-under=0", "-n", "2")),
+        (("--numprocesses=3",), ("--cov", "--cov-report=", "--cov-fail-under=0", "--numprocesses=3")),
+    ],
+)
+def test_run_tests_uses_every_core_under_pytest_cov_when_xdist_is_installed(
+    tmp_path: Path, args: tuple[str, ...], expected: tuple[str, ...]
+) -> None:
+    session = fake_session(tmp_path)
+    session.run.side_effect = lambda *command, **kwargs: "True\n" if command[1] == "-c" else None
+    floor.run_tests(session, Config(tmp_path), *args)
+    command = session.run.call_args.args
+    assert command[:5] == ("python", "-m", "pytest", "-p", "testfloor")
+    assert command[5:] == expected
+
+
+@pytest.mark.parametrize("off", [("-p", "no:xdist"), ("-pno:xdist",)])
+def test_run_tests_does_not_probe_for_xdist_when_it_is_disabled(tmp_path: Path, off: tuple[str, ...]) -> None:
+    session = fake_session(tmp_path)
+    floor.run_tests(session, Config(tmp_path), *off)
+    session.run.assert_called_once()
+    assert session.run.call_args.args[:4] == ("python", "-m", "coverage", "run")
+
+
+def real_session(root: Path, python: object = "3.12") -> mock.Mock:
+    """A session whose run() really runs the command, with this interpreter, in `root`."""
+    session = fake_session(root, python)
+
+    def run(*command: str, success_codes: list[int] | None = None, silent: bool = False) -> str:
+        program = [sys.executable] if command[0] == "python" else [command[0]]
+        result = subprocess.run(
+            [*program, *command[1:]], cwd=root, env=clean_environ(**session.env), capture_output=True, text=True
+        )
+        if result.returncode not in (success_codes or [0]):
+            raise RuntimeError(f"exit {result.returncode}")
+        return result.stdout
+
+    session.run.side_effect = run
+    return session
+
+
+def measured_lines(data_file: Path, name: str) -> set[int]:
+    import coverage
+
+    data = coverage.CoverageData(basename=str(data_file))
+    try:
+        data.read()
+        (measured,) = [path for path in data.measured_files() if Path(path).name == name]
+        return set(data.lines(measured) or [])
+    finally:
+        data.close(force=True)
+
+
+@pytest.fixture
+def tiny_project(tmp_path: Path) -> Path:
+    make_file(tmp_path / "calc.py", "def double(x):\n    return 2 * x\n\n\ndef half(x):\n    return x / 2\n")
+    make_file(tmp_path / "test_calc.py", "from calc import double\n\n\ndef test_double():\n    assert double(2) == 4\n")
+    make_file(tmp_path / "test_more.py", "from calc import half\n\n\ndef test_half():\n    assert half(4) == 2\n")
+    return tmp_path
+
+
+def test_a_real_xdist_run_measures_the_code_the_workers_ran(tiny_project: Path) -> None:
+    shard = floor.run_tests(real_session(tiny_project), Config(tiny_project))
+    assert shard.is_file()
+    assert measured_lines(shard, "calc.py") == {1, 2, 5, 6}
+
+
+def test_failing_tests_may_pass_but_collection_errors_and_no_tests_never_do(tiny_project: Path) -> None:
+    session = real_session(tiny_project)
+    make_file(tiny_project / "test_fails.py", "def test_fails():\n    assert False\n")
+    with pytest.raises(RuntimeError, match="exit 1"):
+        floor.run_tests(session, Config(tiny_project), "-p", "no:xdist")
+    floor.run_tests(session, Config(tiny_project), "-p", "no:xdist", allow_failures=True)
+    assert measured_lines(floor.shard_path(Config(tiny_project), "3.12"), "calc.py") == {1, 2, 5, 6}
+    make_file(tiny_project / "test_broken.py", "import nowhere_to_be_found\n")
+    with pytest.raises(RuntimeError, match="exit 2"):
+        floor.run_tests(session, Config(tiny_project), "-p", "no:xdist", allow_failures=True)
+    (tiny_project / "test_broken.py").unlink()
+    with pytest.raises(RuntimeError, match="exit 5"):
+        floor.run_tests(session, Config(tiny_project), "-p", "no:xdist", "-k", "nothing_matches", allow_failures=True)
+    with pytest.raises(RuntimeError, match="exit 4"):
+        floor.run_tests(session, Config(tiny_project), "-p", "no:xdist", "--no-such-option", allow_failures=True)
+
+
+def test_with_xdist_pytest_cov_measures_with_the_runnable_settings(tmp_path: Path) -> None:
+    make_file(tmp_path / ".coveragerc", "[run]\nconcurrency = gevent\n")
+    session = fake_session(tmp_path)
+    session.run.side_effect = lambda *args, **kwargs: "gevent" if "importlib.util, sys" in " ".join(args) else "True"
+    floor.run_tests(session, Config(tmp_path), "-n", "2")
+    (run,) = [call.args for call in session.run.call_args_list if "pytest" in call.args]
+    assert f"--cov-config={tmp_path / 'tmp' / 'coveragerc'}" in run
+    assert "auto" not in run

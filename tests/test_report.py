@@ -11,7 +11,7 @@ import pytest
 
 from helpers import clean_environ, make_file
 from testfloor.errors import DataError, RegressionError
-from testfloor.report import Outputs, combine, display_percent, write_reports
+from testfloor.report import Outputs, combine, display_percent, find_shards, write_reports
 
 
 @pytest.fixture(scope="module")
@@ -129,3 +129,27 @@ def test_reporting_on_broken_data_is_a_data_error(project: Path) -> None:
 )
 def test_percentages_never_show_100_or_0_unless_exact(value: float, precision: int, shown: str) -> None:
     assert display_percent(value, precision) == shown
+
+
+def test_a_glob_finds_the_shards_and_the_expected_count_is_checked(project: Path) -> None:
+    assert find_shards([project / "shard-*"], expect=2) == [project / "shard-a", project / "shard-b"]
+    assert find_shards([project / "shard-a", project / "shard-?", project / "shard-a"]) == [
+        project / "shard-a",
+        project / "shard-b",
+    ]
+    combine([project / "shard-*"], project / ".coverage", expect=2)
+    assert write_reports(project / ".coverage", Outputs())[0] == 100.0
+
+
+def test_a_lost_shard_fails_the_expected_count_naming_what_was_found(project: Path) -> None:
+    (project / "shard-b").unlink()
+    with pytest.raises(DataError, match=r"^expected 2 coverage shards, found 1: .*shard-a$"):
+        combine([project / "shard-*"], project / ".coverage", expect=2)
+    with pytest.raises(DataError, match=r"^expected 1 coverage shards, found 0: none$"):
+        find_shards([], expect=1)
+    assert not (project / ".coverage").exists()
+
+
+def test_a_glob_that_matches_nothing_is_named_as_missing(project: Path) -> None:
+    with pytest.raises(DataError, match=r"^missing coverage data: .*nothing-\*\.db \(no match\)$"):
+        combine([project / "shard-a", project / "nothing-*.db"], project / ".coverage")

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
+from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -11,7 +13,7 @@ from testfloor import atomic
 from testfloor.errors import DataError
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping
+    from collections.abc import Mapping
 
 FORMAT = 1
 
@@ -43,13 +45,28 @@ class Counts:
         total = self.statements + self.branches
         return 100.0 * (self.covered_lines + self.covered_branches) / total if total else 100.0
 
-    def lines_dropped_from(self, old: Counts) -> bool:
-        """Tell whether the line rate is lower than `old`'s, comparing exact fractions."""
-        return _fraction_dropped(old.covered_lines, old.statements, self.covered_lines, self.statements)
+    @property
+    def line_rate(self) -> Fraction:
+        """Covered statements over statements, exactly; 1 when there are none, as coverage.py counts."""
+        return _rate(self.covered_lines, self.statements)
 
-    def branches_dropped_from(self, old: Counts) -> bool:
-        """Tell whether the branch rate is lower than `old`'s, comparing exact fractions."""
-        return _fraction_dropped(old.covered_branches, old.branches, self.covered_branches, self.branches)
+    @property
+    def branch_rate(self) -> Fraction:
+        """Covered branches over branches, exactly; 1 when there are none."""
+        return _rate(self.covered_branches, self.branches)
+
+    @property
+    def combined_rate(self) -> Fraction:
+        """coverage.py's combined figure as an exact fraction of 1."""
+        return _rate(self.covered_lines + self.covered_branches, self.statements + self.branches)
+
+    def lines_dropped_from(self, old: Counts, policy: Policy | None = None) -> bool:
+        """Tell whether the line rate fell below `old`'s by more than `policy` tolerates (default: at all)."""
+        return _dropped(old.covered_lines, old.statements, self.covered_lines, self.statements, policy or Policy())
+
+    def branches_dropped_from(self, old: Counts, policy: Policy | None = None) -> bool:
+        """Tell whether the branch rate fell below `old`'s by more than `policy` tolerates (default: at all)."""
+        return _dropped(old.covered_branches, old.branches, self.covered_branches, self.branches, policy or Policy())
 
     def to_json(self) -> dict[str, int]:
         return {
@@ -60,11 +77,41 @@ class Counts:
         }
 
 
-def _fraction_dropped(old_hit: int, old_all: int, new_hit: int, new_all: int) -> bool:
+def _rate(hit: int, total: int) -> Fraction:
     # An empty denominator counts as fully covered, as coverage.py does.
-    old_hit, old_all = (1, 1) if old_all == 0 else (old_hit, old_all)
-    new_hit, new_all = (1, 1) if new_all == 0 else (new_hit, new_all)
-    return new_hit * old_all < old_hit * new_all
+    return Fraction(hit, total) if total else Fraction(1)
+
+
+@dataclass(frozen=True)
+class Policy:
+    """What the comparison lets through.
+
+    A rate that fell passes when the fall is within `tolerance_points`
+    percentage points, or when covering `tolerance_lines` more lines (or
+    branches) would bring it back; both default to 0, so any fall fails. A file
+    new to the baseline must reach `new_file_minimum` percent (coverage.py's
+    combined figure), or the baseline's total when it is `None`. Every
+    comparison is between exact fractions, so rounding never decides.
+    """
+
+    tolerance_points: Fraction = Fraction(0)
+    tolerance_lines: int = 0
+    new_file_minimum: Fraction | None = None
+
+    @classmethod
+    def from_settings(cls, points: float, lines: int, new_file_minimum: float | str) -> Policy:
+        """Build a policy from config values; a float is read as the decimal it was written as."""
+        minimum = None if isinstance(new_file_minimum, str) else Fraction(str(new_file_minimum))
+        return cls(Fraction(str(points)), lines, minimum)
+
+
+def _dropped(old_hit: int, old_all: int, new_hit: int, new_all: int, policy: Policy) -> bool:
+    old_rate, new_rate = _rate(old_hit, old_all), _rate(new_hit, new_all)
+    if new_rate >= old_rate - policy.tolerance_points / 100:
+        return False
+    # How many more covered lines would bring the rate back to the old one.
+    shortfall = math.ceil(old_rate * new_all) - new_hit
+    return shortfall > policy.tolerance_lines
 
 
 @dataclass(frozen=True)
@@ -152,6 +199,24 @@ def _count(path: Path, name: str, table: Mapping[str, object], key: str, default
     return value
 
 
+PRECISION = 2  # decimals of the percentages shown; the comparison itself is exact
+
+
+def show_percent(rate: Fraction) -> str:
+    """Show an exact rate as a percentage, never "100" unless it is 100, never "0" unless it is 0."""
+    from testfloor.report import display_percent
+
+    return display_percent(float(rate * 100), PRECISION) + "%"
+
+
+def show_delta(old: Fraction, new: Fraction) -> str:
+    """Show a change in percentage points with its sign; "+0.00" only when nothing changed."""
+    from testfloor.report import display_percent
+
+    delta = (new - old) * 100
+    return ("-" if delta < 0 else "+") + display_percent(float(abs(delta)), PRECISION)
+
+
 @dataclass(frozen=True)
 class Change:
     """How one file (or the total) moved against the baseline."""
@@ -161,19 +226,70 @@ class Change:
     new: Counts | None
 
     @property
+    def status(self) -> str:
+        """One of "new", "deleted", "changed" or "unchanged"."""
+        if self.old is None:
+            return "new"
+        if self.new is None:
+            return "deleted"
+        return "unchanged" if self.old == self.new else "changed"
+
+    @property
     def dropped(self) -> bool:
-        """Tell whether lines or branches lost coverage (new and deleted files never drop)."""
+        """Tell whether lines or branches lost any coverage (new and deleted files never drop)."""
+        return self.dropped_under(Policy())
+
+    def dropped_under(self, policy: Policy) -> bool:
+        """Tell whether lines or branches lost more coverage than `policy` tolerates."""
         if self.old is None or self.new is None:
             return False
-        return self.new.lines_dropped_from(self.old) or self.new.branches_dropped_from(self.old)
+        return self.new.lines_dropped_from(self.old, policy) or self.new.branches_dropped_from(self.old, policy)
+
+    @property
+    def improved(self) -> bool:
+        """Tell whether a kept file is covered better, in lines or branches, and worse in neither."""
+        if self.old is None or self.new is None or self.dropped:
+            return False
+        return self.new.line_rate > self.old.line_rate or self.new.branch_rate > self.old.branch_rate
 
     def describe(self) -> str:
-        """One line with the numbers that were compared."""
+        """One line with the exact counts that were compared, and the rates they give."""
         if self.old is None:
             return f"{self.path}: new file, {_rates(self.new)}"
         if self.new is None:
             return f"{self.path}: deleted (was {_rates(self.old)})"
-        return f"{self.path}: {_rates(self.old)} -> {_rates(self.new)}"
+        parts = [f"lines {_moved(self.old, self.new, 'lines')}"]
+        if self.old.branches or self.new.branches:
+            parts.append(f"branches {_moved(self.old, self.new, 'branches')}")
+        old_rate, new_rate = self.old.combined_rate, self.new.combined_rate
+        parts.append(f"combined {show_percent(old_rate)} -> {show_percent(new_rate)}")
+        return f"{self.path}: {', '.join(parts)}"
+
+    def to_json(self, failed: bool) -> dict[str, object]:
+        """Numbers, never strings: counts, and rates in percent with their deltas in points."""
+        document: dict[str, object] = {"path": self.path, "status": self.status, "failed": failed}
+        document["old"] = None if self.old is None else self.old.to_json()
+        document["new"] = None if self.new is None else self.new.to_json()
+        for metric in ("lines", "branches", "combined"):
+            old = None if self.old is None else float(_metric(self.old, metric) * 100)
+            new = None if self.new is None else float(_metric(self.new, metric) * 100)
+            delta = None if self.old is None or self.new is None else float(_metric_delta(self.old, self.new, metric))
+            document[metric] = {"old": old, "new": new, "delta": delta}
+        return document
+
+
+def _metric(counts: Counts, metric: str) -> Fraction:
+    return {"lines": counts.line_rate, "branches": counts.branch_rate, "combined": counts.combined_rate}[metric]
+
+
+def _metric_delta(old: Counts, new: Counts, metric: str) -> Fraction:
+    return (_metric(new, metric) - _metric(old, metric)) * 100
+
+
+def _moved(old: Counts, new: Counts, metric: str) -> str:
+    hit, total = ("covered_lines", "statements") if metric == "lines" else ("covered_branches", "branches")
+    before, after = f"{getattr(old, hit)}/{getattr(old, total)}", f"{getattr(new, hit)}/{getattr(new, total)}"
+    return f"{before} -> {after} ({show_delta(_metric(old, metric), _metric(new, metric))} pts)"
 
 
 def _rates(counts: Counts | None) -> str:
@@ -181,34 +297,68 @@ def _rates(counts: Counts | None) -> str:
     text = f"lines {counts.covered_lines}/{counts.statements}"
     if counts.branches or counts.covered_branches:
         text += f", branches {counts.covered_branches}/{counts.branches}"
-    return text
+    return f"{text}, combined {show_percent(counts.combined_rate)}"
 
 
 @dataclass(frozen=True)
 class Comparison:
-    """The result of comparing current coverage with the baseline."""
+    """The result of comparing current coverage with the baseline under a `Policy`."""
 
     total: Change
     changes: tuple[Change, ...]
+    policy: Policy = Policy()
+    reference: Fraction = Fraction(1)  # the baseline's combined total, the default minimum for new files
+
+    @property
+    def new_file_minimum(self) -> Fraction:
+        """The combined rate a new file must reach."""
+        minimum = self.policy.new_file_minimum
+        return self.reference if minimum is None else minimum / 100
+
+    def failed(self, change: Change) -> bool:
+        """Tell whether `change` fails: a drop beyond the tolerance, or a new file below the minimum."""
+        if change.old is None and change.new is not None:
+            return change.new.combined_rate < self.new_file_minimum
+        return change.dropped_under(self.policy)
 
     @property
     def regressions(self) -> tuple[Change, ...]:
-        """The total and the files whose coverage dropped."""
-        return tuple(change for change in (self.total, *self.changes) if change.dropped)
+        """The total and the files that fail."""
+        return tuple(change for change in (self.total, *self.changes) if self.failed(change))
 
     @property
     def improved(self) -> bool:
-        """Tell whether the baseline could be tightened: anything covered better, or files added or deleted."""
-        return any(change != Change(change.path, change.old, change.old) for change in self.changes)
+        """Tell whether the baseline can be tightened: a kept file covered better, or a new file.
+
+        Deleted files never count: dropping them from the baseline tightens nothing.
+        """
+        return any(change.improved or change.status == "new" for change in self.changes)
+
+    def to_json(self) -> dict[str, object]:
+        """Return the whole comparison as numbers: the policy, the total and every file that changed."""
+        policy = {
+            "tolerance_points": float(self.policy.tolerance_points),
+            "tolerance_lines": self.policy.tolerance_lines,
+            "new_file_minimum": float(self.new_file_minimum * 100),
+        }
+        changed = [change for change in self.changes if change.status != "unchanged"]
+        return {
+            "format": FORMAT,
+            "result": "regression" if self.regressions else "tighter" if self.improved else "ok",
+            "policy": policy,
+            "regressions": [change.path for change in self.regressions],
+            "total": self.total.to_json(self.failed(self.total)),
+            "files": [change.to_json(self.failed(change)) for change in changed],
+        }
 
 
-def compare(baseline: Baseline, current: Baseline, root: Path) -> Comparison:
-    """Compare `current` with `baseline` file by file and in total.
+def compare(baseline: Baseline, current: Baseline, root: Path, policy: Policy | None = None) -> Comparison:
+    """Compare `current` with `baseline` file by file and in total, under `policy` (default: no tolerance).
 
     A file in the baseline that is missing from the current data but still
     exists under `root` means data was lost (a shard did not arrive): that is a
     `DataError`, never a pass. A file that is gone from the tree is reported as
-    deleted, and its removal does not count towards the total.
+    deleted, and neither it nor a new file moves the total.
     """
     lost = sorted(name for name in baseline.files if name not in current.files and (root / name).exists())
     if lost:
@@ -216,13 +366,70 @@ def compare(baseline: Baseline, current: Baseline, root: Path) -> Comparison:
         raise DataError(f"coverage data has no record of {shown}, which still exist: was a shard lost?")
     names = sorted(set(baseline.files) | set(current.files))
     changes = tuple(Change(name, baseline.files.get(name), current.files.get(name)) for name in names)
-    kept = [name for name in names if name in current.files]
-    old_total = sum((baseline.files[name] for name in kept if name in baseline.files), Counts())
-    new_total = sum((current.files[name] for name in kept if name in baseline.files), Counts())
-    return Comparison(Change("total", old_total, new_total), changes)
+    kept = [name for name in names if name in current.files and name in baseline.files]
+    old_total = sum((baseline.files[name] for name in kept), Counts())
+    new_total = sum((current.files[name] for name in kept), Counts())
+    reference = baseline.totals.combined_rate
+    return Comparison(Change("total", old_total, new_total), changes, policy or Policy(), reference)
 
 
-def describe_changes(changes: Iterable[Change]) -> list[str]:
-    """Lines for the changed files, dropped ones first."""
-    changed = [change for change in changes if change.old != change.new]
-    return [change.describe() for change in sorted(changed, key=lambda change: (not change.dropped, change.path))]
+def describe_changes(comparison: Comparison) -> list[str]:
+    """Lines for the changed files, failing ones first, each marked when it fails."""
+    changed = [change for change in comparison.changes if change.status != "unchanged"]
+    ordered = sorted(changed, key=lambda change: (not comparison.failed(change), change.path))
+    return [change.describe() + ("  [FAIL]" if comparison.failed(change) else "") for change in ordered]
+
+
+def to_markdown(comparison: Comparison, baseline_name: str) -> str:
+    """Summarize in Markdown: the verdict, then the total and every changed file with the counts compared."""
+    if comparison.regressions:
+        verdict = f"**Coverage dropped** below `{baseline_name}`: " + ", ".join(
+            f"`{change.path}`" for change in comparison.regressions
+        )
+    elif comparison.improved:
+        verdict = f"Coverage is at or above `{baseline_name}`, and the baseline can be tightened."
+    else:
+        verdict = f"Coverage is at or above `{baseline_name}`."
+    rows = ["| file | status | lines | branches | combined |", "|---|---|---|---|---|"]
+    changed = [change for change in comparison.changes if change.status != "unchanged"]
+    for change in (comparison.total, *changed):
+        status = "fail" if comparison.failed(change) else change.status
+        cells = [_cell(change, metric) for metric in ("lines", "branches", "combined")]
+        rows.append(f"| `{change.path}` | {status} | " + " | ".join(cells) + " |")
+    return f"### Coverage baseline\n\n{verdict}\n\n" + "\n".join(rows) + "\n"
+
+
+def _cell(change: Change, metric: str) -> str:
+    sides = []
+    for counts in (change.old, change.new):
+        if counts is None:
+            sides.append("–")
+        elif metric == "lines":
+            sides.append(f"{counts.covered_lines}/{counts.statements}")
+        elif metric == "branches":
+            sides.append(f"{counts.covered_branches}/{counts.branches}")
+        else:
+            sides.append(show_percent(counts.combined_rate))
+    return " → ".join(sides)
+
+
+def badge_svg(rate: Fraction, label: str = "coverage") -> str:
+    """Draw a flat SVG badge showing `rate` (exact, shown to one decimal as coverage.py would)."""
+    from testfloor.report import display_percent
+
+    value = display_percent(float(rate * 100), 1) + "%"
+    percent = rate * 100
+    color = "#4c1" if percent >= 90 else "#dfb317" if percent >= 75 else "#fe7d37" if percent >= 50 else "#e05d44"
+    left, right = 6 * len(label) + 10, 7 * len(value) + 10
+    width = left + right
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="20" role="img" '
+        f'aria-label="{label}: {value}">\n'
+        f"<title>{label}: {value}</title>\n"
+        f'<rect width="{left}" height="20" fill="#555"/>\n'
+        f'<rect x="{left}" width="{right}" height="20" fill="{color}"/>\n'
+        '<g fill="#fff" text-anchor="middle" font-family="Verdana,Geneva,DejaVu Sans,sans-serif" font-size="11">\n'
+        f'<text x="{left / 2}" y="14">{label}</text>\n'
+        f'<text x="{left + right / 2}" y="14">{value}</text>\n'
+        "</g>\n</svg>\n"
+    )

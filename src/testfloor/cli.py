@@ -11,7 +11,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from testfloor import __version__
-from testfloor.config import STUB_MODES, Config, Overrides, load_config, parse_python, parse_stubs
+from testfloor.config import (
+    STUB_MODES,
+    Config,
+    Overrides,
+    load_config,
+    number_from_text,
+    parse_new_file_minimum,
+    parse_python,
+    parse_stubs,
+    parse_tolerance,
+    parse_tolerance_lines,
+)
 from testfloor.errors import (
     CollectionError,
     ConfigError,
@@ -25,6 +36,8 @@ from testfloor.errors import (
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
+
+    from testfloor.baseline import Policy
 
 
 class ExitCode(enum.IntEnum):
@@ -41,6 +54,7 @@ class ExitCode(enum.IntEnum):
     NO_SETTINGS = 9  # env discover: the project has no settings classes
     QUARANTINED = 10  # doctor: the suite collects, with project bugs quarantined
     INIT = 11  # init: a file of the project would be overwritten (see --force), or cannot be read
+    TIGHTER = 12  # opt-in (--fail-if-tighter): coverage rose, so the committed baseline can be tightened
 
 
 _EXIT_FOR_ERROR: dict[type[TestfloorError], ExitCode] = {
@@ -95,7 +109,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     report = commands.add_parser("report", help="combine coverage shards and write the reports")
     report.add_argument("--data-file", type=Path, default=Path(".coverage"), help="combined data (default .coverage)")
-    report.add_argument("--shard", dest="shards", type=Path, action="append", default=[], help="a shard to combine")
+    report.add_argument(
+        "--shard", dest="shards", type=Path, action="append", default=[], help="a shard to combine, or a glob of them"
+    )
+    report.add_argument("--expect", type=_count, help="fail unless exactly this many shards are found")
+    report.add_argument("--jobs", type=_count, help="processes analysing the sources (default: one per core)")
     report.add_argument("--xml", type=Path, help="write a Cobertura XML report here")
     report.add_argument("--json", type=Path, help="write a coverage.py JSON report here")
     report.add_argument("--markdown", type=Path, help="write a Markdown summary here")
@@ -108,6 +126,8 @@ def build_parser() -> argparse.ArgumentParser:
             json_path=args.json,
             markdown=args.markdown,
             fail_under=args.fail_under,
+            expect=args.expect,
+            jobs=args.jobs,
         )
     )
 
@@ -150,16 +170,42 @@ def build_parser() -> argparse.ArgumentParser:
     stubs.add_argument("--json", action="store_true", help="print JSON instead of text")
     stubs.set_defaults(run=lambda args: show_stubs(_config_from(args), as_json=args.json))
 
-    baseline = commands.add_parser("baseline", help="compare coverage with the committed baseline")
+    baseline = commands.add_parser(
+        "baseline",
+        help="compare coverage with the committed baseline",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     actions = baseline.add_subparsers(title="actions", metavar="ACTION", required=True)
     for name, help_text in (("check", "fail if coverage dropped"), ("update", "write the baseline from current data")):
-        action = actions.add_parser(name, help=help_text)
+        action = actions.add_parser(
+            name, help=help_text, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter
+        )
         _add_project_options(action)
         action.add_argument("--coverage-json", type=Path, default=Path("coverage.json"), help="coverage.py JSON report")
-        if name == "update":
-            action.add_argument("--allow-decrease", action="store_true", help="write even if coverage dropped")
-    actions.choices["check"].set_defaults(run=lambda args: baseline_check(_config_from(args), args.coverage_json))
-    actions.choices["update"].set_defaults(
+        _add_policy_options(action)
+    check = actions.choices["check"]
+    check.add_argument(
+        "--markdown", metavar="PATH", type=Path, help="write a Markdown summary here (also to $GITHUB_STEP_SUMMARY)"
+    )
+    check.add_argument(
+        "--json", dest="json_out", metavar="PATH", type=Path, help="write the comparison as JSON here ('-': stdout)"
+    )
+    check.add_argument("--badge", metavar="PATH", type=Path, help="write an SVG badge of the current total here")
+    check.add_argument("--fail-if-tighter", action="store_true", help="exit 12 when the baseline can be tightened")
+    check.set_defaults(
+        run=lambda args: baseline_check(
+            _config_from(args),
+            args.coverage_json,
+            markdown=args.markdown,
+            json_out=args.json_out,
+            badge=args.badge,
+            fail_if_tighter=args.fail_if_tighter,
+        )
+    )
+    update = actions.choices["update"]
+    update.add_argument("--allow-decrease", action="store_true", help="write even if coverage dropped")
+    update.set_defaults(
         run=lambda args: baseline_update(_config_from(args), args.coverage_json, allow_decrease=args.allow_decrease)
     )
 
@@ -191,11 +237,27 @@ def _add_project_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stub-mode", choices=STUB_MODES, help="stub only missing modules, or always")
 
 
-def _arg(parse: Callable[[object], object], *, split: bool = False) -> Callable[[str], object]:
+def _add_policy_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--tolerance", type=_arg(parse_tolerance, number=True), help="percentage points a rate may drop"
+    )
+    parser.add_argument(
+        "--tolerance-lines", type=_arg(parse_tolerance_lines, number=True), help="lines a file may lose"
+    )
+    parser.add_argument(
+        "--new-file-minimum",
+        type=_arg(parse_new_file_minimum, number=True),
+        help='percent a new file must reach, or "total" (the baseline\'s total; default)',
+    )
+
+
+def _arg(parse: Callable[[object], object], *, split: bool = False, number: bool = False) -> Callable[[str], object]:
     """Adapt a domain parser (which raises ValueError) to argparse (which wants ArgumentTypeError)."""
 
     def convert(text: str) -> object:
         try:
+            if number:
+                return parse(number_from_text(text))
             return parse([part.strip() for part in text.split(",") if part.strip()] if split else text)
         except ValueError as err:
             raise argparse.ArgumentTypeError(str(err)) from None
@@ -219,8 +281,27 @@ def _percent(text: str) -> float:
     return value
 
 
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected 1 or more, got {value}")
+    return value
+
+
 def _config_from(args: argparse.Namespace) -> Config:
-    overrides = Overrides(baseline=args.baseline, python=args.python, stubs=args.stubs, stub_mode=args.stub_mode)
+    overrides = Overrides(
+        baseline=args.baseline,
+        python=args.python,
+        stubs=args.stubs,
+        stub_mode=args.stub_mode,
+        # Only the baseline actions have the policy options.
+        baseline_tolerance=getattr(args, "tolerance", None),
+        baseline_tolerance_lines=getattr(args, "tolerance_lines", None),
+        new_file_minimum=getattr(args, "new_file_minimum", None),
+    )
     config = load_config(args.path, environ=os.environ, overrides=overrides)
     for warning in config.warnings:
         print(f"testfloor: warning: {warning}", file=sys.stderr)
@@ -265,15 +346,20 @@ def run_report(
     json_path: Path | None = None,
     markdown: Path | None = None,
     fail_under: float | None = None,
+    expect: int | None = None,
+    jobs: int | None = None,
 ) -> int:
-    """Combine `shards` (if any) into `data_file`, then write the reports and print the table."""
+    """Combine `shards` (if any; `expect` of them if given) into `data_file`, then write the reports and the table.
+
+    Every report comes from one analysis per file, made by `jobs` processes.
+    """
     from testfloor import report
 
-    if shards:
-        report.combine(shards, data_file)
+    if shards or expect is not None:
+        report.combine(shards, data_file, expect)
     outputs = report.Outputs(xml=xml, json=json_path, markdown=markdown)
     try:
-        _total, table = report.write_reports(data_file, outputs, fail_under)
+        _total, table = report.write_reports(data_file, outputs, fail_under, jobs)
     finally:
         if markdown is not None and markdown.is_file() and os.environ.get("GITHUB_STEP_SUMMARY"):
             with open(os.environ["GITHUB_STEP_SUMMARY"], "a", encoding="utf-8") as summary:
@@ -282,35 +368,79 @@ def run_report(
     return ExitCode.OK
 
 
-def baseline_check(config: Config, coverage_json: Path) -> int:
-    """Compare the coverage report with the committed baseline; fail on any drop."""
-    from testfloor import baseline
+def _policy(config: Config) -> Policy:
+    from testfloor.baseline import Policy
+
+    return Policy.from_settings(config.baseline_tolerance, config.baseline_tolerance_lines, config.new_file_minimum)
+
+
+def baseline_check(
+    config: Config,
+    coverage_json: Path,
+    *,
+    markdown: Path | None = None,
+    json_out: Path | None = None,
+    badge: Path | None = None,
+    fail_if_tighter: bool = False,
+) -> int:
+    """Compare the coverage report with the committed baseline and write the outputs asked for.
+
+    Fails on a drop beyond the tolerance or a new file below its minimum; with
+    `fail_if_tighter`, returns `ExitCode.TIGHTER` when coverage rose.
+    """
+    from testfloor import atomic, baseline
 
     current = baseline.from_coverage_json(coverage_json)
-    comparison = baseline.compare(baseline.read_baseline(config.baseline_path), current, config.root)
-    for line in baseline.describe_changes(comparison.changes):
-        print(line)
-    print(f"total (files in both): {comparison.total.describe().split(': ', 1)[1]}")
+    comparison = baseline.compare(baseline.read_baseline(config.baseline_path), current, config.root, _policy(config))
+    # With the JSON on stdout, the lines for people go to stderr.
+    terminal = sys.stderr if json_out is not None and str(json_out) == "-" else sys.stdout
+    for line in baseline.describe_changes(comparison):
+        print(line, file=terminal)
+    print(f"total (files in both): {comparison.total.describe().split(': ', 1)[1]}", file=terminal)
+    summary = baseline.to_markdown(comparison, config.baseline)
+    if markdown is not None:
+        atomic.write_text(markdown, summary)
+    if os.environ.get("GITHUB_STEP_SUMMARY"):
+        with open(os.environ["GITHUB_STEP_SUMMARY"], "a", encoding="utf-8") as step_summary:
+            step_summary.write(summary)
+    if json_out is not None:
+        document = json.dumps(comparison.to_json(), indent=2, sort_keys=True) + "\n"
+        if str(json_out) == "-":
+            print(document, end="")
+        else:
+            atomic.write_text(json_out, document)
+    if badge is not None:
+        atomic.write_text(badge, baseline.badge_svg(current.totals.combined_rate))
     dropped = comparison.regressions
     if dropped:
         names = ", ".join(change.path for change in dropped)
         raise RegressionError(f"coverage dropped below {config.baseline}: {names}")
-    print(f"coverage is at or above {config.baseline}")
+    if comparison.improved:
+        print(f"coverage is above {config.baseline}: `testfloor baseline update` would tighten it", file=terminal)
+        return ExitCode.TIGHTER if fail_if_tighter else ExitCode.OK
+    print(f"coverage is at or above {config.baseline}", file=terminal)
     return ExitCode.OK
 
 
 def baseline_update(config: Config, coverage_json: Path, *, allow_decrease: bool = False) -> int:
-    """Write the baseline from the coverage report; refuse to loosen it unless `allow_decrease`."""
+    """Write the baseline from the coverage report; refuse to loosen it unless `allow_decrease`.
+
+    Loosening means any drop of a kept file's rate, whatever the tolerance: the
+    tolerance lets a check pass, never lowers the committed numbers.
+    """
     from testfloor import baseline
 
     current = baseline.from_coverage_json(coverage_json)
     if config.baseline_path.exists() and not allow_decrease:
         comparison = baseline.compare(baseline.read_baseline(config.baseline_path), current, config.root)
-        if comparison.regressions:
-            names = ", ".join(change.path for change in comparison.regressions)
-            raise RegressionError(f"not updating {config.baseline}: coverage dropped ({names}); see --allow-decrease")
+        dropped = [change.path for change in (comparison.total, *comparison.changes) if change.dropped]
+        if dropped:
+            raise RegressionError(
+                f"not updating {config.baseline}: coverage dropped ({', '.join(dropped)}); see --allow-decrease"
+            )
     baseline.write_baseline(config.baseline_path, current)
-    print(f"wrote {config.baseline_path}: {len(current.files)} files, {current.totals.percent:.2f}% covered")
+    shown = baseline.show_percent(current.totals.combined_rate)
+    print(f"wrote {config.baseline_path}: {len(current.files)} files, {shown} covered")
     return ExitCode.OK
 
 

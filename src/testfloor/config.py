@@ -25,6 +25,7 @@ DEFAULT_BASELINE = "coverage-baseline.json"
 STUB_MODES = ("missing", "always")
 LOOP_SCOPES = ("session", "package", "module", "class", "function", "keep")
 IMPORT_MODES = ("prepend", "append", "importlib")
+NEW_FILE_TOTAL = "total"  # new files must reach the baseline's total
 ENV_PREFIX = "TESTFLOOR_"
 
 _VERSION = re.compile(r"3\.\d{1,2}\Z")
@@ -60,6 +61,9 @@ class Overrides:
     stubs: tuple[str, ...] | None = None
     stub_mode: str | None = None
     loop_scope: str | None = None
+    baseline_tolerance: float | None = None
+    baseline_tolerance_lines: int | None = None
+    new_file_minimum: float | str | None = None
 
 
 @dataclass(frozen=True)
@@ -79,6 +83,11 @@ class Config:
     import_mode: str | None = None
     quarantine: tuple[Quarantined, ...] = ()
     subprojects: tuple[str, ...] = ()
+    # A drop within either tolerance passes: percentage points of a rate, or lines (and branches) lost.
+    baseline_tolerance: float = 0.0
+    baseline_tolerance_lines: int = 0
+    # The combined percentage a file new to the baseline must reach, or NEW_FILE_TOTAL.
+    new_file_minimum: float | str = NEW_FILE_TOTAL
     warnings: tuple[str, ...] = ()
 
     @property
@@ -290,6 +299,45 @@ def parse_python(value: object) -> tuple[str, ...]:
     return tuple(versions)
 
 
+def parse_tolerance(value: object) -> float:
+    """Parse ``baseline_tolerance``: percentage points a rate may drop, from 0 to 100."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"expected percentage points like 0.5, got {toml_type(value)}")
+    if not 0 <= value <= 100:
+        raise ValueError(f"expected percentage points from 0 to 100, got {value}")
+    return float(value)
+
+
+def parse_tolerance_lines(value: object) -> int:
+    """Parse ``baseline_tolerance_lines``: how many lines (or branches) a file may lose, 0 or more."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        shown = value if isinstance(value, int) and not isinstance(value, bool) else toml_type(value)
+        raise ValueError(f"expected a number of lines, 0 or more, got {shown}")
+    return value
+
+
+def parse_new_file_minimum(value: object) -> float | str:
+    """Parse ``new_file_minimum``: a percentage from 0 to 100, or ``"total"`` (the baseline's total)."""
+    if value == NEW_FILE_TOTAL:
+        return NEW_FILE_TOTAL
+    if isinstance(value, str):
+        raise ValueError(f'expected a percentage or "{NEW_FILE_TOTAL}", got {value!r}')
+    try:
+        return parse_tolerance(value)
+    except ValueError:
+        raise ValueError(f'expected a percentage from 0 to 100 or "{NEW_FILE_TOTAL}", got {value!r}') from None
+
+
+def number_from_text(text: str) -> object:
+    """Read a number given as text (an environment variable, an option); other text stays text."""
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
 _PARSERS: dict[str, Callable[[object], Any]] = {
     "env": parse_env_table,
     "stubs": parse_stubs,
@@ -302,6 +350,9 @@ _PARSERS: dict[str, Callable[[object], Any]] = {
     "import_mode": parse_import_mode,
     "quarantine": parse_quarantine,
     "subprojects": parse_paths,
+    "baseline_tolerance": parse_tolerance,
+    "baseline_tolerance_lines": parse_tolerance_lines,
+    "new_file_minimum": parse_new_file_minimum,
 }
 
 # Variables hold text: lists are comma-separated.
@@ -311,6 +362,9 @@ _ENVIRON: dict[str, tuple[str, Callable[[str], object]]] = {
     "TESTFLOOR_PYTHON": ("python", lambda text: [part.strip() for part in text.split(",") if part.strip()]),
     "TESTFLOOR_STUBS": ("stubs", lambda text: [part.strip() for part in text.split(",") if part.strip()]),
     "TESTFLOOR_STUB_MODE": ("stub_mode", str),
+    "TESTFLOOR_BASELINE_TOLERANCE": ("baseline_tolerance", number_from_text),
+    "TESTFLOOR_BASELINE_TOLERANCE_LINES": ("baseline_tolerance_lines", number_from_text),
+    "TESTFLOOR_NEW_FILE_MINIMUM": ("new_file_minimum", number_from_text),
 }
 
 

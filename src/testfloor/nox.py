@@ -30,6 +30,8 @@ from testfloor.config import Config, load_config
 from testfloor.errors import TestfloorError
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     import nox
 
 REQUIREMENTS = "requirements-test.txt"
@@ -176,8 +178,13 @@ def shard_path(config: Config, python: object) -> Path:
 def run_tests(session: nox.Session, config: Config, *args: str, allow_failures: bool = False) -> Path:
     """Run the suite under coverage and leave one combined data file for this interpreter; return its path.
 
-    With `allow_failures`, failing tests (pytest exit 1) do not fail the
-    session: the data still counts. Collection, usage and internal errors do.
+    When pytest-xdist is installed in the session, the suite runs on every
+    core (``-n auto``, unless `args` choose the workers or disable xdist)
+    under pytest-cov, which measures the workers and combines their data.
+    Otherwise it runs under ``coverage run``. With `allow_failures`, failing
+    tests (pytest exit 1) do not fail the session: the data still counts.
+    Collection errors (2), internal errors (3), usage errors (4) and no tests
+    (5) always do.
     """
     shard = shard_path(config, session.python)
     for stale in glob.glob(f"{glob.escape(str(shard))}*"):
@@ -185,22 +192,19 @@ def run_tests(session: nox.Session, config: Config, *args: str, allow_failures: 
     session.env["COVERAGE_FILE"] = str(shard)
     rcfile = coverage_rcfile(session, config)
     _sub_project_env(session, config)
-    for _prefix, target in _targets(config):
-        session.run(
-            "python",
-            "-m",
-            "coverage",
-            "run",
-            "--parallel-mode",
-            *rcfile,
-            "-m",
-            "pytest",
-            "-p",
-            "testfloor",
-            *target,
-            *args,
-            success_codes=[0, 1] if allow_failures else [0],
-        )
+    xdist = _uses_xdist(session, args)
+    for index, (_prefix, target) in enumerate(_targets(config)):
+        if xdist:
+            # pytest-cov follows xdist's workers; --cov-fail-under=0: pytest-cov would apply the combined floor of
+            # the coverage config to this one run. A second sub-project appends to the first one's data.
+            workers = [] if _chooses_workers(args) else ["-n", "auto"]
+            settings = [f"--cov-config={rcfile[0].partition('=')[2]}"] if rcfile else []
+            append = ["--cov-append"] if index else []
+            runner = ["pytest", "-p", "testfloor", "--cov", "--cov-report=", "--cov-fail-under=0", *settings, *append]
+            runner += workers
+        else:
+            runner = ["coverage", "run", "--parallel-mode", *rcfile, "-m", "pytest", "-p", "testfloor"]
+        session.run("python", "-m", *runner, *target, *args, success_codes=[0, 1] if allow_failures else [0])
     if glob.glob(f"{glob.escape(str(shard))}.*"):
         session.run("python", "-m", "coverage", "combine", *rcfile, "--quiet")
     return shard
@@ -233,11 +237,27 @@ def coverage_rcfile(session: nox.Session, config: Config) -> list[str]:
     return rcfile
 
 
+def _uses_xdist(session: nox.Session, args: Sequence[str]) -> bool:
+    if "no:xdist" in args or "-pno:xdist" in args:
+        return False
+    probe = "import importlib.util; print(importlib.util.find_spec('xdist') is not None)"
+    output = session.run("python", "-c", probe, silent=True)
+    return isinstance(output, str) and output.strip().endswith("True")
+
+
+def _chooses_workers(args: Sequence[str]) -> bool:
+    return any(arg in ("-n", "--numprocesses") or arg.startswith(("-n", "--numprocesses=")) for arg in args)
+
+
 def report(session: nox.Session, config: Config, *, fail_under: float | None = None) -> None:
-    """Combine the shards of every configured Python and write coverage.xml, coverage.json and coverage.md."""
+    """Combine the shards of every configured Python and write coverage.xml, coverage.json and coverage.md.
+
+    Each Python's shard is named, and their number is checked: a lost one fails the session with its name.
+    """
     shards: list[str] = []
     for python in pythons(config):
         shards += ["--shard", str(shard_path(config, python))]
+    shards += ["--expect", str(len(pythons(config)))]
     floor = [] if fail_under is None else ["--fail-under", str(fail_under)]
     outputs = ["--xml", "coverage.xml", "--json", "coverage.json", "--markdown", "coverage.md"]
     session.run("testfloor", "report", *shards, *outputs, *floor)

@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 import contextlib
+import functools
+import glob
 import io
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import coverage
 from coverage.exceptions import CoverageException
 from coverage.results import should_fail_under
 
-from testfloor import atomic
+from testfloor import analysis, atomic
 from testfloor.errors import DataError, RegressionError
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
-    from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -28,15 +30,41 @@ class Outputs:
     markdown: Path | None = None
 
 
-def combine(shards: Sequence[Path], data_file: Path) -> None:
-    """Combine the `shards` into `data_file`, keeping them.
+def find_shards(patterns: Sequence[Path], expect: int | None = None) -> list[Path]:
+    """Expand `patterns` (paths, or globs like ``.coverage.*``) into shard files, checking that all are there.
 
-    Every shard must exist and be readable, and the result must not be empty:
-    coverage.py itself only warns about an unreadable file and skips it.
+    A plain path that is not a file, or a glob that matches nothing, is named
+    as missing. With `expect`, finding any other number of shards is an error
+    that lists what was found: CI lost a shard, or uploaded one twice.
     """
-    missing = [str(shard) for shard in shards if not shard.is_file()]
+    shards: list[Path] = []
+    missing: list[str] = []
+    for pattern in patterns:
+        if glob.has_magic(str(pattern)):
+            found = sorted(Path(name) for name in glob.glob(str(pattern)) if Path(name).is_file())
+            shards += [shard for shard in found if shard not in shards]
+            if not found:
+                missing.append(f"{pattern} (no match)")
+        elif not pattern.is_file():
+            missing.append(str(pattern))
+        elif pattern not in shards:
+            shards.append(pattern)
     if missing:
         raise DataError(f"missing coverage data: {', '.join(missing)}")
+    if expect is not None and len(shards) != expect:
+        names = ", ".join(str(shard) for shard in shards) or "none"
+        raise DataError(f"expected {expect} coverage shards, found {len(shards)}: {names}")
+    return shards
+
+
+def combine(shards: Sequence[Path], data_file: Path, expect: int | None = None) -> None:
+    """Combine the `shards` (paths or globs) into `data_file`, keeping them.
+
+    Every shard must exist and be readable, there must be `expect` of them
+    when it is given, and the result must not be empty: coverage.py itself only
+    warns about an unreadable file and skips it, and combines what it finds.
+    """
+    shards = find_shards(shards, expect)
     for shard in shards:
         _check_readable(shard)
     with _opened(data_file) as cov:
@@ -72,32 +100,40 @@ def _check_readable(path: Path) -> None:
         raise DataError(f"{path}: coverage data measured no files")
 
 
-def write_reports(data_file: Path, outputs: Outputs, fail_under: float | None = None) -> tuple[float, str]:
+def write_reports(
+    data_file: Path, outputs: Outputs, fail_under: float | None = None, jobs: int | None = None
+) -> tuple[float, str]:
     """Write the reports `outputs` asks for from `data_file`; return the total and the terminal table.
 
-    Each file is written atomically. With `fail_under`, a total below it
-    (compared as coverage.py does, at the configured precision) raises
-    `RegressionError` after the reports are written.
+    Every report comes from one analysis per source file, computed by `jobs`
+    processes (default: one per core); the reports are coverage.py's own. Each
+    file is written atomically. With `fail_under`, a total below it (compared
+    as coverage.py does, at the configured precision) raises `RegressionError`
+    after the reports are written.
     """
     if not data_file.is_file():
         raise DataError(f"{data_file}: not found")
     with _opened(data_file) as cov:
-        return _write(cov, data_file, outputs, fail_under)
+        try:
+            cov.load()
+        except CoverageException as err:
+            raise DataError(f"{data_file}: cannot report: {err}") from None
+        jobs = analysis.default_jobs() if jobs is None else jobs
+        with analysis.shared(cov, jobs) as sharing:
+            return _write(cov, data_file, outputs, fail_under, jobs if sharing else 1)
 
 
-def _write(cov: coverage.Coverage, data_file: Path, outputs: Outputs, fail_under: float | None) -> tuple[float, str]:
+def _write(
+    cov: coverage.Coverage, data_file: Path, outputs: Outputs, fail_under: float | None, jobs: int
+) -> tuple[float, str]:
+    # The XML report is the slowest to build (a whole DOM): it goes first, so that it can run beside the others.
+    writers = [
+        functools.partial(_write_xml, cov, outputs.xml) if outputs.xml is not None else None,
+        functools.partial(_write_json, cov, outputs.json) if outputs.json is not None else None,
+        functools.partial(_write_markdown, cov, outputs.markdown) if outputs.markdown is not None else None,
+    ]
     try:
-        cov.load()
-        if outputs.xml is not None:
-            with atomic.replacing(outputs.xml) as temporary:
-                cov.xml_report(outfile=str(temporary))
-        if outputs.json is not None:
-            with atomic.replacing(outputs.json) as temporary:
-                cov.json_report(outfile=str(temporary))
-        if outputs.markdown is not None:
-            markdown = io.StringIO()
-            cov.report(file=markdown, output_format="markdown")
-            atomic.write_text(outputs.markdown, markdown.getvalue())
+        analysis.run_concurrently(cov, [writer for writer in writers if writer is not None], jobs)
         table = io.StringIO()
         total = cov.report(file=table)
     except CoverageException as err:
@@ -108,6 +144,22 @@ def _write(cov: coverage.Coverage, data_file: Path, outputs: Outputs, fail_under
             f"total coverage {display_percent(total, precision)}% is below the required {fail_under}%"
         )
     return total, table.getvalue()
+
+
+def _write_xml(cov: coverage.Coverage, path: Path) -> None:
+    with atomic.replacing(path) as temporary:
+        cov.xml_report(outfile=str(temporary))
+
+
+def _write_json(cov: coverage.Coverage, path: Path) -> None:
+    with atomic.replacing(path) as temporary:
+        cov.json_report(outfile=str(temporary))
+
+
+def _write_markdown(cov: coverage.Coverage, path: Path) -> None:
+    markdown = io.StringIO()
+    cov.report(file=markdown, output_format="markdown")
+    atomic.write_text(path, markdown.getvalue())
 
 
 def display_percent(value: float, precision: int) -> str:

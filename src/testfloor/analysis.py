@@ -1,0 +1,421 @@
+"""One analysis per source file, shared by every report coverage.py writes, and spread over the cores.
+
+coverage.py analyses every source file again for each report it writes
+(``json_report``, ``xml_report``, ``report``): parsing the source is most of
+the cost. Its reporters all get their files from `Coverage._get_file_reporters`
+and their analyses from `Coverage._analyze`, after remapping the data with
+`Coverage._prepare_data_for_reporting`: three private methods. Inside `shared`,
+they are replaced, on one `Coverage` instance only, by versions that do their
+work once; the analyses can be computed beforehand by worker processes. The
+reporters themselves are coverage.py's own, so the reports are exactly the
+ones coverage.py writes.
+
+The JSON reporter writes with ``json.dump``, which encodes piece by piece in
+Python; ``json.dumps`` encodes the same text in one go in C, several times
+faster. Inside `shared`, `coverage.jsonreport`'s name ``json`` is bound to a
+stand-in whose ``dump`` calls ``dumps``, so the text is the same.
+
+The XML reporter builds a ``xml.dom.minidom`` document, whose ``setAttribute``
+alone takes most of the report's time and memory. Inside `shared`,
+`coverage.xmlreport`'s name ``xml`` is bound to a stand-in whose minidom is
+`LightDocument`: the few calls the reporter makes, and minidom's own pretty
+printing, escaped as the running Python's minidom escapes (learned from it).
+
+Because the hooks are private, `shared` checks the coverage.py version and
+the methods' presence first; where they do not fit, reporting takes the plain
+path (one analysis per report), which is slower and otherwise the same. The
+two module names are process-wide: `shared` is for one reporting thread.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import inspect
+import json
+import os
+import pickle
+import threading
+import types
+import xml
+import xml.dom.minidom
+from typing import TYPE_CHECKING, Any
+
+import coverage
+import coverage.jsonreport
+import coverage.xmlreport
+from coverage.exceptions import CoverageException
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator, Sequence
+
+    from coverage.plugin import CodeRegion, FileReporter
+    from coverage.results import Analysis
+
+# The coverage.py versions whose private reporting hooks are known to behave as described above.
+SUPPORTED = ((7, 10), (8, 0))
+_HOOKS = ("_analyze", "_get_file_reporter", "_get_file_reporters", "_prepare_data_for_reporting")
+# Below this many files, starting worker processes costs more than it saves.
+MIN_FILES_PER_WORKER = 50
+
+
+def supported(cov: coverage.Coverage) -> bool:
+    """Tell whether `cov` has the private hooks `shared` relies on, in a version known to have them."""
+    if not SUPPORTED[0] <= tuple(coverage.version_info[:2]) < SUPPORTED[1]:
+        return False
+    if not all(callable(getattr(cov, name, None)) for name in _HOOKS):
+        return False
+    if getattr(coverage.jsonreport, "json", None) is not json or getattr(coverage.xmlreport, "xml", None) is not xml:
+        return False
+    return "file_reporter" in inspect.signature(cov._analyze).parameters
+
+
+class OneShotJson:
+    """What `coverage.jsonreport` sees as ``json`` inside `shared`: ``dump`` writes what ``dumps`` returns."""
+
+    @staticmethod
+    def dump(document: object, file: Any, **options: Any) -> None:
+        """Write `document` to `file` as ``json.dump`` would, encoding it in one go."""
+        file.write(json.dumps(document, **options))
+
+
+def default_jobs() -> int:
+    """Return the number of cores this process may use."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1  # pragma: no cover - platforms without sched_getaffinity (macOS, Windows)
+
+
+@contextlib.contextmanager
+def shared(cov: coverage.Coverage, jobs: int = 1) -> Iterator[bool]:
+    """Make every report `cov` writes inside the block reuse one analysis per file; yield whether it does.
+
+    With `jobs` above 1 and enough files, the analyses are computed by that
+    many worker processes before the first report needs them.
+    """
+    if not supported(cov):
+        yield False
+        return
+    # Before any report remaps the data to an in-memory copy ([paths]), note the file the workers will read.
+    data_file = cov.get_data().data_filename()
+    original_reporters = cov._get_file_reporters
+    original_analyze = cov._analyze
+    original_prepare = cov._prepare_data_for_reporting
+    reporters: list[tuple[FileReporter, Any]] | None = None
+    analyses: dict[str, Analysis | Exception] = {}
+    prepared = False
+
+    def prepare_data_for_reporting() -> None:
+        # Every report remaps the data ([paths]) into a new in-memory copy and keeps the old ones until the end.
+        # Remapping mapped data changes nothing: once is enough.
+        nonlocal prepared
+        if not prepared:
+            original_prepare()
+            prepared = True
+
+    def get_file_reporters(morfs: Any = None) -> list[tuple[FileReporter, Any]]:
+        nonlocal reporters
+        if morfs:
+            return original_reporters(morfs)
+        if reporters is None:
+            # Made once: making them reads the data file, which a forked writer must not do.
+            reporters = original_reporters(morfs)
+            computed = analyze_in_workers(cov, data_file, [morf for _fr, morf in reporters], jobs)
+            for file_reporter, morf in reporters:
+                if morf in computed:
+                    analyses[morf], regions = computed[morf]
+                    # The JSON report asks each file for its functions and classes, parsing it again: answer from the
+                    # worker's parse. `code_regions` is public FileReporter API; this shadows it on one instance.
+                    file_reporter.code_regions = functools.partial(list, regions)  # type: ignore[method-assign]
+        # The reporters pop from the list they get: give each one its own.
+        return list(reporters)
+
+    def analyze(morf: Any, file_reporter: FileReporter | None = None) -> Analysis:
+        # Reporters pass the measured file name; anything else (a module object) takes the plain path.
+        if not isinstance(morf, str):
+            return original_analyze(morf, file_reporter=file_reporter)
+        if morf not in analyses:
+            try:
+                # Without the kept file reporter: coverage.py makes a new one, whose parsed source is dropped after.
+                analyses[morf] = original_analyze(morf)
+            except Exception as err:
+                # Kept too: a forked writer must meet the same error without reading the data file.
+                analyses[morf] = err
+        result = analyses[morf]
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    # Instance attributes shadow the methods for this object only, and go when the block ends.
+    cov._get_file_reporters = get_file_reporters  # type: ignore[method-assign]
+    cov._analyze = analyze  # type: ignore[method-assign]
+    cov._prepare_data_for_reporting = prepare_data_for_reporting  # type: ignore[method-assign]
+    setattr(coverage.jsonreport, "json", OneShotJson)  # noqa: B010 - a module global, not an attribute mypy knows
+    setattr(coverage.xmlreport, "xml", LIGHT_XML)  # noqa: B010
+    try:
+        yield True
+    finally:
+        del cov._get_file_reporters
+        del cov._analyze
+        del cov._prepare_data_for_reporting
+        setattr(coverage.jsonreport, "json", json)  # noqa: B010
+        setattr(coverage.xmlreport, "xml", xml)  # noqa: B010
+
+
+def _learn_escapes(attribute: bool) -> dict[int, str]:
+    # minidom's escaping changed in Python 3.13 (tabs and newlines in attributes): ask the one that is running.
+    document = xml.dom.minidom.getDOMImplementation().createDocument(None, "a", None)
+    table = {}
+    for char in "&<>\"\r\n\t'":
+        element = document.createElement("b")
+        if attribute:
+            element.setAttribute("v", char)
+            escaped = element.toxml()[len('<b v="') : -len('"/>')]
+        else:
+            element.appendChild(document.createTextNode(char))
+            escaped = element.toxml()[len("<b>") : -len("</b>")]
+        if escaped != char:
+            table[ord(char)] = escaped
+    return table
+
+
+_ATTRIBUTE_ESCAPES = _learn_escapes(attribute=True)
+_TEXT_ESCAPES = _learn_escapes(attribute=False)
+_XML_HEADER = xml.dom.minidom.getDOMImplementation().createDocument(None, "a", None).toprettyxml().split("<a")[0]
+
+
+class LightText:
+    """A text node."""
+
+    __slots__ = ("data",)
+
+    def __init__(self, data: str) -> None:
+        self.data = data
+
+    def write(self, out: list[str], indent: str, newline: str) -> None:
+        """Append this node as minidom's pretty printer writes it."""
+        out.append(f"{indent}{self.data}{newline}".translate(_TEXT_ESCAPES))
+
+
+class LightComment(LightText):
+    """A comment."""
+
+    __slots__ = ()
+
+    def write(self, out: list[str], indent: str, newline: str) -> None:
+        """Append this node as minidom's pretty printer writes it."""
+        out.append(f"{indent}<!--{self.data}-->{newline}")
+
+
+class LightElement:
+    """An element: a tag, attributes in the order first set, and children."""
+
+    __slots__ = ("attributes", "childNodes", "tagName")
+
+    def __init__(self, tag: str) -> None:
+        self.tagName = tag
+        self.attributes: dict[str, str] = {}
+        self.childNodes: list[LightElement | LightText] = []
+
+    def setAttribute(self, name: str, value: str) -> None:
+        """Set an attribute; a new one goes last, as in minidom."""
+        self.attributes[name] = value
+
+    def appendChild(self, node: LightElement | LightText) -> LightElement | LightText:
+        """Append a child node and return it."""
+        self.childNodes.append(node)
+        return node
+
+    def write(self, out: list[str], indent: str, newline: str, step: str = "\t") -> None:
+        """Append this element and its children as minidom's ``writexml`` does when pretty printing."""
+        out.append(f"{indent}<{self.tagName}")
+        for name, value in self.attributes.items():
+            out.append(f' {name}="{value.translate(_ATTRIBUTE_ESCAPES)}"')
+        if not self.childNodes:
+            out.append(f"/>{newline}")
+            return
+        out.append(">")
+        if len(self.childNodes) == 1 and type(self.childNodes[0]) is LightText:
+            self.childNodes[0].write(out, "", "")
+        else:
+            out.append(newline)
+            for node in self.childNodes:
+                if isinstance(node, LightElement):
+                    node.write(out, indent + step, newline, step)
+                else:
+                    node.write(out, indent + step, newline)
+            out.append(indent)
+        out.append(f"</{self.tagName}>{newline}")
+
+
+class LightDocument:
+    """The part of a minidom document coverage.py's XML reporter uses."""
+
+    def __init__(self, root: str) -> None:
+        self.documentElement = LightElement(root)
+
+    def createElement(self, tag: str) -> LightElement:
+        """Make an element."""
+        return LightElement(tag)
+
+    def createComment(self, data: str) -> LightComment:
+        """Make a comment."""
+        return LightComment(data)
+
+    def createTextNode(self, data: str) -> LightText:
+        """Make a text node."""
+        return LightText(data)
+
+    def toprettyxml(self, indent: str = "\t", newl: str = "\n") -> str:
+        """Serialize as minidom's ``toprettyxml`` does."""
+        out = [_XML_HEADER.rstrip("\n") + newl]
+        self.documentElement.write(out, "", newl, indent)
+        return "".join(out)
+
+
+class LightImplementation:
+    """Stands in for ``xml.dom.minidom.getDOMImplementation()``."""
+
+    def createDocument(self, namespace: str | None, root: str, doctype: object) -> LightDocument:
+        """Make a document with a root element named `root`."""
+        return LightDocument(root)
+
+
+LIGHT_XML = types.SimpleNamespace(
+    dom=types.SimpleNamespace(
+        minidom=types.SimpleNamespace(
+            getDOMImplementation=LightImplementation, Document=LightDocument, Element=LightElement
+        )
+    )
+)
+
+
+def run_concurrently(cov: coverage.Coverage, writers: Sequence[Callable[[], None]], jobs: int) -> None:
+    """Call each of `writers`; with `jobs` above 1, run all but the last in forked processes meanwhile.
+
+    Before forking, every file is analysed here, so the children find every
+    analysis in the memo and never read the data file (an SQLite connection
+    must not cross a fork). A child's failure is raised here as a
+    `CoverageException` with its message, after every child has ended.
+    """
+    if jobs < 2 or len(writers) < 2 or not can_fork():
+        for writer in writers:
+            writer()
+        return
+    _analyze_everything(cov)
+    forked = writers[: min(jobs, len(writers)) - 1]
+    children = [_fork(writer) for writer in forked]
+    try:
+        for writer in writers[len(forked) :]:
+            writer()
+    finally:
+        results = [_wait(child) for child in children]
+    failures = [message for ok, message in results if not ok]
+    if failures:
+        raise CoverageException(str(failures[0]))
+
+
+def _analyze_everything(cov: coverage.Coverage) -> None:
+    cov._prepare_data_for_reporting()
+    for file_reporter, morf in cov._get_file_reporters():
+        # A file that cannot be analysed fails in its report, as coverage.py reports it.
+        with contextlib.suppress(Exception):
+            cov._analyze(morf, file_reporter=file_reporter)
+
+
+def can_fork() -> bool:
+    """Tell whether this process may fork: it can, and has one thread (a child of a threaded process may deadlock).
+
+    testfloor forks with plain ``os.fork``: multiprocessing's pools start threads of their own.
+    """
+    return hasattr(os, "fork") and _thread_count() == 1
+
+
+def _thread_count() -> int:
+    # Threads started outside the threading module (execnet's, for one) count too, as they do for Python's own check.
+    try:
+        return len(os.listdir("/proc/self/task"))
+    except OSError:  # pragma: no cover - systems without /proc (macOS, Windows)
+        return threading.active_count()
+
+
+def _fork(work: Callable[[], object]) -> tuple[int, int]:
+    """Start `work` in a forked child; return its pid and the pipe its pickled result (or error) comes back on."""
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - runs in a forked child, which coverage.py does not follow; tests check its work
+        status = 0
+        try:
+            os.close(read_end)
+            try:
+                payload = b"\0" + pickle.dumps(work())
+            except BaseException as err:
+                payload, status = b"\1" + (str(err) or type(err).__name__).encode("utf-8", "replace"), 1
+            with os.fdopen(write_end, "wb") as pipe:
+                pipe.write(payload)
+        finally:
+            # No atexit handlers, no flushing of buffers the parent also holds, no closing of its database.
+            os._exit(status)
+    os.close(write_end)
+    return pid, read_end
+
+
+def _wait(child: tuple[int, int]) -> tuple[bool, object]:
+    """Collect a forked child: ``(True, result)``, or ``(False, message)`` when it failed."""
+    pid, read_end = child
+    with os.fdopen(read_end, "rb") as pipe:
+        payload = pipe.read()
+    _pid, status = os.waitpid(pid, 0)
+    code = os.waitstatus_to_exitcode(status)
+    if code == 0 and payload[:1] == b"\0":
+        return True, pickle.loads(payload[1:])
+    return False, payload[1:].decode("utf-8", "replace") or f"a report writer ended with status {code}"
+
+
+def analyze_in_workers(
+    cov: coverage.Coverage, data_file: str, morfs: Sequence[Any], jobs: int
+) -> dict[str, tuple[Analysis, list[CodeRegion]]]:
+    """Analyse the files named by `morfs` in `jobs` processes (this one, and forked ones), reading `data_file`.
+
+    Returns each file's analysis and code regions by file name, or nothing
+    when one process would do (few files, one job, or names that are not file
+    names). A file a worker cannot analyse, or all of a worker's files if it
+    fails, are left out: the reporter analyses them itself and reports any
+    problem as coverage.py does.
+    """
+    names = [morf for morf in morfs if isinstance(morf, str)]
+    workers = min(jobs, len(names) // MIN_FILES_PER_WORKER)
+    if workers < 2 or len(names) != len(morfs) or not can_fork():
+        return {}
+    config_file = cov.config.config_file or False
+    chunks = [names[index::workers] for index in range(workers)]
+    children = [_fork(functools.partial(analyze_chunk, data_file, config_file, chunk)) for chunk in chunks[1:]]
+    analyses: dict[str, tuple[Analysis, list[CodeRegion]]] = {}
+    # This process takes the first share itself rather than wait; if it fails, the reporters take it.
+    with contextlib.suppress(Exception):
+        analyses.update(analyze_chunk(data_file, config_file, chunks[0]))
+    for child in children:
+        ok, result = _wait(child)
+        if ok:
+            analyses.update(result)  # type: ignore[call-overload]
+    return analyses
+
+
+def analyze_chunk(
+    data_file: str, config_file: str | bool, names: Sequence[str]
+) -> dict[str, tuple[Analysis, list[CodeRegion]]]:
+    """Analyse the files `names` as a worker: a `Coverage` of its own, reading `data_file` with `config_file`."""
+    cov = coverage.Coverage(data_file=data_file, config_file=config_file)
+    try:
+        cov.load()
+        cov._prepare_data_for_reporting()
+        analyses = {}
+        for name in names:
+            try:
+                file_reporter = cov._get_file_reporter(name)
+                analyses[name] = (cov._analyze(name, file_reporter=file_reporter), list(file_reporter.code_regions()))
+            except Exception:  # the reporter meets the same error and handles it as coverage.py does
+                continue
+        return analyses
+    finally:
+        cov.get_data().close(force=True)

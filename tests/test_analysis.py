@@ -1,0 +1,336 @@
+from __future__ import annotations
+
+import importlib
+import io
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import coverage
+import coverage.jsonreport
+import coverage.xmlreport
+import pytest
+from coverage.exceptions import CoverageException, CoverageWarning
+
+from helpers import clean_environ
+from testfloor import analysis
+from testfloor.errors import DataError
+from testfloor.report import Outputs, write_reports
+
+GOLDEN = Path(__file__).parent / "data" / "golden"
+# In a threaded process (an xdist worker) testfloor does not fork, and these tests have nothing to check.
+needs_fork = pytest.mark.skipif(not analysis.can_fork(), reason="this process has threads: testfloor will not fork")
+
+
+def normalized_xml(text: str) -> str:
+    """The XML without what changes from run to run (the time) or from release to release (the version)."""
+    return re.sub(r'timestamp="\d+"', 'timestamp="0"', re.sub(r"\d+\.\d+\.\d+", "VERSION", text))
+
+
+def normalized_json(text: str) -> dict[str, object]:
+    document = json.loads(text)
+    document["meta"].update(timestamp="0", version="VERSION")
+    return document
+
+
+@pytest.fixture(scope="module", params=["branch", "lines"])
+def measured(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
+    """The golden project, measured with or without branches, and coverage.py's own reports of it."""
+    mode: str = request.param
+    root = tmp_path_factory.mktemp(mode)
+    shutil.copytree(GOLDEN / "project", root, dirs_exist_ok=True)
+    run = [sys.executable, "-m", "coverage"]
+    env = clean_environ()
+    branch = ["--branch"] if mode == "branch" else []
+    subprocess.run([*run, "run", *branch, "main.py"], cwd=root, env=env, check=True, capture_output=True)
+    for args in (["xml", "-o", "own.xml"], ["json", "-o", "own.json"]):
+        subprocess.run([*run, *args], cwd=root, env=env, check=True, capture_output=True)
+    for name, args in (("own.md", ["--format=markdown"]), ("own.txt", [])):
+        result = subprocess.run([*run, "report", *args], cwd=root, env=env, check=True, capture_output=True, text=True)
+        (root / name).write_text(result.stdout)
+    return mode, root
+
+
+@pytest.fixture
+def project(measured: tuple[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[str, Path]:
+    mode, root = measured
+    shutil.copytree(root, tmp_path, dirs_exist_ok=True)
+    monkeypatch.chdir(tmp_path)
+    return mode, tmp_path
+
+
+def write_all(root: Path, jobs: int) -> str:
+    outputs = Outputs(xml=root / "ours.xml", json=root / "ours.json", markdown=root / "ours.md")
+    _total, table = write_reports(root / ".coverage", outputs, jobs=jobs)
+    return table
+
+
+def assert_same_as_coverage(root: Path, table: str) -> None:
+    own_xml, ours_xml = (root / "own.xml").read_text(), (root / "ours.xml").read_text()
+    assert re.sub(r'timestamp="\d+"', "", ours_xml) == re.sub(r'timestamp="\d+"', "", own_xml)
+    own_json, ours_json = json.loads((root / "own.json").read_text()), json.loads((root / "ours.json").read_text())
+    assert own_json.pop("meta").pop("timestamp") != ""
+    assert ours_json.pop("meta").pop("timestamp") != ""
+    assert ours_json == own_json
+    assert (root / "ours.json").read_text().count("\n") == (root / "own.json").read_text().count("\n")
+    assert (root / "ours.md").read_text() == (root / "own.md").read_text()
+    assert table == (root / "own.txt").read_text()
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_every_report_equals_what_coverage_itself_writes(
+    project: tuple[str, Path], jobs: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _mode, root = project
+    monkeypatch.setattr(analysis, "MIN_FILES_PER_WORKER", 1)
+    assert_same_as_coverage(root, write_all(root, jobs))
+
+
+def test_the_reports_match_the_committed_golden_files(project: tuple[str, Path]) -> None:
+    mode, root = project
+    table = write_all(root, 1)
+    expected = GOLDEN / "expected"
+    assert normalized_xml((root / "ours.xml").read_text()) == (expected / f"{mode}.xml").read_text()
+    assert normalized_json((root / "ours.json").read_text()) == json.loads((expected / f"{mode}.json").read_text())
+    assert (root / "ours.md").read_text() == (expected / f"{mode}.md").read_text()
+    assert table == (expected / f"{mode}.txt").read_text()
+
+
+def test_each_file_is_analysed_once_for_all_the_reports(
+    project: tuple[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _mode, root = project
+    calls: list[str] = []
+    original = coverage.Coverage._analyze
+
+    def counting(self: coverage.Coverage, morf: object, file_reporter: object = None) -> object:
+        calls.append(str(morf))
+        return original(self, morf, file_reporter=file_reporter)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(coverage.Coverage, "_analyze", counting)
+    write_all(root, 1)
+    assert sorted(calls) == ["empty.py", "shapes.py", "unused.py"]
+
+
+@pytest.mark.parametrize("version", [(7, 9, 0), (8, 0, 0)])
+def test_an_unknown_coverage_version_takes_the_plain_path_with_the_same_reports(
+    project: tuple[str, Path], monkeypatch: pytest.MonkeyPatch, version: tuple[int, int, int]
+) -> None:
+    _mode, root = project
+    monkeypatch.setattr(coverage, "version_info", (*version, "final", 0))
+    with coverage_object(root) as cov, analysis.shared(cov, jobs=2) as sharing:
+        assert not sharing
+        assert "_analyze" not in vars(cov)
+    assert_same_as_coverage(root, write_all(root, 2))
+
+
+def test_missing_hooks_are_not_supported(project: tuple[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    _mode, root = project
+    with coverage_object(root) as cov:
+        assert analysis.supported(cov)
+        monkeypatch.setattr(coverage.Coverage, "_analyze", lambda self, morf: None)
+        assert not analysis.supported(cov)
+        monkeypatch.delattr(coverage.Coverage, "_get_file_reporters")
+        assert not analysis.supported(cov)
+
+
+def test_the_hooks_go_when_the_block_ends_and_other_callers_take_the_plain_path(
+    project: tuple[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _mode, root = project
+    monkeypatch.syspath_prepend(str(root))
+    one = io.StringIO()
+    with coverage_object(root) as cov:
+        with analysis.shared(cov, jobs=1) as sharing:
+            assert sharing
+            assert "_analyze" in vars(cov)
+            # A report on named files, and an analysis of a module object, go to coverage.py itself.
+            cov.report(morfs=[str(root / "shapes.py")], file=one)
+            shapes = importlib.import_module("shapes")
+            try:
+                assert cov._analyze(shapes).numbers.n_statements == 26
+            finally:
+                sys.modules.pop("shapes")
+        assert "_analyze" not in vars(cov)
+        assert "_get_file_reporters" not in vars(cov)
+    assert "shapes.py" in one.getvalue()
+    assert "unused.py" not in one.getvalue()
+
+
+@needs_fork
+def test_workers_are_used_only_for_enough_files_and_when_forking_is_safe(
+    project: tuple[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _mode, root = project
+    names = ["empty.py", "shapes.py", "unused.py"]
+    with coverage_object(root) as cov:
+        data_file = str(root / ".coverage")
+        assert analysis.analyze_in_workers(cov, data_file, names, jobs=2) == {}  # too few files per worker
+        monkeypatch.setattr(analysis, "MIN_FILES_PER_WORKER", 1)
+        assert analysis.analyze_in_workers(cov, data_file, [*names, sys], jobs=2) == {}  # not all file names
+        with monkeypatch.context() as threaded:
+            threaded.setattr(analysis, "_thread_count", lambda: 2)
+            assert analysis.analyze_in_workers(cov, data_file, names, jobs=2) == {}  # threads: forking is unsafe
+        assert sorted(analysis.analyze_in_workers(cov, data_file, names, jobs=2)) == names
+
+
+def test_a_worker_leaves_out_a_file_it_cannot_analyse(project: tuple[str, Path]) -> None:
+    _mode, root = project
+    (root / "unused.py").write_text("def broken(:\n")
+    result = analysis.analyze_chunk(str(root / ".coverage"), str(root / ".coveragerc"), ["shapes.py", "unused.py"])
+    assert list(result) == ["shapes.py"]
+    regions = sorted(region.name for region in result["shapes.py"][1])
+    assert regions == ["Shape", "Shape.__init__", "Shape.describe", "Shape.grow", "area", "never_called"]
+
+
+def test_default_jobs_is_the_cores_this_process_may_use() -> None:
+    assert 1 <= analysis.default_jobs() <= 4096
+
+
+class coverage_object:  # a context manager, named like open()
+    """A loaded `Coverage` of the project's data, closed at the end."""
+
+    def __init__(self, root: Path) -> None:
+        self.cov = coverage.Coverage(data_file=str(root / ".coverage"))
+
+    def __enter__(self) -> coverage.Coverage:
+        self.cov.load()
+        return self.cov
+
+    def __exit__(self, *exc: object) -> None:
+        self.cov.get_data().close(force=True)
+
+
+@pytest.mark.parametrize("ignore_errors", [True, False])
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_a_file_that_does_not_parse_is_reported_as_coverage_reports_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ignore_errors: bool, jobs: int
+) -> None:
+    shutil.copytree(GOLDEN / "project", tmp_path, dirs_exist_ok=True)
+    with open(tmp_path / ".coveragerc", "a") as config:
+        config.write(f"ignore_errors = {ignore_errors}\n")
+    run = [sys.executable, "-m", "coverage"]
+    env = clean_environ()
+    subprocess.run([*run, "run", "--branch", "main.py"], cwd=tmp_path, env=env, check=True, capture_output=True)
+    (tmp_path / "unused.py").write_text("def broken(:\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(analysis, "MIN_FILES_PER_WORKER", 1)
+    own = subprocess.run([*run, "json", "-o", "own.json"], cwd=tmp_path, env=env, capture_output=True, text=True)
+    if ignore_errors:
+        with pytest.warns(CoverageWarning, match="Couldn't parse Python file"):
+            table = write_all(tmp_path, jobs)
+        assert "unused.py" not in table
+        own_json, ours_json = (json.loads((tmp_path / name).read_text()) for name in ("own.json", "ours.json"))
+        own_json["meta"].pop("timestamp")
+        ours_json["meta"].pop("timestamp")
+        assert ours_json == own_json
+    else:
+        assert own.returncode != 0
+        with pytest.raises(DataError, match=r"cannot report: Couldn't parse '.*unused\.py' as Python"):
+            write_all(tmp_path, jobs)
+        assert not (tmp_path / "ours.xml").exists()
+
+
+@needs_fork
+def test_concurrent_writers_report_a_failing_child_as_one_line(project: tuple[str, Path]) -> None:
+    _mode, root = project
+    written: list[str] = []
+
+    def fail() -> None:
+        raise ValueError("the disk is full")
+
+    def quiet_failure() -> None:
+        raise KeyboardInterrupt
+
+    def vanish() -> None:
+        os._exit(3)
+
+    with coverage_object(root) as cov, analysis.shared(cov, jobs=4):
+        analysis.run_concurrently(cov, [lambda: (root / "child.txt").write_text("child"), lambda: None], jobs=2)
+        assert (root / "child.txt").read_text() == "child"
+        for writer, message in ((fail, "the disk is full"), (quiet_failure, "KeyboardInterrupt")):
+            with pytest.raises(CoverageException, match=f"^{message}$"):
+                analysis.run_concurrently(cov, [writer, lambda: written.append("parent")], jobs=2)
+        with pytest.raises(CoverageException, match=r"^a report writer ended with status 3$"):
+            analysis.run_concurrently(cov, [vanish, fail, lambda: None], jobs=3)
+        with pytest.raises(ValueError, match="the disk is full"):
+            analysis.run_concurrently(cov, [lambda: None, fail], jobs=2)
+        analysis.run_concurrently(cov, [lambda: written.append("one"), lambda: written.append("two")], jobs=1)
+    assert written == ["parent", "parent", "one", "two"]
+
+
+TRICKY = "a&b<c>d\"e'f\tg\nh\ri"
+
+
+def test_the_light_document_prints_as_minidom_does() -> None:
+    import xml.dom.minidom
+
+    real = xml.dom.minidom.getDOMImplementation().createDocument(None, "coverage", None)
+    light = analysis.LightImplementation().createDocument(None, "coverage", None)
+    for document in (real, light):
+        root = document.documentElement
+        root.setAttribute("version", TRICKY)
+        root.appendChild(document.createComment(" a comment "))
+        sources = document.createElement("sources")
+        root.appendChild(sources)
+        source = document.createElement("source")
+        sources.appendChild(source)
+        source.appendChild(document.createTextNode(TRICKY))
+        mixed = document.createElement("mixed")
+        root.appendChild(mixed)
+        mixed.appendChild(document.createTextNode("text"))
+        mixed.appendChild(document.createElement("empty"))
+        root.setAttribute("late", "1")
+        root.setAttribute("version", "again")
+    assert light.toprettyxml() == real.toprettyxml()
+
+
+@pytest.mark.parametrize("indent", [None, 4])
+def test_one_shot_json_writes_what_json_dump_writes(indent: int | None) -> None:
+    document = {"b": [1, 2.5, None, True], "a": {"x": 'ü\n"', "y": []}, "c": 1e-7}
+    expected, ours = io.StringIO(), io.StringIO()
+    json.dump(document, expected, indent=indent)
+    analysis.OneShotJson.dump(document, ours, indent=indent)
+    assert ours.getvalue() == expected.getvalue()
+
+
+@pytest.mark.parametrize(("module", "name"), [(coverage.jsonreport, "json"), (coverage.xmlreport, "xml")])
+def test_a_reporter_module_that_changed_is_not_supported(
+    project: tuple[str, Path], monkeypatch: pytest.MonkeyPatch, module: object, name: str
+) -> None:
+    _mode, root = project
+    with coverage_object(root) as cov:
+        monkeypatch.setattr(module, name, object())
+        assert not analysis.supported(cov)
+
+
+@needs_fork
+def test_a_failing_worker_leaves_its_files_to_the_reporters(
+    project: tuple[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _mode, root = project
+    real = analysis.analyze_chunk
+
+    def fail_on_shapes(data_file: str, config_file: str | bool, names: list[str]) -> object:
+        if "shapes.py" in names:
+            raise MemoryError
+        return real(data_file, config_file, names)
+
+    monkeypatch.setattr(analysis, "MIN_FILES_PER_WORKER", 1)
+    monkeypatch.setattr(analysis, "analyze_chunk", fail_on_shapes)
+    with coverage_object(root) as cov:
+        names = ["empty.py", "shapes.py", "unused.py"]  # one each: this process, a failing child, a working one
+        computed = analysis.analyze_in_workers(cov, str(root / ".coverage"), names, 3)
+    assert sorted(computed) == ["empty.py", "unused.py"]
+    assert_same_as_coverage(root, write_all(root, 2))
+
+
+def test_forking_needs_one_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(analysis, "_thread_count", lambda: 3)
+    assert not analysis.can_fork()
+    monkeypatch.setattr(analysis, "_thread_count", lambda: 1)
+    assert analysis.can_fork() == hasattr(os, "fork")
