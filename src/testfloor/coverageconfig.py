@@ -65,9 +65,9 @@ class CoverageSettings:
 
 
 def runnable_rcfile(
-    root: Path, directory: Path, missing_of: Callable[[list[str]], set[str]]
+    root: Path, directory: Callable[[], Path], missing_of: Callable[[list[str]], set[str]]
 ) -> tuple[list[str], set[str], CoverageSettings | None]:
-    """Write a runnable copy of `root`'s coverage settings into `directory` when they need one.
+    """Write a runnable copy of `root`'s coverage settings into `directory()` when they need one.
 
     `missing_of` answers which of the named concurrency libraries the Python
     that will run coverage cannot import. Returns the ``--rcfile=...``
@@ -81,7 +81,7 @@ def runnable_rcfile(
         return [], set(), settings
     from testfloor import atomic
 
-    rcfile = directory / "coveragerc"
+    rcfile = directory() / "coveragerc"
     atomic.write_text(rcfile, settings.without_concurrency(missing).to_ini())
     return [f"--rcfile={rcfile}"], missing, settings
 

@@ -428,7 +428,7 @@ def first_baseline(root: Path) -> Path:
         environ = {**os.environ, "COVERAGE_FILE": str(Path(directory) / ".coverage")}
         if config.subprojects:
             environ[ROOT_VARIABLE] = str(config.root)
-        rcfile, _missing, _settings = runnable_rcfile(root, Path(directory), _not_importable)
+        rcfile, _missing, _settings = runnable_rcfile(root, lambda: Path(directory), _not_importable)
         targets = [["--rootdir", sub, sub] for sub in config.subprojects] or [[]]
         for target in targets:
             command = [sys.executable, "-m", "coverage", "run", "--parallel-mode", *rcfile, "-m", "pytest"]

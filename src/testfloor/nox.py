@@ -228,7 +228,9 @@ def coverage_rcfile(session: nox.Session, config: Config) -> list[str]:
         output = session.run("python", "-c", _MISSING_MODULES, *names, silent=True)
         return set(output.split()) if isinstance(output, str) else set(names)
 
-    rcfile, missing, settings = runnable_rcfile(config.root, Path(session.create_tmp()), missing_of)
+    # Only when a copy is needed: create_tmp also points the session's TMPDIR into .nox, under the project, where
+    # tests that make projects in tmp_path (pytester) would find the project's own configuration.
+    rcfile, missing, settings = runnable_rcfile(config.root, lambda: Path(session.create_tmp()), missing_of)
     if settings is not None and missing:
         names = ", ".join(sorted(missing))
         session.log(
