@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -27,6 +28,21 @@ def _no_outer_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
     for name in [name for name in os.environ if name.startswith("TESTFLOOR_")]:
         monkeypatch.delenv(name)
+
+
+@pytest.fixture
+def restored_import_system() -> Iterator[None]:
+    """Give the test back sys.meta_path and sys.modules as they were, with testfloor's stubs uninstalled."""
+    from testfloor import stubs
+
+    meta_path = list(sys.meta_path)
+    modules = dict(sys.modules)
+    yield
+    stubs.uninstall()
+    sys.meta_path[:] = meta_path
+    for name in set(sys.modules) - set(modules):
+        del sys.modules[name]
+    sys.modules.update(modules)
 
 
 @pytest.fixture

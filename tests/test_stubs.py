@@ -23,16 +23,8 @@ from testfloor import stubs
 T = TypeVar("T")
 
 
-@pytest.fixture(autouse=True)
-def _restore_import_system() -> typing.Iterator[None]:
-    meta_path = list(sys.meta_path)
-    modules = dict(sys.modules)
-    yield
-    stubs.uninstall()
-    sys.meta_path[:] = meta_path
-    for name in set(sys.modules) - set(modules):
-        del sys.modules[name]
-    sys.modules.update(modules)
+# Stubs change the import system: each test gets it back as it was.
+pytestmark = pytest.mark.usefixtures("restored_import_system")
 
 
 def _import(name: str) -> Any:

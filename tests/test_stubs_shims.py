@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import importlib
-import sys
-import typing
 from typing import Any
 
 import pytest
@@ -13,17 +11,8 @@ from packaging.version import Version
 from helpers import make_file
 from testfloor import shims, stubs
 
-
-@pytest.fixture(autouse=True)
-def _restore_import_system() -> typing.Iterator[None]:
-    meta_path = list(sys.meta_path)
-    modules = dict(sys.modules)
-    yield
-    stubs.uninstall()
-    sys.meta_path[:] = meta_path
-    for name in set(sys.modules) - set(modules):
-        del sys.modules[name]
-    sys.modules.update(modules)
+# Stubs change the import system: each test gets it back as it was.
+pytestmark = pytest.mark.usefixtures("restored_import_system")
 
 
 def _import(name: str) -> Any:

@@ -132,7 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     init = commands.add_parser("init", help="give the project testfloor's sessions, CI, settings and first baseline")
-    init.add_argument("path", nargs="?", type=Path, default=Path("."), help="the project (default: here)")
+    _add_path(init)
     init.add_argument("--force", action="store_true", help="replace a noxfile or workflow of the project's own")
     init.add_argument("--dry-run", action="store_true", help="print every change as a unified diff; write nothing")
     init.add_argument("--no-fix", action="store_true", help="do not run doctor --fix or write the first baseline")
@@ -152,7 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
     doctor = commands.add_parser(
         "doctor", help="classify every collection error and, with --fix, repair the environment"
     )
-    doctor.add_argument("path", nargs="?", type=Path, default=Path("."), help="the project (default: here)")
+    _add_path(doctor)
     doctor.add_argument("--fix", action="store_true", help="write fixes to [tool.testfloor] and collect again")
     doctor.add_argument("--json", action="store_true", help="print JSON instead of text")
     doctor.add_argument(
@@ -214,7 +214,7 @@ def build_parser() -> argparse.ArgumentParser:
     discover = env_actions.add_parser(
         "discover", help="find the settings classes' required variables and verified placeholder values"
     )
-    discover.add_argument("path", nargs="?", type=Path, default=Path("."), help="the project (default: here)")
+    _add_path(discover)
     discover.add_argument("--json", action="store_true", help="print JSON instead of a table")
     discover.add_argument("--write", action="store_true", help="add the values to [tool.testfloor.env]")
     discover.add_argument(
@@ -229,8 +229,12 @@ def _usage(parser: argparse.ArgumentParser) -> int:
     return ExitCode.USAGE
 
 
-def _add_project_options(parser: argparse.ArgumentParser) -> None:
+def _add_path(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("path", nargs="?", type=Path, default=Path("."), help="the project (default: here)")
+
+
+def _add_project_options(parser: argparse.ArgumentParser) -> None:
+    _add_path(parser)
     parser.add_argument("--baseline", help="baseline file, relative to the project")
     parser.add_argument("--python", type=_arg(parse_python, split=True), help="Python versions, comma-separated")
     parser.add_argument("--stubs", type=_arg(parse_stubs, split=True), help="modules to stub, comma-separated")

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 FORMAT = 2
 
 # pytest's exit statuses, as the gate explains them.
-_MEANING = {
+STATUS_MEANING = {
     1: "tests failed",
     2: "collection was interrupted by errors",
     3: "pytest hit an internal error",
@@ -78,7 +78,7 @@ class Outcome:
         if self.exitstatus == 0 and self.nodeids:
             return len(self.nodeids)
         status = self.exitstatus or 5  # a clean exit that collected nothing is still an empty suite
-        meaning = _MEANING.get(status, f"pytest exited with status {status}")
+        meaning = STATUS_MEANING.get(status, f"pytest exited with status {status}")
         lines = [f"the collect gate failed: {meaning}"]
         lines.extend(f"  {error.nodeid or '<root>'}: {error.message}" for error in self.errors)
         raise CollectionError("\n".join(lines))
@@ -270,6 +270,6 @@ def read_outcome(path: Path) -> Outcome:
             overrides=tuple(str(override) for override in document.get("overrides", [])),
         )
     except FileNotFoundError:
-        raise CollectionError(f"the collect gate failed: {_MEANING[4]}; see pytest's output above") from None
+        raise CollectionError(f"the collect gate failed: {STATUS_MEANING[4]}; see pytest's output above") from None
     except (OSError, ValueError, KeyError, TypeError) as err:
         raise DataError(f"{path}: unreadable collect report: {err}") from None

@@ -100,6 +100,14 @@ class Config:
         """Where the committed coverage baseline lives."""
         return self.root / self.baseline
 
+    @property
+    def pytest_runs(self) -> list[tuple[str, list[str]]]:
+        """The pytest runs that cover the project, as ``(sub-project, arguments)``.
+
+        One run per sub-project, each its own rootdir, or one run of the whole project: ``("", [])``.
+        """
+        return [(sub, ["--rootdir", sub, sub]) for sub in self.subprojects] or [("", [])]
+
 
 def load_config(
     root: str | Path = ".",

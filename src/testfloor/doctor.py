@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from testfloor.classify import KINDS, Diagnosis, classify, distribution
-from testfloor.collect import CollectError, Outcome, merge, read_outcome, relocate
+from testfloor.collect import STATUS_MEANING, CollectError, Outcome, merge, read_outcome, relocate
 from testfloor.config import ROOT_VARIABLE, load_config
 from testfloor.errors import CollectionError
 
@@ -28,10 +28,6 @@ if TYPE_CHECKING:
 
 FORMAT = 1
 REQUIREMENTS = "requirements-test.txt"
-_STATUS_MEANING = {
-    4: "pytest could not start (an option, an ini value, or the root conftest)",
-    5: "no tests were collected",
-}
 
 
 @dataclass(frozen=True)
@@ -70,7 +66,7 @@ def probe(root: Path) -> Outcome:
     A monorepo configured with ``subprojects`` gets one run per sub-project
     (each its own rootdir), merged into one outcome with root-relative ids.
     """
-    runs = [(sub, ["--rootdir", sub, sub]) for sub in load_config(root).subprojects] or [("", [])]
+    runs = load_config(root).pytest_runs
     return merge([relocate(_probe_once(root, args, bool(prefix)), prefix) for prefix, args in runs])
 
 
@@ -125,7 +121,7 @@ def run(
         outcome = collect(root)
         diagnoses = diagnose(outcome, root)
         if not diagnoses:
-            problem = _STATUS_MEANING.get(outcome.exitstatus) if outcome.exitstatus else None
+            problem = STATUS_MEANING.get(outcome.exitstatus) if outcome.exitstatus else None
             break
         current = {(item.nodeid, item.kind) for item in diagnoses}
         if not fix or number > max_passes or current == previous:

@@ -429,8 +429,7 @@ def first_baseline(root: Path) -> Path:
         if config.subprojects:
             environ[ROOT_VARIABLE] = str(config.root)
         rcfile, _missing, _settings = runnable_rcfile(root, lambda: Path(directory), _not_importable)
-        targets = [["--rootdir", sub, sub] for sub in config.subprojects] or [[]]
-        for target in targets:
+        for _sub, target in config.pytest_runs:
             command = [sys.executable, "-m", "coverage", "run", "--parallel-mode", *rcfile, "-m", "pytest"]
             # One process: `coverage run` does not follow pytest-xdist's workers.
             command += ["-p", "testfloor", "-p", "no:xdist", "-q", *target]

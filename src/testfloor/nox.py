@@ -116,7 +116,7 @@ def collect(session: nox.Session, config: Config, *args: str) -> int:
     outputs: list[str] = []
     outcomes = []
     _sub_project_env(session, config)
-    for index, (prefix, target) in enumerate(_targets(config)):
+    for index, (prefix, target) in enumerate(config.pytest_runs):
         report = Path(session.create_tmp()) / f"collect-{index}.json"
         report.unlink(missing_ok=True)
         output = session.run(
@@ -156,11 +156,6 @@ def collect(session: nox.Session, config: Config, *args: str) -> int:
     return count
 
 
-def _targets(config: Config) -> list[tuple[str, list[str]]]:
-    """One pytest run per sub-project (its own rootdir), or one run of the whole project."""
-    return [(sub, ["--rootdir", sub, sub]) for sub in config.subprojects] or [("", [])]
-
-
 def _sub_project_env(session: nox.Session, config: Config) -> None:
     # A sub-project run as its own rootdir still takes its settings from the project root.
     if config.subprojects:
@@ -193,7 +188,7 @@ def run_tests(session: nox.Session, config: Config, *args: str, allow_failures: 
     rcfile = coverage_rcfile(session, config)
     _sub_project_env(session, config)
     xdist = _uses_xdist(session, args)
-    for index, (_prefix, target) in enumerate(_targets(config)):
+    for index, (_prefix, target) in enumerate(config.pytest_runs):
         if xdist:
             # pytest-cov follows xdist's workers; --cov-fail-under=0: pytest-cov would apply the combined floor of
             # the coverage config to this one run. A second sub-project appends to the first one's data.
