@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import collections
 import importlib
 import io
 import json
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import coverage
 import coverage.jsonreport
+import coverage.python
 import coverage.xmlreport
 import pytest
 from coverage.exceptions import CoverageException, CoverageWarning
@@ -136,6 +138,10 @@ def test_missing_hooks_are_not_supported(project: tuple[str, Path], monkeypatch:
         assert not analysis.supported(cov)
         monkeypatch.delattr(coverage.Coverage, "_get_file_reporters")
         assert not analysis.supported(cov)
+        monkeypatch.undo()
+        assert analysis.supported(cov)
+        monkeypatch.delattr(coverage.jsonreport.JsonReporter, "report_one_file")
+        assert not analysis.supported(cov)
 
 
 def test_the_hooks_go_when_the_block_ends_and_other_callers_take_the_plain_path(
@@ -181,8 +187,10 @@ def test_workers_are_used_only_for_enough_files_and_when_forking_is_safe(
 def test_a_worker_leaves_out_a_file_it_cannot_analyse(project: tuple[str, Path]) -> None:
     _mode, root = project
     (root / "unused.py").write_text("def broken(:\n")
-    result = analysis.analyze_chunk(str(root / ".coverage"), str(root / ".coveragerc"), ["shapes.py", "unused.py"])
+    names = ["shapes.py", "unused.py"]
+    result, used = analysis.analyze_chunk(str(root / ".coverage"), str(root / ".coveragerc"), names)
     assert list(result) == ["shapes.py"]
+    assert used == []  # no cache
     regions = sorted(region.name for region in result["shapes.py"][1])
     assert regions == ["Shape", "Shape.__init__", "Shape.describe", "Shape.grow", "area", "never_called"]
 
@@ -285,17 +293,108 @@ def test_the_light_document_prints_as_minidom_does() -> None:
         mixed.appendChild(document.createTextNode("text"))
         mixed.appendChild(document.createElement("empty"))
         root.setAttribute("late", "1")
+        root.setAttribute("line-rate", "0.5")
+        root.setAttribute("rate", "1")  # a name that ends another one's
         root.setAttribute("version", "again")
+        root.setAttribute("line-rate", TRICKY)
+        root.setAttribute("rate", "")
     assert light.toprettyxml() == real.toprettyxml()
 
 
-@pytest.mark.parametrize("indent", [None, 4])
-def test_one_shot_json_writes_what_json_dump_writes(indent: int | None) -> None:
-    document = {"b": [1, 2.5, None, True], "a": {"x": 'ü\n"', "y": []}, "c": 1e-7}
+@pytest.mark.parametrize("encoded_with", [None, 4, "\t"])
+@pytest.mark.parametrize("indent", [None, 4, "\t"])
+def test_streaming_json_writes_what_json_dump_writes(indent: int | str | None, encoded_with: int | str | None) -> None:
+    part = {"x": 'ü\n"', "y": [], "z": {"deep": [1, [2, {}]]}}
+    document = {"b": [1, 2.5, None, True], "a": {"x": 'ü\n"', "y": []}, "c": 1e-7, "files": {"p.py": part, "q": part}}
     expected, ours = io.StringIO(), io.StringIO()
     json.dump(document, expected, indent=indent)
-    analysis.OneShotJson.dump(document, ours, indent=indent)
+    # Parts encoded beforehand, at two depths; encoded for other options, they are encoded again.
+    encoded = {**document, "files": {"p.py": analysis.EncodedJson(part, encoded_with), "q": part}}
+    encoded["a"] = {**document["a"], "y": analysis.EncodedJson([], encoded_with)}  # type: ignore[dict-item]
+    analysis.StreamingJson.dump(encoded, ours, indent=indent)
     assert ours.getvalue() == expected.getvalue()
+
+
+def test_streaming_json_writes_a_document_holding_its_mark_as_json_dump_does() -> None:
+    part = {"name": analysis._MARK, "lines": [1, 2]}
+    document = {"files": {analysis._MARK: analysis.EncodedJson(part, None), "b": analysis._MARK}}
+    expected, ours = io.StringIO(), io.StringIO()
+    json.dump({"files": {analysis._MARK: part, "b": analysis._MARK}}, expected)
+    analysis.StreamingJson.dump(document, ours)
+    assert ours.getvalue() == expected.getvalue()
+
+
+def test_streaming_json_refuses_what_json_refuses() -> None:
+    with pytest.raises(TypeError, match="Object of type set is not JSON serializable"):
+        analysis.StreamingJson.dump({"a": {1}}, io.StringIO())
+
+
+def test_a_pretty_printed_json_report_equals_what_coverage_itself_writes(
+    project: tuple[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _mode, root = project
+    with open(root / ".coveragerc", "a") as config:
+        config.write("[json]\npretty_print = True\n")
+    own = [sys.executable, "-m", "coverage", "json", "-o", "own.json"]
+    subprocess.run(own, cwd=root, env=clean_environ(), check=True, capture_output=True)
+    monkeypatch.setattr(analysis, "MIN_FILES_PER_WORKER", 1)
+    write_all(root, 2)
+    own_text, ours_text = ((root / name).read_text() for name in ("own.json", "ours.json"))
+    assert "\n        " in own_text
+    assert re.sub(r'"timestamp": "[^"]*"', "", ours_text) == re.sub(r'"timestamp": "[^"]*"', "", own_text)
+
+
+def test_a_packed_analysis_is_made_again_equal(project: tuple[str, Path]) -> None:
+    mode, root = project
+    with coverage_object(root) as cov:
+        for name in ("empty.py", "shapes.py", "unused.py"):
+            original = cov._analyze(name)
+            again = analysis.Packed(original).unpack()
+            assert again == original
+            assert vars(again) == vars(original)  # what __post_init__ made from the fields, too
+            assert type(again.exit_counts) is type(original.exit_counts)
+        assert mode == "lines" or original.arc_possibilities
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"a", "b"},
+        {(1, 2, 3)},
+        {2**40},
+        {"a": 1},
+        {1: 2**40},
+        collections.defaultdict(list, {1: [2]}),
+        7,
+        "name",
+        frozenset({1}),
+    ],
+)
+def test_what_is_not_numbers_is_kept_as_it_is(value: object) -> None:
+    how, kept = analysis._pack(value)
+    assert kept is value
+    assert analysis._unpack(how, kept) is value
+
+
+@pytest.mark.parametrize(
+    "value", [set(), {1, -2, 300}, {(1, -2), (3, 4)}, {1: 2, -1: 3}, collections.defaultdict(int, {5: 2})]
+)
+def test_numbers_are_packed_and_made_again(value: object) -> None:
+    how, kept = analysis._pack(value)
+    assert kept is not value
+    again = analysis._unpack(how, kept)
+    assert again == value
+    assert type(again) is type(value)
+
+
+def test_packed_regions_are_made_again_equal(project: tuple[str, Path]) -> None:
+    _mode, root = project
+    reporter = coverage.python.PythonFileReporter(str(root / "shapes.py"))
+    regions = list(reporter.code_regions())
+    assert regions
+    packed = analysis.pack_regions(regions)
+    assert all(not isinstance(region.lines, set) for region in packed)
+    assert analysis.unpack_regions(packed) == regions
 
 
 @pytest.mark.parametrize(("module", "name"), [(coverage.jsonreport, "json"), (coverage.xmlreport, "xml")])
@@ -315,7 +414,7 @@ def test_a_failing_worker_leaves_its_files_to_the_reporters(
     _mode, root = project
     real = analysis.analyze_chunk
 
-    def fail_on_shapes(data_file: str, config_file: str | bool, names: list[str]) -> object:
+    def fail_on_shapes(data_file: str, config_file: str | bool, names: list[str], cache: object = None) -> object:
         if "shapes.py" in names:
             raise MemoryError
         return real(data_file, config_file, names)

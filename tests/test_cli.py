@@ -142,10 +142,11 @@ def test_report_combines_writes_and_appends_the_summary(
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(tmp_path / "summary.md"))
     args = ["report", "--shard", "shard", "--json", "coverage.json", "--markdown", "coverage.md", "--xml", "c.xml"]
-    assert main([*args, "--fail-under", "100"]) == ExitCode.OK
+    assert main([*args, "--fail-under", "100", "--cache", "parses"]) == ExitCode.OK
     assert "mod.py" in capsys.readouterr().out
     assert (tmp_path / "summary.md").read_text() == (tmp_path / "coverage.md").read_text()
     assert (tmp_path / "c.xml").is_file()
+    assert [path.suffix for path in (tmp_path / "parses").glob("*/*")] == [".parse"]  # mod.py's parse, kept
 
 
 def test_report_of_existing_data_prints_the_table_only(

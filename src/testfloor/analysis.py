@@ -10,16 +10,19 @@ work once; the analyses can be computed beforehand by worker processes. The
 reporters themselves are coverage.py's own, so the reports are exactly the
 ones coverage.py writes.
 
-The JSON reporter writes with ``json.dump``, which encodes piece by piece in
-Python; ``json.dumps`` encodes the same text in one go in C, several times
-faster. Inside `shared`, `coverage.jsonreport`'s name ``json`` is bound to a
-stand-in whose ``dump`` calls ``dumps``, so the text is the same.
+The JSON reporter keeps every file's part of the report, as dicts and lists,
+until it writes them all with ``json.dump``, which encodes piece by piece in
+Python. Inside `shared`, each file's part is encoded as soon as it is made
+(`EncodedJson`, a fraction of the memory), and `coverage.jsonreport`'s name
+``json`` is bound to `StreamingJson`, whose ``dump`` encodes the rest in one
+go in C and writes the parts in place: the same text, faster.
 
 The XML reporter builds a ``xml.dom.minidom`` document, whose ``setAttribute``
 alone takes most of the report's time and memory. Inside `shared`,
 `coverage.xmlreport`'s name ``xml`` is bound to a stand-in whose minidom is
 `LightDocument`: the few calls the reporter makes, and minidom's own pretty
 printing, escaped as the running Python's minidom escapes (learned from it).
+A light element keeps its attributes as the text they print as.
 
 Because the hooks are private, `shared` checks the coverage.py version and
 the methods' presence first; where they do not fit, reporting takes the plain
@@ -29,7 +32,9 @@ two module names are process-wide: `shared` is for one reporting thread.
 
 from __future__ import annotations
 
+import collections
 import contextlib
+import dataclasses
 import functools
 import inspect
 import json
@@ -39,18 +44,23 @@ import threading
 import types
 import xml
 import xml.dom.minidom
-from typing import TYPE_CHECKING, Any
+from array import array
+from itertools import chain
+from typing import TYPE_CHECKING, Any, cast
 
 import coverage
 import coverage.jsonreport
 import coverage.xmlreport
 from coverage.exceptions import CoverageException
+from coverage.python import PythonFileReporter
+from coverage.results import Analysis
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator, Sequence
+    from collections.abc import Callable, Iterable, Iterator, Sequence
 
     from coverage.plugin import CodeRegion, FileReporter
-    from coverage.results import Analysis
+
+    from testfloor.parsecache import ParseCache
 
 # The coverage.py versions whose private reporting hooks are known to behave as described above.
 SUPPORTED = ((7, 10), (8, 0))
@@ -67,16 +77,62 @@ def supported(cov: coverage.Coverage) -> bool:
         return False
     if getattr(coverage.jsonreport, "json", None) is not json or getattr(coverage.xmlreport, "xml", None) is not xml:
         return False
+    if not callable(getattr(coverage.jsonreport.JsonReporter, "report_one_file", None)):
+        return False
     return "file_reporter" in inspect.signature(cov._analyze).parameters
 
 
-class OneShotJson:
-    """What `coverage.jsonreport` sees as ``json`` inside `shared`: ``dump`` writes what ``dumps`` returns."""
+class EncodedJson:
+    """A value already encoded, as ``json.dumps(value, indent=indent)`` encodes it: a file's part of the JSON report."""
+
+    __slots__ = ("indent", "text")
+
+    def __init__(self, value: object, indent: int | str | None) -> None:
+        self.text = json.dumps(value, indent=indent)
+        self.indent = indent
+
+
+# A JSON string that no report contains (no file or context name holds a NUL): where an encoded value goes.
+_MARK = "\0testfloor: encoded\0"
+_ENCODED_MARK = json.dumps(_MARK)
+
+
+def _decoded(value: object) -> object:
+    if not isinstance(value, EncodedJson):
+        raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+    return json.loads(value.text)
+
+
+class StreamingJson:
+    """What `coverage.jsonreport` sees as ``json`` inside `shared`: ``dump`` writes what ``json.dump`` writes.
+
+    The document is encoded in one go by ``json.dumps`` (in C), not piece by
+    piece; the values that are already `EncodedJson` are written as they are,
+    at their place, indented for their depth.
+    """
 
     @staticmethod
     def dump(document: object, file: Any, **options: Any) -> None:
-        """Write `document` to `file` as ``json.dump`` would, encoding it in one go."""
-        file.write(json.dumps(document, **options))
+        """Write `document` to `file` as ``json.dump(document, file, **options)`` would."""
+        indent = options.get("indent")
+        fragments: list[str] = []
+
+        def encode(value: object) -> object:
+            if not isinstance(value, EncodedJson) or value.indent != indent:  # encoded for other options: again
+                return _decoded(value)
+            fragments.append(value.text)
+            return _MARK
+
+        parts = json.dumps(document, default=encode, **options).split(_ENCODED_MARK)
+        if len(parts) != len(fragments) + 1:
+            # The document holds the mark itself: encode it whole, with the encoded values decoded.
+            parts, fragments = [json.dumps(document, default=_decoded, **options)], []
+        for part, fragment in zip(parts, fragments, strict=False):  # one part more than fragments
+            file.write(part)
+            line = part[part.rfind("\n") + 1 :]
+            # JSON text holds no newline but between values: each one starts a line at the value's depth.
+            file.write(fragment.replace("\n", "\n" + line[: len(line) - len(line.lstrip())]))
+        file.write(parts[-1])
 
 
 def default_jobs() -> int:
@@ -87,11 +143,13 @@ def default_jobs() -> int:
 
 
 @contextlib.contextmanager
-def shared(cov: coverage.Coverage, jobs: int = 1) -> Iterator[bool]:
+def shared(cov: coverage.Coverage, jobs: int = 1, cache: ParseCache | None = None) -> Iterator[bool]:
     """Make every report `cov` writes inside the block reuse one analysis per file; yield whether it does.
 
     With `jobs` above 1 and enough files, the analyses are computed by that
-    many worker processes before the first report needs them.
+    many worker processes before the first report needs them. With `cache`,
+    they are computed beforehand in any case, from the kept parses of the
+    files that did not change.
     """
     if not supported(cov):
         yield False
@@ -101,8 +159,9 @@ def shared(cov: coverage.Coverage, jobs: int = 1) -> Iterator[bool]:
     original_reporters = cov._get_file_reporters
     original_analyze = cov._analyze
     original_prepare = cov._prepare_data_for_reporting
+    original_one_file = coverage.jsonreport.JsonReporter.report_one_file
     reporters: list[tuple[FileReporter, Any]] | None = None
-    analyses: dict[str, Analysis | Exception] = {}
+    analyses: dict[str, Packed | Exception] = {}
     prepared = False
 
     def prepare_data_for_reporting() -> None:
@@ -120,15 +179,20 @@ def shared(cov: coverage.Coverage, jobs: int = 1) -> Iterator[bool]:
         if reporters is None:
             # Made once: making them reads the data file, which a forked writer must not do.
             reporters = original_reporters(morfs)
-            computed = analyze_in_workers(cov, data_file, [morf for _fr, morf in reporters], jobs)
+            computed = analyze_in_workers(cov, data_file, [morf for _fr, morf in reporters], jobs, cache)
             for file_reporter, morf in reporters:
                 if morf in computed:
                     analyses[morf], regions = computed[morf]
                     # The JSON report asks each file for its functions and classes, parsing it again: answer from the
                     # worker's parse. `code_regions` is public FileReporter API; this shadows it on one instance.
-                    file_reporter.code_regions = functools.partial(list, regions)  # type: ignore[method-assign]
+                    file_reporter.code_regions = functools.partial(unpack_regions, regions)  # type: ignore[method-assign]
         # The reporters pop from the list they get: give each one its own.
         return list(reporters)
+
+    def report_one_file(reporter: coverage.jsonreport.JsonReporter, *args: Any, **kwargs: Any) -> Any:
+        # Encoded at once: the reporter keeps every file's part until it writes them all.
+        indent = 4 if reporter.config.json_pretty_print else None
+        return EncodedJson(original_one_file(reporter, *args, **kwargs), indent)
 
     def analyze(morf: Any, file_reporter: FileReporter | None = None) -> Analysis:
         # Reporters pass the measured file name; anything else (a module object) takes the plain path.
@@ -137,20 +201,21 @@ def shared(cov: coverage.Coverage, jobs: int = 1) -> Iterator[bool]:
         if morf not in analyses:
             try:
                 # Without the kept file reporter: coverage.py makes a new one, whose parsed source is dropped after.
-                analyses[morf] = original_analyze(morf)
+                analyses[morf] = Packed(original_analyze(morf))
             except Exception as err:
                 # Kept too: a forked writer must meet the same error without reading the data file.
                 analyses[morf] = err
         result = analyses[morf]
         if isinstance(result, Exception):
             raise result
-        return result
+        return result.unpack()
 
     # Instance attributes shadow the methods for this object only, and go when the block ends.
     cov._get_file_reporters = get_file_reporters  # type: ignore[method-assign]
     cov._analyze = analyze  # type: ignore[method-assign]
     cov._prepare_data_for_reporting = prepare_data_for_reporting  # type: ignore[method-assign]
-    setattr(coverage.jsonreport, "json", OneShotJson)  # noqa: B010 - a module global, not an attribute mypy knows
+    setattr(coverage.jsonreport, "json", StreamingJson)  # noqa: B010 - a module global, not an attribute mypy knows
+    coverage.jsonreport.JsonReporter.report_one_file = report_one_file  # type: ignore[method-assign,assignment]
     setattr(coverage.xmlreport, "xml", LIGHT_XML)  # noqa: B010
     try:
         yield True
@@ -159,7 +224,70 @@ def shared(cov: coverage.Coverage, jobs: int = 1) -> Iterator[bool]:
         del cov._analyze
         del cov._prepare_data_for_reporting
         setattr(coverage.jsonreport, "json", json)  # noqa: B010
+        coverage.jsonreport.JsonReporter.report_one_file = original_one_file  # type: ignore[method-assign]
         setattr(coverage.xmlreport, "xml", xml)  # noqa: B010
+
+
+# How `Packed` keeps a value, and makes it again.
+_AS_IS, _LINES, _ARCS, _COUNTS, _DEFAULT_COUNTS = range(5)
+
+
+class Packed:
+    """An `Analysis`, kept as its fields in arrays: a tenth of its memory, made again for each report that asks.
+
+    coverage.py's `Analysis` is a dataclass whose fields are made from its
+    constructor's arguments: sets of line numbers, sets of arcs (pairs of
+    line numbers) and counts by line. Those go into arrays of 32-bit numbers;
+    any other field is kept as it is.
+    """
+
+    __slots__ = ("fields",)
+
+    def __init__(self, result: Analysis) -> None:
+        self.fields = [(field.name, *_pack(getattr(result, field.name))) for field in _ANALYSIS_FIELDS]
+
+    def unpack(self) -> Analysis:
+        """Make the analysis again."""
+        return Analysis(**{name: _unpack(how, value) for name, how, value in self.fields})
+
+
+_ANALYSIS_FIELDS = [field for field in dataclasses.fields(Analysis) if field.init]
+
+
+def _pack(value: object) -> tuple[int, object]:
+    try:
+        if isinstance(value, set):
+            if all(type(item) is int for item in value):
+                return _LINES, array("i", value)
+            if all(type(item) is tuple and len(item) == 2 for item in value):
+                return _ARCS, array("i", chain.from_iterable(value))
+        elif type(value) is dict or (type(value) is collections.defaultdict and value.default_factory is int):
+            return (_COUNTS if type(value) is dict else _DEFAULT_COUNTS), array("i", chain.from_iterable(value.items()))
+    except (TypeError, OverflowError):  # not numbers, or beyond 32 bits
+        pass
+    return _AS_IS, value
+
+
+def _unpack(how: int, value: Any) -> Any:
+    if how == _LINES:
+        return set(value)
+    if how == _ARCS:
+        return set(zip(value[::2], value[1::2], strict=True))
+    if how == _COUNTS:
+        return dict(zip(value[::2], value[1::2], strict=True))
+    if how == _DEFAULT_COUNTS:
+        return collections.defaultdict(int, zip(value[::2], value[1::2], strict=True))
+    return value
+
+
+def pack_regions(regions: Iterable[CodeRegion]) -> list[CodeRegion]:
+    """Keep the line numbers of each of a file's functions and classes in an array."""
+    return [dataclasses.replace(region, lines=array("i", region.lines)) for region in regions]  # type: ignore[arg-type]
+
+
+def unpack_regions(regions: Iterable[CodeRegion]) -> list[CodeRegion]:
+    """Make the regions `pack_regions` kept again."""
+    return [dataclasses.replace(region, lines=set(region.lines)) for region in regions]
 
 
 def _learn_escapes(attribute: bool) -> dict[int, str]:
@@ -192,9 +320,9 @@ class LightText:
     def __init__(self, data: str) -> None:
         self.data = data
 
-    def write(self, out: list[str], indent: str, newline: str) -> None:
-        """Append this node as minidom's pretty printer writes it."""
-        out.append(f"{indent}{self.data}{newline}".translate(_TEXT_ESCAPES))
+    def render(self, indent: str, newline: str, step: str) -> str:
+        """Return this node as minidom's pretty printer writes it."""
+        return f"{indent}{self.data}{newline}".translate(_TEXT_ESCAPES)
 
 
 class LightComment(LightText):
@@ -202,50 +330,53 @@ class LightComment(LightText):
 
     __slots__ = ()
 
-    def write(self, out: list[str], indent: str, newline: str) -> None:
-        """Append this node as minidom's pretty printer writes it."""
-        out.append(f"{indent}<!--{self.data}-->{newline}")
+    def render(self, indent: str, newline: str, step: str) -> str:
+        """Return this node as minidom's pretty printer writes it."""
+        return f"{indent}<!--{self.data}-->{newline}"
 
 
 class LightElement:
-    """An element: a tag, attributes in the order first set, and children."""
+    """An element: a tag, attributes in the order first set, and children.
+
+    The attributes are kept as the text they print as (`attributes`): a
+    report has an element for every statement, and a string is a fraction of
+    a dict. An escaped value holds no ``"``, so ``' name="'`` finds `name`'s.
+    """
 
     __slots__ = ("attributes", "childNodes", "tagName")
 
     def __init__(self, tag: str) -> None:
         self.tagName = tag
-        self.attributes: dict[str, str] = {}
-        self.childNodes: list[LightElement | LightText] = []
+        self.attributes = ""
+        self.childNodes: list[LightElement | LightText] | None = None
 
     def setAttribute(self, name: str, value: str) -> None:
         """Set an attribute; a new one goes last, as in minidom."""
-        self.attributes[name] = value
+        printed = f' {name}="{value.translate(_ATTRIBUTE_ESCAPES)}"'
+        start = self.attributes.find(f' {name}="')
+        if start < 0:
+            self.attributes += printed
+        else:
+            end = self.attributes.index('"', start + len(name) + 3) + 1
+            self.attributes = self.attributes[:start] + printed + self.attributes[end:]
 
     def appendChild(self, node: LightElement | LightText) -> LightElement | LightText:
         """Append a child node and return it."""
+        if self.childNodes is None:
+            self.childNodes = []
         self.childNodes.append(node)
         return node
 
-    def write(self, out: list[str], indent: str, newline: str, step: str = "\t") -> None:
-        """Append this element and its children as minidom's ``writexml`` does when pretty printing."""
-        out.append(f"{indent}<{self.tagName}")
-        for name, value in self.attributes.items():
-            out.append(f' {name}="{value.translate(_ATTRIBUTE_ESCAPES)}"')
-        if not self.childNodes:
-            out.append(f"/>{newline}")
-            return
-        out.append(">")
-        if len(self.childNodes) == 1 and type(self.childNodes[0]) is LightText:
-            self.childNodes[0].write(out, "", "")
-        else:
-            out.append(newline)
-            for node in self.childNodes:
-                if isinstance(node, LightElement):
-                    node.write(out, indent + step, newline, step)
-                else:
-                    node.write(out, indent + step, newline)
-            out.append(indent)
-        out.append(f"</{self.tagName}>{newline}")
+    def render(self, indent: str, newline: str, step: str) -> str:
+        """Return this element and its children as minidom's ``writexml`` writes them when pretty printing."""
+        children = self.childNodes
+        if not children:
+            return f"{indent}<{self.tagName}{self.attributes}/>{newline}"
+        if len(children) == 1 and type(children[0]) is LightText:
+            inner = children[0].render("", "", "")
+            return f"{indent}<{self.tagName}{self.attributes}>{inner}</{self.tagName}>{newline}"
+        inner = "".join([node.render(indent + step, newline, step) for node in children])
+        return f"{indent}<{self.tagName}{self.attributes}>{newline}{inner}{indent}</{self.tagName}>{newline}"
 
 
 class LightDocument:
@@ -268,9 +399,7 @@ class LightDocument:
 
     def toprettyxml(self, indent: str = "\t", newl: str = "\n") -> str:
         """Serialize as minidom's ``toprettyxml`` does."""
-        out = [_XML_HEADER.rstrip("\n") + newl]
-        self.documentElement.write(out, "", newl, indent)
-        return "".join(out)
+        return _XML_HEADER.rstrip("\n") + newl + self.documentElement.render("", newl, indent)
 
 
 class LightImplementation:
@@ -373,49 +502,89 @@ def _wait(child: tuple[int, int]) -> tuple[bool, object]:
 
 
 def analyze_in_workers(
-    cov: coverage.Coverage, data_file: str, morfs: Sequence[Any], jobs: int
-) -> dict[str, tuple[Analysis, list[CodeRegion]]]:
+    cov: coverage.Coverage, data_file: str, morfs: Sequence[Any], jobs: int, cache: ParseCache | None = None
+) -> dict[str, tuple[Packed, list[CodeRegion]]]:
     """Analyse the files named by `morfs` in `jobs` processes (this one, and forked ones), reading `data_file`.
 
     Returns each file's analysis and code regions by file name, or nothing
-    when one process would do (few files, one job, or names that are not file
-    names). A file a worker cannot analyse, or all of a worker's files if it
-    fails, are left out: the reporter analyses them itself and reports any
-    problem as coverage.py does.
+    when one process would do and there is no `cache` (few files, one job),
+    or when `morfs` holds names that are not file names. A file a worker
+    cannot analyse, or all of a worker's files if it fails, are left out: the
+    reporter analyses them itself and reports any problem as coverage.py
+    does. When every worker succeeded, the cache keeps only what they used.
     """
     names = [morf for morf in morfs if isinstance(morf, str)]
-    workers = min(jobs, len(names) // MIN_FILES_PER_WORKER)
-    if workers < 2 or len(names) != len(morfs) or not can_fork():
+    if len(names) != len(morfs):
         return {}
+    workers = min(jobs, len(names) // MIN_FILES_PER_WORKER)
+    if workers < 2 or not can_fork():
+        if cache is None:
+            return {}
+        workers = 1
     config_file = cov.config.config_file or False
     chunks = [names[index::workers] for index in range(workers)]
-    children = [_fork(functools.partial(analyze_chunk, data_file, config_file, chunk)) for chunk in chunks[1:]]
-    analyses: dict[str, tuple[Analysis, list[CodeRegion]]] = {}
+    work = functools.partial(analyze_chunk, data_file, config_file, cache=cache)
+    children = [_fork(functools.partial(work, chunk)) for chunk in chunks[1:]]
+    analyses: dict[str, tuple[Packed, list[CodeRegion]]] = {}
+    used: list[str] = []
+    results: list[tuple[bool, object]] = []
     # This process takes the first share itself rather than wait; if it fails, the reporters take it.
-    with contextlib.suppress(Exception):
-        analyses.update(analyze_chunk(data_file, config_file, chunks[0]))
-    for child in children:
-        ok, result = _wait(child)
+    try:
+        results.append((True, work(chunks[0])))
+    except Exception as err:
+        results.append((False, err))
+    results += [_wait(child) for child in children]
+    for ok, result in results:
         if ok:
-            analyses.update(result)  # type: ignore[call-overload]
+            chunk_analyses, chunk_keys = cast("tuple[dict[str, tuple[Packed, list[CodeRegion]]], list[str]]", result)
+            analyses.update(chunk_analyses)
+            used += chunk_keys
+    if cache is not None and all(ok for ok, _result in results):
+        cache.prune(used)
     return analyses
 
 
 def analyze_chunk(
-    data_file: str, config_file: str | bool, names: Sequence[str]
-) -> dict[str, tuple[Analysis, list[CodeRegion]]]:
-    """Analyse the files `names` as a worker: a `Coverage` of its own, reading `data_file` with `config_file`."""
+    data_file: str, config_file: str | bool, names: Sequence[str], cache: ParseCache | None = None
+) -> tuple[dict[str, tuple[Packed, list[CodeRegion]]], list[str]]:
+    """Analyse the files `names` as a worker: a `Coverage` of its own, reading `data_file` with `config_file`.
+
+    Returns each file's analysis and regions by name, and the cache entries used.
+    """
     cov = coverage.Coverage(data_file=data_file, config_file=config_file)
     try:
         cov.load()
         cov._prepare_data_for_reporting()
         analyses = {}
+        used: list[str] = []
         for name in names:
             try:
                 file_reporter = cov._get_file_reporter(name)
-                analyses[name] = (cov._analyze(name, file_reporter=file_reporter), list(file_reporter.code_regions()))
+                if cache is not None and type(file_reporter) is PythonFileReporter:
+                    result, regions = _analyze_with_cache(cov, name, file_reporter, cache, used)
+                else:
+                    result, regions = cov._analyze(name, file_reporter=file_reporter), file_reporter.code_regions()
+                analyses[name] = (Packed(result), pack_regions(regions))
             except Exception:  # the reporter meets the same error and handles it as coverage.py does
                 continue
-        return analyses
+        return analyses, used
     finally:
         cov.get_data().close(force=True)
+
+
+def _analyze_with_cache(
+    cov: coverage.Coverage, name: str, file_reporter: PythonFileReporter, cache: ParseCache, used: list[str]
+) -> tuple[Analysis, Iterable[CodeRegion]]:
+    # coverage.py applies the data to the parser it finds on the file reporter: a kept one, or its own new one.
+    text = file_reporter.source()
+    key = cache.key(file_reporter.relative_filename(), text)
+    kept = cache.load(key, file_reporter.filename, text)
+    if kept is not None:
+        file_reporter._parser, regions = kept
+        used.append(key)
+        return cov._analyze(name, file_reporter=file_reporter), regions
+    result = cov._analyze(name, file_reporter=file_reporter)
+    regions = list(file_reporter.code_regions())
+    if cache.store(key, file_reporter.parser, regions):
+        used.append(key)
+    return result, regions

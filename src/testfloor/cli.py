@@ -118,6 +118,9 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--json", type=Path, help="write a coverage.py JSON report here")
     report.add_argument("--markdown", type=Path, help="write a Markdown summary here")
     report.add_argument("--fail-under", type=_percent, help="fail when the total is below this percentage")
+    report.add_argument(
+        "--cache", type=Path, help="keep each file's parse in this directory; unchanged files are not parsed again"
+    )
     report.set_defaults(
         run=lambda args: run_report(
             args.data_file,
@@ -128,6 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
             fail_under=args.fail_under,
             expect=args.expect,
             jobs=args.jobs,
+            cache=args.cache,
         )
     )
 
@@ -352,10 +356,12 @@ def run_report(
     fail_under: float | None = None,
     expect: int | None = None,
     jobs: int | None = None,
+    cache: Path | None = None,
 ) -> int:
     """Combine `shards` (if any; `expect` of them if given) into `data_file`, then write the reports and the table.
 
-    Every report comes from one analysis per file, made by `jobs` processes.
+    Every report comes from one analysis per file, made by `jobs` processes,
+    from the parses kept in `cache` where the files did not change.
     """
     from testfloor import report
 
@@ -363,7 +369,7 @@ def run_report(
         report.combine(shards, data_file, expect)
     outputs = report.Outputs(xml=xml, json=json_path, markdown=markdown)
     try:
-        _total, table = report.write_reports(data_file, outputs, fail_under, jobs)
+        _total, table = report.write_reports(data_file, outputs, fail_under, jobs, cache)
     finally:
         if markdown is not None and markdown.is_file() and os.environ.get("GITHUB_STEP_SUMMARY"):
             with open(os.environ["GITHUB_STEP_SUMMARY"], "a", encoding="utf-8") as summary:

@@ -16,6 +16,7 @@ from coverage.results import should_fail_under
 
 from testfloor import analysis, atomic
 from testfloor.errors import DataError, RegressionError
+from testfloor.parsecache import ParseCache
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
@@ -101,15 +102,21 @@ def _check_readable(path: Path) -> None:
 
 
 def write_reports(
-    data_file: Path, outputs: Outputs, fail_under: float | None = None, jobs: int | None = None
+    data_file: Path,
+    outputs: Outputs,
+    fail_under: float | None = None,
+    jobs: int | None = None,
+    cache: Path | None = None,
 ) -> tuple[float, str]:
     """Write the reports `outputs` asks for from `data_file`; return the total and the terminal table.
 
     Every report comes from one analysis per source file, computed by `jobs`
-    processes (default: one per core); the reports are coverage.py's own. Each
-    file is written atomically. With `fail_under`, a total below it (compared
-    as coverage.py does, at the configured precision) raises `RegressionError`
-    after the reports are written.
+    processes (default: one per core); the reports are coverage.py's own. With
+    `cache`, a directory, the parse of each file is kept there, and a file
+    whose parse is kept is not parsed again. Each report is written
+    atomically. With `fail_under`, a total below it (compared as coverage.py
+    does, at the configured precision) raises `RegressionError` after the
+    reports are written.
     """
     if not data_file.is_file():
         raise DataError(f"{data_file}: not found")
@@ -119,7 +126,11 @@ def write_reports(
         except CoverageException as err:
             raise DataError(f"{data_file}: cannot report: {err}") from None
         jobs = analysis.default_jobs() if jobs is None else jobs
-        with analysis.shared(cov, jobs) as sharing:
+        kept = None
+        if cache is not None:
+            # What a parse depends on besides the file: whether arcs are wanted, and the exclusion patterns.
+            kept = ParseCache(cache, [cov.get_data().has_arcs(), cov.config.exclude_list])
+        with analysis.shared(cov, jobs, kept) as sharing:
             return _write(cov, data_file, outputs, fail_under, jobs if sharing else 1)
 
 
