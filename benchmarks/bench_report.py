@@ -4,9 +4,12 @@ The usual way: ``coverage combine``, ``coverage xml``, ``coverage json`` and
 ``pycobertura diff`` against the previous revision's XML. testfloor's way:
 ``testfloor report`` (combine + XML + JSON + Markdown + terminal table from one
 analysis per file) and ``testfloor baseline check`` against the previous
-revision's baseline. Each command runs in its own process; its wall time and
-the peak RSS of the largest process it started are measured. Everything is
-written under a scratch directory, never into the repository.
+revision's baseline, twice: with no parse cache, and with the parse cache the
+previous revision's report left (``--cache``; the workload changes 1% of the
+sources). What the previous revision left (its XML, baseline and cache) is made
+beforehand, untimed, for both ways. Each command runs in its own process; its
+wall time and the peak RSS of the largest process it started are measured.
+Everything is written under a scratch directory, never into the repository.
 
 Usage::
 
@@ -61,12 +64,15 @@ def generate(generator: Path, files: int, shards: int, out: Path) -> None:
 
 
 def prepare(workload: Path) -> None:
-    """Untimed: the previous revision's XML (for pycobertura) and baseline (for testfloor)."""
+    """Untimed: the previous revision's XML (for pycobertura), and baseline and parse cache (for testfloor)."""
     base = workload / "base"
     if not (base / "base-baseline.json").is_file():
         subprocess.run([PY, "-m", "coverage", "xml", "-q", "-o", "base.xml"], cwd=base, check=True)
         subprocess.run([PY, "-m", "coverage", "json", "-q", "-o", "base.json"], cwd=base, check=True)
         write_baseline(base / "base-baseline.json", from_coverage_json(base / "base.json"))
+    if not (base / "parse-cache").is_dir():
+        report = [PY, "-m", "testfloor", "report", "--cache", "parse-cache", "--json", "cache-run.json"]
+        subprocess.run(report, cwd=base, check=True, stdout=subprocess.DEVNULL)
 
 
 def fresh_head(workload: Path, name: str) -> Path:
@@ -93,14 +99,18 @@ def usual_way(workload: Path) -> list[tuple[str, float, float]]:
     return [(name, *measure(command, head, ok)) for name, command, ok in steps]
 
 
-def testfloor_way(workload: Path, shards: int) -> tuple[list[tuple[str, float, float]], Path]:
-    head = fresh_head(workload, "testfloor")
+def testfloor_way(workload: Path, shards: int, cached: bool) -> tuple[list[tuple[str, float, float]], Path]:
+    head = fresh_head(workload, "testfloor-cached" if cached else "testfloor")
     report = [PY, "-m", "testfloor", "report", "--shard", "shards/.coverage.*", "--expect", str(shards)]
     report += ["--xml", "coverage.xml", "--json", "coverage.json", "--markdown", "coverage.md"]
+    if cached:
+        # A copy: the report keeps only the parses it used.
+        shutil.copytree(workload / "base" / "parse-cache", head / "parse-cache")
+        report += ["--cache", "parse-cache"]
     baseline = str(workload / "base" / "base-baseline.json")
     check = [PY, "-m", "testfloor", "baseline", "check", ".", "--baseline", baseline, "--markdown", "baseline.md"]
     steps = [
-        ("testfloor report", report, (0,)),
+        ("testfloor report" + (" --cache" if cached else ""), report, (0,)),
         ("testfloor baseline check", check, (0, 5, 9)),  # 5: the workload has regressions
     ]
     return [(name, *measure(command, head, ok)) for name, command, ok in steps], head
@@ -117,9 +127,9 @@ def compare_alone(workload: Path, head: Path) -> tuple[float, float]:
     return done - started, done - loaded
 
 
-def same_reports(workload: Path) -> bool:
-    """Check that testfloor's XML and JSON are coverage.py's, timestamps aside."""
-    usual, ours = workload / "usual", workload / "testfloor"
+def same_reports(workload: Path, ours: Path) -> bool:
+    """Check that testfloor's XML and JSON in `ours` are coverage.py's, timestamps aside."""
+    usual = workload / "usual"
 
     def xml(path: Path) -> str:
         return re.sub(r'timestamp="\d+"', "", (path / "coverage.xml").read_text())
@@ -150,34 +160,40 @@ def main() -> None:
         generate(args.generator, args.files, args.shards, workload)
         prepare(workload)
         usual = usual_way(workload)
-        ours, head = testfloor_way(workload, args.shards)
+        ours, head = testfloor_way(workload, args.shards, cached=False)
+        cached, cached_head = testfloor_way(workload, args.shards, cached=True)
         both, alone = compare_alone(workload, head)
-        identical = same_reports(workload)
+        identical = same_reports(workload, head) and same_reports(workload, cached_head)
     finally:
         if args.workdir is None:
             shutil.rmtree(scratch, ignore_errors=True)
-    print_table(args.files, usual, ours, both, alone, identical)
+    print_table(args.files, usual, {"no cache": ours, "parses kept from base": cached}, both, alone, identical)
 
 
 def print_table(
     files: int,
     usual: list[tuple[str, float, float]],
-    ours: list[tuple[str, float, float]],
+    ways: dict[str, list[tuple[str, float, float]]],
     both: float,
     alone: float,
     identical: bool,
 ) -> None:
     print(f"{files} files, {os.cpu_count()} cores, Python {sys.version.split()[0]}")
-    print(f"{'step':<28}{'wall s':>9}{'peak RSS MB':>13}")
-    for name, wall, rss in [*usual, *ours]:
-        print(f"{name:<28}{wall:>9.2f}{rss:>13.0f}")
-    usual_wall, ours_wall = sum(wall for _name, wall, _rss in usual), sum(wall for _name, wall, _rss in ours)
+    print(f"{'step':<44}{'wall s':>9}{'peak RSS MB':>13}")
+    for name, wall, rss in [*usual, *(step for ours in ways.values() for step in ours)]:
+        print(f"{name:<44}{wall:>9.2f}{rss:>13.0f}")
+    usual_wall = sum(wall for _name, wall, _rss in usual)
     pycobertura_rss = usual[-1][2]
-    ours_rss = max(rss for _name, _wall, rss in ours)
-    print(f"{'usual way, total':<28}{usual_wall:>9.2f}{max(rss for _n, _w, rss in usual):>13.0f}")
-    print(f"{'testfloor, total':<28}{ours_wall:>9.2f}{ours_rss:>13.0f}")
-    print(f"speed-up (usual / testfloor wall): {usual_wall / ours_wall:.2f}x")
-    print(f"peak memory (testfloor / pycobertura): {ours_rss / pycobertura_rss:.2f}")
+    print(f"{'usual way, total':<44}{usual_wall:>9.2f}{max(rss for _n, _w, rss in usual):>13.0f}")
+    for way, ours in ways.items():
+        ours_wall, ours_rss = sum(wall for _name, wall, _rss in ours), max(rss for _name, _wall, rss in ours)
+        print(f"{f'testfloor, {way}, total':<44}{ours_wall:>9.2f}{ours_rss:>13.0f}")
+    for way, ours in ways.items():
+        ours_wall, ours_rss = sum(wall for _name, wall, _rss in ours), max(rss for _name, _wall, rss in ours)
+        print(
+            f"testfloor, {way}: {usual_wall / ours_wall:.2f}x faster, peak memory {ours_rss / pycobertura_rss:.2f}"
+            " of pycobertura's"
+        )
     print(f"baseline compare: {both:.3f} s reading both sides, {alone * 1000:.1f} ms comparing")
     print(f"reports identical to coverage.py's (timestamps aside): {'yes' if identical else 'NO'}")
 

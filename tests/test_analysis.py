@@ -150,6 +150,7 @@ def test_the_hooks_go_when_the_block_ends_and_other_callers_take_the_plain_path(
     _mode, root = project
     monkeypatch.syspath_prepend(str(root))
     one = io.StringIO()
+    own_one_file = coverage.jsonreport.JsonReporter.report_one_file
     with coverage_object(root) as cov:
         with analysis.shared(cov, jobs=1) as sharing:
             assert sharing
@@ -163,6 +164,8 @@ def test_the_hooks_go_when_the_block_ends_and_other_callers_take_the_plain_path(
                 sys.modules.pop("shapes")
         assert "_analyze" not in vars(cov)
         assert "_get_file_reporters" not in vars(cov)
+        assert coverage.jsonreport.JsonReporter.report_one_file is own_one_file
+        assert coverage.jsonreport.json is json
     assert "shapes.py" in one.getvalue()
     assert "unused.py" not in one.getvalue()
 

@@ -27,7 +27,8 @@ A light element keeps its attributes as the text they print as.
 Because the hooks are private, `shared` checks the coverage.py version and
 the methods' presence first; where they do not fit, reporting takes the plain
 path (one analysis per report), which is slower and otherwise the same. The
-two module names are process-wide: `shared` is for one reporting thread.
+two module names and the JSON reporter's method are process-wide: `shared` is
+for one reporting thread.
 """
 
 from __future__ import annotations
