@@ -12,7 +12,7 @@ import nox
 import pytest
 
 import testfloor.nox as floor
-from helpers import clean_environ, make_file
+from helpers import clean_environ, make_file, measured_lines
 from helpers import nox as nox_command
 from testfloor.config import Config, EnvValue, load_config
 
@@ -360,18 +360,6 @@ def real_session(root: Path, python: object = "3.12") -> mock.Mock:
     return session
 
 
-def measured_lines(data_file: Path, name: str) -> set[int]:
-    import coverage
-
-    data = coverage.CoverageData(basename=str(data_file))
-    try:
-        data.read()
-        (measured,) = [path for path in data.measured_files() if Path(path).name == name]
-        return set(data.lines(measured) or [])
-    finally:
-        data.close(force=True)
-
-
 @pytest.fixture
 def tiny_project(tmp_path: Path) -> Path:
     make_file(tmp_path / "calc.py", "def double(x):\n    return 2 * x\n\n\ndef half(x):\n    return x / 2\n")
@@ -432,6 +420,9 @@ def test_a_split_suite_installs_pytest_split_with_the_requirements(tmp_path: Pat
     session.install.reset_mock()
     floor.install(session, Config(tmp_path, splits=2), ".")
     session.install.assert_called_once_with("-r", str(tmp_path / "requirements-test.txt"), ".", "pytest-split")
+    session.install.reset_mock()
+    floor.install(session, Config(tmp_path, splits=2), floor.SPLITTER)  # a durations session names it: once is enough
+    session.install.assert_called_once_with("-r", str(tmp_path / "requirements-test.txt"), "pytest-split")
 
 
 def test_split_makes_one_parametrized_call_per_group(tmp_path: Path) -> None:

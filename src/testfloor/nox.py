@@ -109,13 +109,14 @@ def apply_env(session: nox.Session, config: Config) -> None:
 def install(session: nox.Session, config: Config, *packages: str) -> None:
     """Set the session's environment, then install ``requirements-test.txt`` (if present) and `packages`.
 
-    With ``splits`` above 1, pytest-split comes too, in the same install: the
-    requirements may pin it, and the installer resolves the two together.
+    With ``splits`` above 1, pytest-split comes too (unless `packages` name
+    it), in the same install: the requirements may pin it, and the installer
+    resolves them together.
     """
     apply_env(session, config)
     requirements = config.root / REQUIREMENTS
     args = ["-r", str(requirements)] if requirements.is_file() else []
-    splitter = [SPLITTER] if config.splits > 1 else []
+    splitter = [SPLITTER] if config.splits > 1 and SPLITTER not in packages else []
     if args or packages or splitter:
         session.install(*args, *packages, *splitter)
 
