@@ -51,7 +51,7 @@ def collect(session: nox.Session) -> None:
 
 @nox.session(python=PYTHONS, requires=["collect"], tags=["tests"])
 @floor.split(PROJECT)  # [tool.testfloor] splits = N: one session, and CI job, per pytest-split group
-def tests(session: nox.Session, group: int | None = None) -> None:
+def tests(session: nox.Session, group: int | None = None) -> None:  # noqa: PT028 (a nox session)
     """Run the suite (or one group of it) under coverage on one Python; failing tests do not stop the report."""
     floor.install(session, PROJECT)
     floor.run_tests(session, PROJECT, *session.posargs, group=group, allow_failures=True)
