@@ -463,6 +463,7 @@ def coverage(session):
 """
 
 
+@pytest.mark.slow  # real nox, though no virtualenv
 @pytest.mark.parametrize(
     ("splits", "names", "specs"),
     [
@@ -488,6 +489,7 @@ def test_nox_lists_one_session_per_python_and_group(
     assert not any(set(name) & set('":<>|*?\\/') for name in names)
 
 
+@pytest.mark.slow  # real nox, though no virtualenv
 def test_nox_calls_an_unsplit_session_without_a_group_and_coverage_requires_every_group(tmp_path: Path) -> None:
     make_file(tmp_path / "noxfile.py", SPLIT_NOXFILE.replace('["3.11", "3.12"]', "False"))
     make_file(tmp_path / "pyproject.toml", "[tool.testfloor]\nsplits = 1\n")
