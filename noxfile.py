@@ -33,16 +33,17 @@ def collect(session: nox.Session) -> None:
 
 
 @nox.session(python=PYTHONS, requires=["collect"], tags=["tests"])
-def tests(session: nox.Session) -> None:
-    """Run the suite under coverage on one Python, leaving that Python's data file."""
+@floor.split(PROJECT)  # [tool.testfloor] splits: each Python's suite is that many sessions (and CI jobs)
+def tests(session: nox.Session, group: int | None = None) -> None:  # noqa: PT028 (a nox session)
+    """Run one pytest-split group of the suite under coverage on one Python, leaving that group's data file."""
     floor.install(session, PROJECT, ".")
     # Not on xdist's workers: they run threads, so testfloor would not fork there, and the suite tests its forking.
-    floor.run_tests(session, PROJECT, "-p", "no:xdist", *session.posargs)
+    floor.run_tests(session, PROJECT, "-p", "no:xdist", *session.posargs, group=group)
 
 
 @nox.session(python=MAIN_PYTHON, requires=["tests"], tags=["report"])
 def coverage(session: nox.Session) -> None:
-    """Combine every Python's data, write coverage.xml/.json/.md, and enforce the 100% floor."""
+    """Combine the data of every Python and group, write coverage.xml/.json/.md, and enforce the 100% floor."""
     floor.install(session, PROJECT, ".")
     floor.report(session, PROJECT, fail_under=FLOOR)
 
@@ -96,6 +97,13 @@ def typing(session: nox.Session) -> None:
     """Type-check src/ with mypy --strict."""
     floor.install(session, PROJECT, ".")
     session.run("mypy", "--strict", "src")
+
+
+@nox.session(python=MAIN_PYTHON, default=False)
+def durations(session: nox.Session) -> None:
+    """Record how long each test takes in .test_durations, by which the tests sessions split the suite; commit it."""
+    floor.install(session, PROJECT, ".")
+    floor.store_durations(session, PROJECT, "-p", "no:xdist", *session.posargs)
 
 
 @nox.session(python=MAIN_PYTHON, default=False)

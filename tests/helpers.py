@@ -49,9 +49,10 @@ def collect(session):
 
 
 @nox.session(python=PYTHONS, requires=["collect"])
-def tests(session):
+@floor.split(PROJECT)
+def tests(session, group=None):
     floor.install(session, PROJECT)
-    floor.run_tests(session, PROJECT, *session.posargs)
+    floor.run_tests(session, PROJECT, *session.posargs, group=group)
 
 
 @nox.session(python=PYTHONS[-1], requires=["tests"])
@@ -64,7 +65,26 @@ def coverage(session):
 def baseline(session):
     floor.install(session, PROJECT)
     floor.check_baseline(session, PROJECT)
+
+
+@nox.session(python=PYTHONS[-1], default=False)
+def durations(session):
+    floor.install(session, PROJECT, floor.SPLITTER)
+    floor.store_durations(session, PROJECT, *session.posargs)
 """
+
+
+def measured_lines(data_file: Path, name: str) -> set[int]:
+    """The lines of the file called `name` that the coverage data file `data_file` measured as run."""
+    import coverage
+
+    data = coverage.CoverageData(basename=str(data_file))
+    try:
+        data.read()
+        (measured,) = [path for path in data.measured_files() if Path(path).name == name]
+        return set(data.lines(measured) or [])
+    finally:
+        data.close(force=True)
 
 
 def nox(root: Path, *args: str) -> subprocess.CompletedProcess[str]:

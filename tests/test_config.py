@@ -32,6 +32,7 @@ def test_a_project_without_pyproject_gets_the_defaults(tmp_path: Path) -> None:
     assert config.baseline == DEFAULT_BASELINE
     assert config.baseline_path == tmp_path / DEFAULT_BASELINE
     assert config.python == ()
+    assert config.splits == 1
     assert config.warnings == ()
 
 
@@ -54,6 +55,7 @@ def test_every_key_is_read_into_its_type(tmp_path: Path) -> None:
         testpaths = ["tests"]
         import_mode = "importlib"
         subprojects = ["billing"]
+        splits = 3
 
         [tool.testfloor.env]
         DATABASE_URL = "postgresql://u:p@localhost/db"
@@ -76,7 +78,7 @@ def test_every_key_is_read_into_its_type(tmp_path: Path) -> None:
     assert config.baseline_path == tmp_path / "cov" / "base.json"
     assert config.python == ("3.11", "3.12")
     assert (config.loop_scope, config.pythonpath, config.testpaths) == ("module", ("src", "libs"), ("tests",))
-    assert (config.import_mode, config.subprojects) == ("importlib", ("billing",))
+    assert (config.import_mode, config.subprojects, config.splits) == ("importlib", ("billing",), 3)
     assert config.quarantine == (Quarantined("tests/test_bug.py", "NameError"),)
     assert dict(config.env) == {
         "DATABASE_URL": EnvValue("postgresql://u:p@localhost/db"),
@@ -132,6 +134,12 @@ def test_unknown_keys_warn_instead_of_failing(tmp_path: Path) -> None:
         ("quarantine = 1", "quarantine: expected an array of tables with node and reason, got integer"),
         ('quarantine = [{ node = "t.py" }]', 'quarantine: each entry needs exactly "node" and "reason"'),
         ('quarantine = [{ node = "t.py", reason = " " }]', 'quarantine: "node" and "reason" must be non-empty strings'),
+        ("splits = 0", "splits: expected a number of jobs, 1 or more, got 0"),
+        ("splits = -1", "splits: expected a number of jobs, 1 or more, got -1"),
+        ('splits = "two"', "splits: expected a number of jobs, 1 or more, got string"),
+        ('splits = "2"', "splits: expected a number of jobs, 1 or more, got string"),
+        ("splits = true", "splits: expected a number of jobs, 1 or more, got boolean"),
+        ("splits = 2.0", "splits: expected a number of jobs, 1 or more, got float"),
     ],
 )
 def test_a_wrong_value_is_one_line_naming_the_file_and_key(tmp_path: Path, body: str, message: str) -> None:
@@ -187,6 +195,16 @@ def test_the_environment_overrides_pyproject_and_the_command_line_overrides_both
     )
     from_cli = load_config(tmp_path, environ=environ, overrides=Overrides(baseline="c.json", stub_mode="missing"))
     assert (from_cli.baseline, from_cli.python, from_cli.stub_mode) == ("c.json", ("3.11", "3.12"), "missing")
+
+
+def test_splits_come_from_the_environment_as_a_whole_number(tmp_path: Path) -> None:
+    write_pyproject(tmp_path, "[tool.testfloor]\nsplits = 2\n")
+    assert load_config(tmp_path).splits == 2
+    assert load_config(tmp_path, environ={"TESTFLOOR_SPLITS": "4"}).splits == 4
+    for text, shown in [("0", "0"), ("-1", "-1"), ("two", "string"), ("true", "string"), ("2.5", "float")]:
+        with pytest.raises(ConfigError) as excinfo:
+            load_config(tmp_path, environ={"TESTFLOOR_SPLITS": text})
+        assert str(excinfo.value) == f"environment: TESTFLOOR_SPLITS: expected a number of jobs, 1 or more, got {shown}"
 
 
 def test_the_environment_is_ignored_unless_given(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

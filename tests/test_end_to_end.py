@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import NOXFILE, clean_environ, make_file, nox, tree_digest
+from helpers import NOXFILE, clean_environ, make_file, measured_lines, nox, tree_digest
 
 PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
 
@@ -190,3 +190,70 @@ def test_a_project_with_a_config_that_cannot_run_is_measured_without_editing_it(
     assert "3 passed" in output
     assert json.loads((project / "coverage.json").read_text())["totals"]["covered_lines"] == 6
     assert tree_digest(project) == before
+
+
+PARTS = ["one", "two", "three", "four"]
+
+
+def test_a_split_suite_runs_each_group_as_its_own_session_and_the_report_needs_every_shard(
+    tmp_path: Path, wheel: Path
+) -> None:
+    root = tmp_path / "parts"
+    make_file(
+        root / "pyproject.toml",
+        f"""
+        [project]
+        name = "parts"
+        version = "1"
+
+        [tool.pytest.ini_options]
+        pythonpath = ["src"]
+        testpaths = ["tests"]
+
+        [tool.coverage.run]
+        branch = true
+        relative_files = true
+        source = ["src"]
+
+        [tool.testfloor]
+        python = ["{PYTHON}"]
+        splits = 2
+        """,
+    )
+    make_file(root / "requirements-test.txt", f"{wheel}\npytest\ncoverage\n")
+    make_file(root / "noxfile.py", NOXFILE)
+    # One function per test, the body of function i on line 4 * i + 2: a shard's lines say which tests it ran.
+    make_file(root / "src" / "parts.py", "".join(f"def {name}():\n    return {name!r}\n\n\n" for name in PARTS))
+    for name in PARTS:
+        make_file(
+            root / "tests" / f"test_{name}.py",
+            f"import time\n\nfrom parts import {name}\n\n\ndef test_{name}():\n"
+            f"    time.sleep(0.05)\n    assert {name}() == {name!r}\n",
+        )
+
+    listed = nox(root, "--list", "--json", "--no-dependencies", "-s", "tests")
+    assert [session["session"] for session in json.loads(listed.stdout)] == [
+        f"tests-{PYTHON}(1of2)",
+        f"tests-{PYTHON}(2of2)",
+    ]
+    durations = nox(root, "-s", "durations")
+    assert durations.returncode == 0, durations.stdout + durations.stderr
+    recorded = json.loads((root / ".test_durations").read_text())
+    assert sorted(recorded) == sorted(f"tests/test_{name}.py::test_{name}" for name in PARTS)
+
+    run = nox(root, "-s", "coverage")
+    assert run.returncode == 0, run.stdout + run.stderr
+    shards = sorted(root.glob(".coverage.*"))
+    assert [shard.name.rpartition("-")[2] for shard in shards] == ["1of2", "2of2"]
+    assert shards[0].name != shards[1].name
+    ran = [{name for i, name in enumerate(PARTS) if 4 * i + 2 in measured_lines(shard, "parts.py")} for shard in shards]
+    assert all(ran)
+    assert ran[0].isdisjoint(ran[1])
+    assert ran[0] | ran[1] == set(PARTS)
+    totals = json.loads((root / "coverage.json").read_text())["totals"]
+    assert (totals["covered_lines"], totals["num_statements"]) == (8, 8)
+
+    shards[1].unlink()
+    lost = nox(root, "-s", "coverage", "--no-dependencies")
+    assert lost.returncode != 0
+    assert f"missing coverage data: {shards[1]}" in lost.stdout + lost.stderr

@@ -123,9 +123,10 @@ def test_a_conftest_block_that_changed_is_refreshed(tmp_path: Path) -> None:
     assert not (tmp_path / "tests").exists()
 
 
-def test_a_noxfile_with_a_session_of_the_same_name_is_not_touched_without_force(tmp_path: Path) -> None:
-    make_file(tmp_path / "noxfile.py", "import nox\n\n@nox.session\ndef tests(session):\n    pass\n")
-    with pytest.raises(InitError, match=r"noxfile.py: already defines a session named 'tests'; rename it"):
+@pytest.mark.parametrize("name", ["tests", "durations"])
+def test_a_noxfile_with_a_session_of_the_same_name_is_not_touched_without_force(tmp_path: Path, name: str) -> None:
+    make_file(tmp_path / "noxfile.py", f"import nox\n\n@nox.session\ndef {name}(session):\n    pass\n")
+    with pytest.raises(InitError, match=rf"noxfile.py: already defines a session named '{name}'; rename it"):
         init.plan(tmp_path)
     written(tmp_path, force=True)
     assert (tmp_path / "noxfile.py").read_text() == init.NOXFILE
@@ -168,7 +169,7 @@ def test_dry_run_prints_diffs_and_writes_nothing(tmp_path: Path, capsys: pytest.
 
 def test_without_fix_init_only_writes_the_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["init", str(tmp_path), "--no-fix"]) == ExitCode.OK
-    assert "wrote noxfile.py: the collect, tests, coverage and baseline sessions" in capsys.readouterr().out
+    assert "wrote noxfile.py: the collect, tests, coverage, baseline and durations sessions" in capsys.readouterr().out
     assert not (tmp_path / "coverage-baseline.json").exists()
 
 

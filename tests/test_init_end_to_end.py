@@ -49,7 +49,14 @@ def existing_noxfile(root: Path) -> None:
     )
 
 
-@pytest.mark.parametrize("shape", [pyproject_only, setup_cfg_and_pytest_ini, existing_noxfile])
+def split_in_two(root: Path) -> None:
+    pyproject_only(root)
+    with (root / "pyproject.toml").open("a") as pyproject:
+        pyproject.write("\n[tool.testfloor]\nsplits = 2\n")
+    make_file(root / "tests" / "test_calc_again.py", TEST_CALC.replace("double(2) == 4", "double(3) == 6"))
+
+
+@pytest.mark.parametrize("shape", [pyproject_only, setup_cfg_and_pytest_ini, existing_noxfile, split_in_two])
 def test_init_gives_any_project_sessions_that_pass_and_a_second_init_changes_nothing(
     tmp_path: Path, wheel: Path, shape: object
 ) -> None:
@@ -66,6 +73,11 @@ def test_init_gives_any_project_sessions_that_pass_and_a_second_init_changes_not
     settled = tree_digest(tmp_path)
     result = nox(tmp_path, "-s", "collect", "coverage", "baseline")
     assert result.returncode == 0, result.stdout + result.stderr
+    # Split, each group is a session of its own and leaves its own shard.
+    split = shape is split_in_two
+    assert (f"Session tests-{PYTHON}(1of2) was successful" in result.stderr) is split
+    assert (f"Session tests-{PYTHON}(2of2) was successful" in result.stderr) is split
+    assert len(list(tmp_path.glob(".coverage.*"))) == (2 if split else 1)
     assert json.loads((tmp_path / "coverage.json").read_text())["totals"]["covered_lines"] == 3
     second = run_testfloor(tmp_path, "init", "--requirement", str(wheel), "--no-install")
     assert second.returncode == 0

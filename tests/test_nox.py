@@ -12,7 +12,8 @@ import nox
 import pytest
 
 import testfloor.nox as floor
-from helpers import clean_environ, make_file
+from helpers import clean_environ, make_file, measured_lines
+from helpers import nox as nox_command
 from testfloor.config import Config, EnvValue, load_config
 
 
@@ -359,18 +360,6 @@ def real_session(root: Path, python: object = "3.12") -> mock.Mock:
     return session
 
 
-def measured_lines(data_file: Path, name: str) -> set[int]:
-    import coverage
-
-    data = coverage.CoverageData(basename=str(data_file))
-    try:
-        data.read()
-        (measured,) = [path for path in data.measured_files() if Path(path).name == name]
-        return set(data.lines(measured) or [])
-    finally:
-        data.close(force=True)
-
-
 @pytest.fixture
 def tiny_project(tmp_path: Path) -> Path:
     make_file(tmp_path / "calc.py", "def double(x):\n    return 2 * x\n\n\ndef half(x):\n    return x / 2\n")
@@ -410,3 +399,202 @@ def test_with_xdist_pytest_cov_measures_with_the_runnable_settings(tmp_path: Pat
     (run,) = [call.args for call in session.run.call_args_list if "pytest" in call.args]
     assert f"--cov-config={tmp_path / 'tmp' / 'coveragerc'}" in run
     assert "auto" not in run
+
+
+def test_an_unsplit_suite_installs_no_splitter_and_keeps_its_session(tmp_path: Path) -> None:
+    session = fake_session(tmp_path)
+    floor.install(session, Config(tmp_path))
+    session.install.assert_not_called()
+
+    def tests(session: nox.Session, group: int | None = None) -> None:
+        pass
+
+    assert floor.split(Config(tmp_path))(tests) is tests
+
+
+def test_a_split_suite_installs_pytest_split_with_the_requirements(tmp_path: Path) -> None:
+    session = fake_session(tmp_path)
+    floor.install(session, Config(tmp_path, splits=2))
+    session.install.assert_called_once_with("pytest-split")
+    make_file(tmp_path / "requirements-test.txt", "pytest-split==0.11.0\n")
+    session.install.reset_mock()
+    floor.install(session, Config(tmp_path, splits=2), ".")
+    session.install.assert_called_once_with("-r", str(tmp_path / "requirements-test.txt"), ".", "pytest-split")
+    session.install.reset_mock()
+    floor.install(session, Config(tmp_path, splits=2), floor.SPLITTER)  # a durations session names it: once is enough
+    session.install.assert_called_once_with("-r", str(tmp_path / "requirements-test.txt"), "pytest-split")
+
+
+def test_split_makes_one_parametrized_call_per_group(tmp_path: Path) -> None:
+    def tests(session: nox.Session, group: int | None = None) -> None:
+        pass
+
+    decorated = floor.split(Config(tmp_path, splits=3))(tests)
+    assert decorated is tests
+    params = decorated.parametrize  # type: ignore[attr-defined]
+    assert [(param.call_spec, str(param)) for param in params] == [
+        ({"group": 1}, "1of3"),
+        ({"group": 2}, "2of3"),
+        ({"group": 3}, "3of3"),
+    ]
+
+
+SPLIT_NOXFILE = """
+import nox
+import testfloor.nox as floor
+
+PROJECT = floor.load()
+
+
+@nox.session(python=False)
+def collect(session):
+    session.log("collected")
+
+
+@nox.session(python=["3.11", "3.12"], requires=["collect"])
+@floor.split(PROJECT)
+def tests(session, group=None):
+    session.log(f"group={group!r}")
+
+
+@nox.session(python=False, requires=["tests"])
+def coverage(session):
+    session.log("combined")
+"""
+
+
+@pytest.mark.slow  # real nox, though no virtualenv
+@pytest.mark.parametrize(
+    ("splits", "names", "specs"),
+    [
+        (1, ["tests-3.11", "tests-3.12"], [{}, {}]),
+        (
+            2,
+            ["tests-3.11(1of2)", "tests-3.11(2of2)", "tests-3.12(1of2)", "tests-3.12(2of2)"],
+            [{"group": 1}, {"group": 2}] * 2,
+        ),
+    ],
+)
+def test_nox_lists_one_session_per_python_and_group(
+    tmp_path: Path, splits: int, names: list[str], specs: list[dict[str, int]]
+) -> None:
+    make_file(tmp_path / "pyproject.toml", f"[tool.testfloor]\nsplits = {splits}\n")
+    make_file(tmp_path / "noxfile.py", SPLIT_NOXFILE)
+    listed = nox_command(tmp_path, "--list", "--json", "-s", "tests", "--no-dependencies")
+    assert listed.returncode == 0, listed.stderr
+    sessions = json.loads(listed.stdout)
+    assert [session["session"] for session in sessions] == names
+    assert [session["call_spec"] for session in sessions] == specs
+    # GitHub refuses these characters in artifact names, which CI builds from the session names.
+    assert not any(set(name) & set('":<>|*?\\/') for name in names)
+
+
+@pytest.mark.slow  # real nox, though no virtualenv
+def test_nox_calls_an_unsplit_session_without_a_group_and_coverage_requires_every_group(tmp_path: Path) -> None:
+    make_file(tmp_path / "noxfile.py", SPLIT_NOXFILE.replace('["3.11", "3.12"]', "False"))
+    make_file(tmp_path / "pyproject.toml", "[tool.testfloor]\nsplits = 1\n")
+    unsplit = nox_command(tmp_path, "-s", "tests", "--no-dependencies")
+    assert unsplit.returncode == 0, unsplit.stderr
+    assert "group=None" in unsplit.stderr
+    make_file(tmp_path / "pyproject.toml", "[tool.testfloor]\nsplits = 2\n")
+    chained = nox_command(tmp_path, "-s", "coverage")
+    assert chained.returncode == 0, chained.stderr
+    ran = [line.removeprefix("nox > Running session ") for line in chained.stderr.splitlines() if "Running" in line]
+    assert ran == ["collect", "tests(1of2)", "tests(2of2)", "coverage"]
+    assert "group=1" in chained.stderr
+    assert "group=2" in chained.stderr
+
+
+def test_each_group_has_its_own_shard_that_no_other_groups_glob_matches(tmp_path: Path) -> None:
+    config = Config(tmp_path, python=("3.12", "3.13"), splits=10)
+    tag = f"{sys.platform}.{platform.machine()}"
+    assert floor.shard_path(config, "3.12", 1) == tmp_path / f".coverage.{tag}.py3.12-1of10"
+    shards = {floor.shard_path(config, python, group) for python in ("3.12", "3.13") for group in range(1, 11)}
+    assert len(shards) == 20
+    assert floor.shard_path(config, "3.12") not in shards
+    for shard in shards:
+        Path(shard).write_text("")
+        Path(f"{shard}.host.1.2").write_text("")
+    session = fake_session(tmp_path)
+    floor.run_tests(session, config, "-p", "no:xdist", group=1)
+    first = floor.shard_path(config, "3.12", 1)
+    left = {path for path in tmp_path.iterdir() if path.name.startswith(".coverage")}
+    assert left == {path for shard in shards - {first} for path in (shard, Path(f"{shard}.host.1.2"))}
+    assert session.env["COVERAGE_FILE"] == str(first)
+
+
+def test_a_group_runs_pytest_split_s_share_in_every_sub_project(tmp_path: Path) -> None:
+    config = Config(tmp_path, subprojects=("billing", "search"), splits=2)
+    session = fake_session(tmp_path)
+    shard = floor.run_tests(session, config, "-x", group=2)
+    assert shard == floor.shard_path(config, "3.12", 2)
+    share = ("--splits", "2", "--group", "2", "--durations-path", str(tmp_path / ".test_durations"))
+    runs = [call.args for call in session.run.call_args_list if "pytest" in call.args]
+    assert [args[-10:] for args in runs] == [
+        (*share, "--rootdir", "billing", "billing", "-x"),
+        (*share, "--rootdir", "search", "search", "-x"),
+    ]
+    session.run.reset_mock()
+    session.run.return_value = "True"  # pytest-xdist is installed: pytest-cov measures
+    floor.run_tests(session, config, group=1)
+    runs = [call.args for call in session.run.call_args_list if "pytest" in call.args]
+    assert all(args[-9:-3] == ("--splits", "2", "--group", "1", *share[4:]) for args in runs)
+    assert all("--cov" in args for args in runs)
+
+
+@pytest.mark.parametrize(("splits", "group"), [(1, 1), (2, 0), (2, 3)])
+def test_a_group_the_settings_do_not_have_fails_the_session(tmp_path: Path, splits: int, group: int) -> None:
+    session = fake_session(tmp_path)
+    with pytest.raises(RuntimeError):
+        floor.run_tests(session, Config(tmp_path, splits=splits), group=group)
+    session.error.assert_called_once_with(f"there is no group {group}: [tool.testfloor] splits is {splits}")
+    session.run.assert_not_called()
+
+
+def test_report_expects_one_shard_per_python_and_group(tmp_path: Path) -> None:
+    config = Config(tmp_path, python=("3.12", "3.13"), splits=2)
+    session = fake_session(tmp_path)
+    floor.report(session, config)
+    args = session.run.call_args.args
+    assert [args[i + 1] for i, arg in enumerate(args) if arg == "--shard"] == [
+        str(floor.shard_path(config, "3.12", 1)),
+        str(floor.shard_path(config, "3.12", 2)),
+        str(floor.shard_path(config, "3.13", 1)),
+        str(floor.shard_path(config, "3.13", 2)),
+    ]
+    assert args[args.index("--expect") + 1] == "4"
+
+
+def test_store_durations_records_every_sub_project_into_one_clean_file(tmp_path: Path) -> None:
+    config = Config(tmp_path, subprojects=("billing", "search"), splits=2)
+    session = fake_session(tmp_path)
+    assert floor.store_durations(session, config, "-q") == tmp_path / ".test_durations"
+    assert session.env == {"_TESTFLOOR_ROOT": str(tmp_path)}
+    record = ("python", "-m", "pytest", "-p", "testfloor", "--store-durations", "--durations-path")
+    first, second = session.run.call_args_list
+    assert first.args == (*record, str(tmp_path / ".test_durations"), "--clean-durations",
+                          "--rootdir", "billing", "billing", "-q")  # fmt: skip
+    assert second.args == (*record, str(tmp_path / ".test_durations"), "--rootdir", "search", "search", "-q")
+    assert first.kwargs == second.kwargs == {"success_codes": [0]}
+    session.run.reset_mock()
+    floor.store_durations(session, Config(tmp_path), allow_failures=True)
+    session.run.assert_called_once()
+    assert session.run.call_args.kwargs == {"success_codes": [0, 1]}
+
+
+def test_real_durations_then_real_groups_run_each_test_exactly_once(tiny_project: Path) -> None:
+    config = Config(tiny_project, splits=2)
+    session = real_session(tiny_project)
+    make_file(tiny_project / "test_gone.py", "def test_gone():\n    pass\n")
+    floor.store_durations(session, config, "-p", "no:xdist")
+    (tiny_project / "test_gone.py").unlink()
+    durations = floor.store_durations(session, config, "-p", "no:xdist")
+    recorded = json.loads(durations.read_text())
+    assert sorted(recorded) == ["test_calc.py::test_double", "test_more.py::test_half"]
+    # Equal durations make the split certain: one test in each group.
+    durations.write_text(json.dumps(dict.fromkeys(recorded, 1.0)))
+    first = floor.run_tests(session, config, "-p", "no:xdist", group=1)
+    second = floor.run_tests(session, config, "-p", "no:xdist", group=2)
+    assert first != second
+    assert measured_lines(first, "calc.py") == {1, 2, 5}
+    assert measured_lines(second, "calc.py") == {1, 5, 6}

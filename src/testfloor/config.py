@@ -88,6 +88,8 @@ class Config:
     baseline_tolerance_lines: int = 0
     # The combined percentage a file new to the baseline must reach, or NEW_FILE_TOTAL.
     new_file_minimum: float | str = NEW_FILE_TOTAL
+    # The CI jobs (pytest-split groups) one Python's suite is split across.
+    splits: int = 1
     warnings: tuple[str, ...] = ()
 
     @property
@@ -324,6 +326,14 @@ def parse_tolerance_lines(value: object) -> int:
     return value
 
 
+def parse_splits(value: object) -> int:
+    """Parse ``splits``: how many CI jobs (pytest-split groups) one Python's suite is split across, 1 or more."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        shown = value if isinstance(value, int) and not isinstance(value, bool) else toml_type(value)
+        raise ValueError(f"expected a number of jobs, 1 or more, got {shown}")
+    return value
+
+
 def parse_new_file_minimum(value: object) -> float | str:
     """Parse ``new_file_minimum``: a percentage from 0 to 100, or ``"total"`` (the baseline's total)."""
     if value == NEW_FILE_TOTAL:
@@ -361,6 +371,7 @@ _PARSERS: dict[str, Callable[[object], Any]] = {
     "baseline_tolerance": parse_tolerance,
     "baseline_tolerance_lines": parse_tolerance_lines,
     "new_file_minimum": parse_new_file_minimum,
+    "splits": parse_splits,
 }
 
 # Variables hold text: lists are comma-separated.
@@ -373,6 +384,7 @@ _ENVIRON: dict[str, tuple[str, Callable[[str], object]]] = {
     "TESTFLOOR_BASELINE_TOLERANCE": ("baseline_tolerance", number_from_text),
     "TESTFLOOR_BASELINE_TOLERANCE_LINES": ("baseline_tolerance_lines", number_from_text),
     "TESTFLOOR_NEW_FILE_MINIMUM": ("new_file_minimum", number_from_text),
+    "TESTFLOOR_SPLITS": ("splits", number_from_text),
 }
 
 

@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 BEGIN = "# >>> testfloor >>>"
 END = "# <<< testfloor <<<"
 _BLOCK = re.compile(rf"{re.escape(BEGIN)}.*?{re.escape(END)}\n?", re.DOTALL)
-_SESSION = re.compile(r"^def (collect|tests|coverage|baseline)\(", re.MULTILINE)
+_SESSION = re.compile(r"^def (collect|tests|coverage|baseline|durations)\(", re.MULTILINE)
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*")
 
 SESSIONS = '''\
@@ -50,15 +50,16 @@ def collect(session: nox.Session) -> None:
 
 
 @nox.session(python=PYTHONS, requires=["collect"], tags=["tests"])
-def tests(session: nox.Session) -> None:
-    """Run the suite under coverage on one Python; failing tests do not stop the report."""
+@floor.split(PROJECT)  # [tool.testfloor] splits = N: one session, and CI job, per pytest-split group
+def tests(session: nox.Session, group: int | None = None) -> None:  # noqa: PT028 (a nox session)
+    """Run the suite (or one group of it) under coverage on one Python; failing tests do not stop the report."""
     floor.install(session, PROJECT)
-    floor.run_tests(session, PROJECT, *session.posargs, allow_failures=True)
+    floor.run_tests(session, PROJECT, *session.posargs, group=group, allow_failures=True)
 
 
 @nox.session(python=PYTHONS[-1], requires=["tests"], tags=["report"])
 def coverage(session: nox.Session) -> None:
-    """Combine every Python's data and write coverage.xml, coverage.json and coverage.md."""
+    """Combine the data of every Python (and group) and write coverage.xml, coverage.json and coverage.md."""
     floor.install(session, PROJECT)
     floor.report(session, PROJECT)
 
@@ -68,6 +69,13 @@ def baseline(session: nox.Session) -> None:
     """Fail if coverage dropped below the committed baseline."""
     floor.install(session, PROJECT)
     floor.check_baseline(session, PROJECT)
+
+
+@nox.session(python=PYTHONS[-1], default=False)
+def durations(session: nox.Session) -> None:
+    """Record how long each test takes in .test_durations, which splits the suite evenly; commit it."""
+    floor.install(session, PROJECT, floor.SPLITTER)
+    floor.store_durations(session, PROJECT, *session.posargs, allow_failures=True)
 '''
 
 NOXFILE = f'''\
@@ -277,7 +285,7 @@ def _noxfile(root: Path, force: bool) -> Change:
     path = root / "noxfile.py"
     before = _read(path)
     if before is None or force:
-        return Change(path, before, NOXFILE, "the collect, tests, coverage and baseline sessions")
+        return Change(path, before, NOXFILE, "the collect, tests, coverage, baseline and durations sessions")
     if BEGIN in before:
         return Change(path, before, before, "")
     clash = _SESSION.search(before)

@@ -12,6 +12,12 @@ A noxfile uses them like this::
         floor.install(session, PROJECT)
         floor.collect(session, PROJECT)
 
+    @nox.session(python=floor.pythons(PROJECT), requires=["collect"], tags=["tests"])
+    @floor.split(PROJECT)
+    def tests(session, group=None):
+        floor.install(session, PROJECT)
+        floor.run_tests(session, PROJECT, *session.posargs, group=group)
+
 Environment variables reach a session only through ``session.env``; this
 module reads ``os.environ`` (to let real values win) but never writes it.
 """
@@ -23,19 +29,23 @@ import os
 import platform
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from testfloor import env
 from testfloor.config import Config, load_config
 from testfloor.errors import TestfloorError
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
 
     import nox
 
 REQUIREMENTS = "requirements-test.txt"
 SUPPORTED = ("3.10", "3.11", "3.12", "3.13")
+SPLITTER = "pytest-split"  # installed when [tool.testfloor] splits is above 1
+DURATIONS = ".test_durations"  # pytest-split's recorded test durations, at the project root
+
+_Function = TypeVar("_Function", bound="Callable[..., Any]")
 
 
 def load(root: str | Path = ".") -> Config:
@@ -97,12 +107,45 @@ def apply_env(session: nox.Session, config: Config) -> None:
 
 
 def install(session: nox.Session, config: Config, *packages: str) -> None:
-    """Set the session's environment, then install ``requirements-test.txt`` (if present) and `packages`."""
+    """Set the session's environment, then install ``requirements-test.txt`` (if present) and `packages`.
+
+    With ``splits`` above 1, pytest-split comes too (unless `packages` name
+    it), in the same install: the requirements may pin it, and the installer
+    resolves them together.
+    """
     apply_env(session, config)
     requirements = config.root / REQUIREMENTS
     args = ["-r", str(requirements)] if requirements.is_file() else []
-    if args or packages:
-        session.install(*args, *packages)
+    splitter = [SPLITTER] if config.splits > 1 and SPLITTER not in packages else []
+    if args or packages or splitter:
+        session.install(*args, *packages, *splitter)
+
+
+def split(config: Config) -> Callable[[_Function], _Function]:
+    """Return a decorator that makes the `tests` session one nox session per pytest-split group.
+
+    With ``splits`` = N above 1, the session is parametrized with ``group`` = 1
+    ... N, named like ``tests-3.12(1of2)``: each group is a session, so each is
+    a cell of a CI matrix built from ``nox --list --json``. With 1, the session
+    is left as it is, and nox calls it without a group.
+    """
+    groups = _groups(config)
+    if not groups:
+        return _unchanged
+    import nox
+
+    ids = [f"{group}of{config.splits}" for group in groups]
+    decorate: Callable[[_Function], _Function] = nox.parametrize("group", groups, ids=ids)
+    return decorate
+
+
+def _groups(config: Config) -> list[int]:
+    # pytest-split's groups, numbered from 1; none when the suite is not split.
+    return list(range(1, config.splits + 1)) if config.splits > 1 else []
+
+
+def _unchanged(function: _Function) -> _Function:
+    return function
 
 
 def collect(session: nox.Session, config: Config, *args: str) -> int:
@@ -164,13 +207,21 @@ def _sub_project_env(session: nox.Session, config: Config) -> None:
         session.env[ROOT_VARIABLE] = str(config.root)
 
 
-def shard_path(config: Config, python: object) -> Path:
-    """Return the data file a `tests` session on `python` leaves behind, unique per interpreter and platform."""
+def shard_path(config: Config, python: object, group: int | None = None) -> Path:
+    """Return the data file a `tests` session on `python` leaves behind, unique per interpreter and platform.
+
+    A pytest-split `group` k of N gets its own, ending in ``-<k>of<N>``: the
+    ``of`` after the number keeps one group's files (``...-1of10*``) apart
+    from another's (``...-10of10``).
+    """
     version = python if isinstance(python, str) else f"{sys.version_info.major}.{sys.version_info.minor}"
-    return config.root / f".coverage.{sys.platform}.{platform.machine()}.py{version}"
+    suffix = "" if group is None else f"-{group}of{config.splits}"
+    return config.root / f".coverage.{sys.platform}.{platform.machine()}.py{version}{suffix}"
 
 
-def run_tests(session: nox.Session, config: Config, *args: str, allow_failures: bool = False) -> Path:
+def run_tests(
+    session: nox.Session, config: Config, *args: str, group: int | None = None, allow_failures: bool = False
+) -> Path:
     """Run the suite under coverage and leave one combined data file for this interpreter; return its path.
 
     When pytest-xdist is installed in the session, the suite runs on every
@@ -179,14 +230,22 @@ def run_tests(session: nox.Session, config: Config, *args: str, allow_failures: 
     Otherwise it runs under ``coverage run``. With `allow_failures`, failing
     tests (pytest exit 1) do not fail the session: the data still counts.
     Collection errors (2), internal errors (3), usage errors (4) and no tests
-    (5) always do.
+    (5) always do: a `group` that pytest-split leaves empty fails too.
+
+    With a `group` (from `split`), every pytest run takes only pytest-split's
+    share k of ``splits``, by the durations in ``.test_durations``, and the
+    data goes to that group's own file.
     """
-    shard = shard_path(config, session.python)
+    if group is not None and group not in _groups(config):
+        session.error(f"there is no group {group}: [tool.testfloor] splits is {config.splits}")
+    shard = shard_path(config, session.python, group)
     for stale in glob.glob(f"{glob.escape(str(shard))}*"):
         os.remove(stale)
     session.env["COVERAGE_FILE"] = str(shard)
     rcfile = coverage_rcfile(session, config)
     _sub_project_env(session, config)
+    share = [] if group is None else ["--splits", str(config.splits), "--group", str(group)]
+    share += ["--durations-path", str(config.root / DURATIONS)] if share else []
     xdist = _uses_xdist(session, args)
     for index, (_prefix, target) in enumerate(config.pytest_runs):
         if xdist:
@@ -199,10 +258,30 @@ def run_tests(session: nox.Session, config: Config, *args: str, allow_failures: 
             runner += workers
         else:
             runner = ["coverage", "run", "--parallel-mode", *rcfile, "-m", "pytest", "-p", "testfloor"]
-        session.run("python", "-m", *runner, *target, *args, success_codes=[0, 1] if allow_failures else [0])
+        session.run("python", "-m", *runner, *share, *target, *args, success_codes=[0, 1] if allow_failures else [0])
     if glob.glob(f"{glob.escape(str(shard))}.*"):
         session.run("python", "-m", "coverage", "combine", *rcfile, "--quiet")
     return shard
+
+
+def store_durations(session: nox.Session, config: Config, *args: str, allow_failures: bool = False) -> Path:
+    """Run the whole suite once, without coverage, to record how long each test takes; return the durations file.
+
+    pytest-split writes them to ``.test_durations`` at the project root, where
+    the split `tests` sessions read them: commit it. Tests that no longer exist
+    leave the file (the first run cleans it; a monorepo's other sub-projects
+    add theirs). `allow_failures` is `run_tests`'s: a failing test still has
+    a duration.
+    """
+    durations = config.root / DURATIONS
+    _sub_project_env(session, config)
+    for index, (_prefix, target) in enumerate(config.pytest_runs):
+        record = ["--store-durations", "--durations-path", str(durations)] + ([] if index else ["--clean-durations"])
+        session.run(
+            "python", "-m", "pytest", "-p", "testfloor", *record, *target, *args,
+            success_codes=[0, 1] if allow_failures else [0],
+        )  # fmt: skip
+    return durations
 
 
 # Prints which of the modules named on its command line the session's Python cannot import.
@@ -249,12 +328,16 @@ def _chooses_workers(args: Sequence[str]) -> bool:
 def report(session: nox.Session, config: Config, *, fail_under: float | None = None) -> None:
     """Combine the shards of every configured Python and write coverage.xml, coverage.json and coverage.md.
 
-    Each Python's shard is named, and their number is checked: a lost one fails the session with its name.
+    Each Python's shard is named, one per pytest-split group when ``splits``
+    is above 1, and their number is checked: a lost one fails the session
+    with its name.
     """
+    groups: list[int | None] = [*_groups(config)] or [None]
     shards: list[str] = []
     for python in pythons(config):
-        shards += ["--shard", str(shard_path(config, python))]
-    shards += ["--expect", str(len(pythons(config)))]
+        for group in groups:
+            shards += ["--shard", str(shard_path(config, python, group))]
+    shards += ["--expect", str(len(pythons(config)) * config.splits)]
     floor = [] if fail_under is None else ["--fail-under", str(fail_under)]
     outputs = ["--xml", "coverage.xml", "--json", "coverage.json", "--markdown", "coverage.md"]
     session.run("testfloor", "report", *shards, *outputs, *floor)
