@@ -22,6 +22,7 @@ def fake_session(tmp_path: Path, python: object = "3.12") -> mock.Mock:
     session.env = {}
     session.python = python
     session.create_tmp.return_value = str(tmp_path / "tmp")
+    session.cache_dir = str(tmp_path / ".nox" / ".cache")
     (tmp_path / "tmp").mkdir(exist_ok=True)
     session.error.side_effect = RuntimeError("session.error")
     return session
@@ -165,6 +166,7 @@ def test_report_expects_one_shard_per_python(tmp_path: Path) -> None:
         str(floor.shard_path(config, "3.13")),
     ]
     assert args[args.index("--expect") + 1] == "2"
+    assert args[args.index("--cache") + 1] == str(tmp_path / ".nox" / ".cache" / "testfloor-parses")
     assert args[-2:] == ("--fail-under", "100")
     floor.report(session, config)
     assert "--fail-under" not in session.run.call_args.args

@@ -206,6 +206,12 @@ jobs:
         with:
           pattern: coverage-*
           merge-multiple: true
+      - name: Keep the parse of unchanged files from the last run
+        uses: actions/cache@v4
+        with:
+          path: .nox/.cache/testfloor-parses
+          key: testfloor-parses-${{ hashFiles('**/*.py') }}
+          restore-keys: testfloor-parses-
       - run: nox --session coverage baseline --no-dependencies
 """
 

@@ -44,6 +44,7 @@ REQUIREMENTS = "requirements-test.txt"
 SUPPORTED = ("3.10", "3.11", "3.12", "3.13")
 SPLITTER = "pytest-split"  # installed when [tool.testfloor] splits is above 1
 DURATIONS = ".test_durations"  # pytest-split's recorded test durations, at the project root
+PARSES = "testfloor-parses"  # the parse cache of `testfloor report`, in nox's cache directory
 
 _Function = TypeVar("_Function", bound="Callable[..., Any]")
 
@@ -330,7 +331,9 @@ def report(session: nox.Session, config: Config, *, fail_under: float | None = N
 
     Each Python's shard is named, one per pytest-split group when ``splits``
     is above 1, and their number is checked: a lost one fails the session
-    with its name.
+    with its name. The parse of each source file is kept in nox's cache
+    directory (``.nox/.cache/testfloor-parses``), so that the next report
+    parses only the files that changed.
     """
     groups: list[int | None] = [*_groups(config)] or [None]
     shards: list[str] = []
@@ -340,7 +343,8 @@ def report(session: nox.Session, config: Config, *, fail_under: float | None = N
     shards += ["--expect", str(len(pythons(config)) * config.splits)]
     floor = [] if fail_under is None else ["--fail-under", str(fail_under)]
     outputs = ["--xml", "coverage.xml", "--json", "coverage.json", "--markdown", "coverage.md"]
-    session.run("testfloor", "report", *shards, *outputs, *floor)
+    cache = ["--cache", str(Path(session.cache_dir) / PARSES)]
+    session.run("testfloor", "report", *shards, *outputs, *cache, *floor)
 
 
 def check_baseline(session: nox.Session, config: Config, *args: str) -> None:
