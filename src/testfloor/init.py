@@ -207,7 +207,7 @@ jobs:
           pattern: coverage-*
           merge-multiple: true
       - name: Keep the parse of unchanged files from the last run
-        uses: actions/cache@v4
+        uses: actions/cache@v5
         with:
           path: .nox/.cache/testfloor-parses
           key: testfloor-parses-${{ hashFiles('**/*.py') }}
