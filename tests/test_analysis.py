@@ -142,6 +142,9 @@ def test_missing_hooks_are_not_supported(project: tuple[str, Path], monkeypatch:
         assert analysis.supported(cov)
         monkeypatch.delattr(coverage.jsonreport.JsonReporter, "report_one_file")
         assert not analysis.supported(cov)
+        monkeypatch.undo()
+        monkeypatch.setattr(analysis, "_ANALYSIS_FIELDS", [])  # an Analysis that is not a dataclass
+        assert not analysis.supported(cov)
 
 
 def test_the_hooks_go_when_the_block_ends_and_other_callers_take_the_plain_path(

@@ -78,7 +78,7 @@ def supported(cov: coverage.Coverage) -> bool:
         return False
     if getattr(coverage.jsonreport, "json", None) is not json or getattr(coverage.xmlreport, "xml", None) is not xml:
         return False
-    if not callable(getattr(coverage.jsonreport.JsonReporter, "report_one_file", None)):
+    if not callable(getattr(coverage.jsonreport.JsonReporter, "report_one_file", None)) or not _ANALYSIS_FIELDS:
         return False
     return "file_reporter" in inspect.signature(cov._analyze).parameters
 
@@ -252,7 +252,10 @@ class Packed:
         return Analysis(**{name: _unpack(how, value) for name, how, value in self.fields})
 
 
-_ANALYSIS_FIELDS = [field for field in dataclasses.fields(Analysis) if field.init]
+# A coverage.py whose Analysis is not a dataclass is not supported: `shared` then takes the plain path.
+_ANALYSIS_FIELDS = (
+    [field for field in dataclasses.fields(Analysis) if field.init] if dataclasses.is_dataclass(Analysis) else []
+)
 
 
 def _pack(value: object) -> tuple[int, object]:
