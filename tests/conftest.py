@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import clean_environ
+from helpers import GOLDEN, clean_environ
 
 pytest_plugins = ["pytester"]
 
@@ -66,3 +67,32 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
     (built,) = out.glob("testfloor-*.whl")
     return built
+
+
+@pytest.fixture(scope="module", params=["branch", "lines"])
+def golden_measured(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
+    """The golden project, measured with or without branches, and coverage.py's own reports of it."""
+    mode: str = request.param
+    root = tmp_path_factory.mktemp(mode)
+    shutil.copytree(GOLDEN / "project", root, dirs_exist_ok=True)
+    run = [sys.executable, "-m", "coverage"]
+    env = clean_environ()
+    branch = ["--branch"] if mode == "branch" else []
+    subprocess.run([*run, "run", *branch, "main.py"], cwd=root, env=env, check=True, capture_output=True)
+    for args in (["xml", "-o", "own.xml"], ["json", "-o", "own.json"]):
+        subprocess.run([*run, *args], cwd=root, env=env, check=True, capture_output=True)
+    for name, args in (("own.md", ["--format=markdown"]), ("own.txt", [])):
+        result = subprocess.run([*run, "report", *args], cwd=root, env=env, check=True, capture_output=True, text=True)
+        (root / name).write_text(result.stdout)
+    return mode, root
+
+
+@pytest.fixture
+def golden_project(
+    golden_measured: tuple[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> tuple[str, Path]:
+    """A copy of the measured golden project to change, as the working directory."""
+    mode, root = golden_measured
+    shutil.copytree(root, tmp_path, dirs_exist_ok=True)
+    monkeypatch.chdir(tmp_path)
+    return mode, tmp_path

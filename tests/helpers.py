@@ -8,6 +8,9 @@ import sys
 import textwrap
 from pathlib import Path
 
+# A small project measured by the report tests, and coverage.py's own reports of it ("expected").
+GOLDEN = Path(__file__).parent / "data" / "golden"
+
 
 def make_file(path: Path, text: str = "") -> Path:
     """Write dedented `text` to `path`, creating its directories; return the path."""

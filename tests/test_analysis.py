@@ -18,12 +18,11 @@ import coverage.xmlreport
 import pytest
 from coverage.exceptions import CoverageException, CoverageWarning
 
-from helpers import clean_environ
+from helpers import GOLDEN, clean_environ
 from testfloor import analysis
 from testfloor.errors import DataError
 from testfloor.report import Outputs, write_reports
 
-GOLDEN = Path(__file__).parent / "data" / "golden"
 # In a threaded process (an xdist worker) testfloor does not fork, and these tests have nothing to check.
 needs_fork = pytest.mark.skipif(not analysis.can_fork(), reason="this process has threads: testfloor will not fork")
 
@@ -37,32 +36,6 @@ def normalized_json(text: str) -> dict[str, object]:
     document = json.loads(text)
     document["meta"].update(timestamp="0", version="VERSION")
     return document
-
-
-@pytest.fixture(scope="module", params=["branch", "lines"])
-def measured(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
-    """The golden project, measured with or without branches, and coverage.py's own reports of it."""
-    mode: str = request.param
-    root = tmp_path_factory.mktemp(mode)
-    shutil.copytree(GOLDEN / "project", root, dirs_exist_ok=True)
-    run = [sys.executable, "-m", "coverage"]
-    env = clean_environ()
-    branch = ["--branch"] if mode == "branch" else []
-    subprocess.run([*run, "run", *branch, "main.py"], cwd=root, env=env, check=True, capture_output=True)
-    for args in (["xml", "-o", "own.xml"], ["json", "-o", "own.json"]):
-        subprocess.run([*run, *args], cwd=root, env=env, check=True, capture_output=True)
-    for name, args in (("own.md", ["--format=markdown"]), ("own.txt", [])):
-        result = subprocess.run([*run, "report", *args], cwd=root, env=env, check=True, capture_output=True, text=True)
-        (root / name).write_text(result.stdout)
-    return mode, root
-
-
-@pytest.fixture
-def project(measured: tuple[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[str, Path]:
-    mode, root = measured
-    shutil.copytree(root, tmp_path, dirs_exist_ok=True)
-    monkeypatch.chdir(tmp_path)
-    return mode, tmp_path
 
 
 def write_all(root: Path, jobs: int) -> str:
@@ -85,15 +58,15 @@ def assert_same_as_coverage(root: Path, table: str) -> None:
 
 @pytest.mark.parametrize("jobs", [1, 2])
 def test_every_report_equals_what_coverage_itself_writes(
-    project: tuple[str, Path], jobs: int, monkeypatch: pytest.MonkeyPatch
+    golden_project: tuple[str, Path], jobs: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _mode, root = project
+    _mode, root = golden_project
     monkeypatch.setattr(analysis, "MIN_FILES_PER_WORKER", 1)
     assert_same_as_coverage(root, write_all(root, jobs))
 
 
-def test_the_reports_match_the_committed_golden_files(project: tuple[str, Path]) -> None:
-    mode, root = project
+def test_the_reports_match_the_committed_golden_files(golden_project: tuple[str, Path]) -> None:
+    mode, root = golden_project
     table = write_all(root, 1)
     expected = GOLDEN / "expected"
     assert normalized_xml((root / "ours.xml").read_text()) == (expected / f"{mode}.xml").read_text()
@@ -103,9 +76,9 @@ def test_the_reports_match_the_committed_golden_files(project: tuple[str, Path])
 
 
 def test_each_file_is_analysed_once_for_all_the_reports(
-    project: tuple[str, Path], monkeypatch: pytest.MonkeyPatch
+    golden_project: tuple[str, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _mode, root = project
+    _mode, root = golden_project
     calls: list[str] = []
     original = coverage.Coverage._analyze
 
@@ -120,9 +93,9 @@ def test_each_file_is_analysed_once_for_all_the_reports(
 
 @pytest.mark.parametrize("version", [(7, 9, 0), (8, 0, 0)])
 def test_an_unknown_coverage_version_takes_the_plain_path_with_the_same_reports(
-    project: tuple[str, Path], monkeypatch: pytest.MonkeyPatch, version: tuple[int, int, int]
+    golden_project: tuple[str, Path], monkeypatch: pytest.MonkeyPatch, version: tuple[int, int, int]
 ) -> None:
-    _mode, root = project
+    _mode, root = golden_project
     monkeypatch.setattr(coverage, "version_info", (*version, "final", 0))
     with coverage_object(root) as cov, analysis.shared(cov, jobs=2) as sharing:
         assert not sharing
@@ -130,8 +103,8 @@ def test_an_unknown_coverage_version_takes_the_plain_path_with_the_same_reports(
     assert_same_as_coverage(root, write_all(root, 2))
 
 
-def test_missing_hooks_are_not_supported(project: tuple[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
-    _mode, root = project
+def test_missing_hooks_are_not_supported(golden_project: tuple[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    _mode, root = golden_project
     with coverage_object(root) as cov:
         assert analysis.supported(cov)
         monkeypatch.setattr(coverage.Coverage, "_analyze", lambda self, morf: None)
@@ -148,9 +121,9 @@ def test_missing_hooks_are_not_supported(project: tuple[str, Path], monkeypatch:
 
 
 def test_the_hooks_go_when_the_block_ends_and_other_callers_take_the_plain_path(
-    project: tuple[str, Path], monkeypatch: pytest.MonkeyPatch
+    golden_project: tuple[str, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _mode, root = project
+    _mode, root = golden_project
     monkeypatch.syspath_prepend(str(root))
     one = io.StringIO()
     own_one_file = coverage.jsonreport.JsonReporter.report_one_file
@@ -175,9 +148,9 @@ def test_the_hooks_go_when_the_block_ends_and_other_callers_take_the_plain_path(
 
 @needs_fork
 def test_workers_are_used_only_for_enough_files_and_when_forking_is_safe(
-    project: tuple[str, Path], monkeypatch: pytest.MonkeyPatch
+    golden_project: tuple[str, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _mode, root = project
+    _mode, root = golden_project
     names = ["empty.py", "shapes.py", "unused.py"]
     with coverage_object(root) as cov:
         data_file = str(root / ".coverage")
@@ -190,8 +163,8 @@ def test_workers_are_used_only_for_enough_files_and_when_forking_is_safe(
         assert sorted(analysis.analyze_in_workers(cov, data_file, names, jobs=2)) == names
 
 
-def test_a_worker_leaves_out_a_file_it_cannot_analyse(project: tuple[str, Path]) -> None:
-    _mode, root = project
+def test_a_worker_leaves_out_a_file_it_cannot_analyse(golden_project: tuple[str, Path]) -> None:
+    _mode, root = golden_project
     (root / "unused.py").write_text("def broken(:\n")
     names = ["shapes.py", "unused.py"]
     result, used = analysis.analyze_chunk(str(root / ".coverage"), str(root / ".coveragerc"), names)
@@ -250,8 +223,8 @@ def test_a_file_that_does_not_parse_is_reported_as_coverage_reports_it(
 
 
 @needs_fork
-def test_concurrent_writers_report_a_failing_child_as_one_line(project: tuple[str, Path]) -> None:
-    _mode, root = project
+def test_concurrent_writers_report_a_failing_child_as_one_line(golden_project: tuple[str, Path]) -> None:
+    _mode, root = golden_project
     written: list[str] = []
 
     def fail() -> None:
@@ -336,9 +309,9 @@ def test_streaming_json_refuses_what_json_refuses() -> None:
 
 
 def test_a_pretty_printed_json_report_equals_what_coverage_itself_writes(
-    project: tuple[str, Path], monkeypatch: pytest.MonkeyPatch
+    golden_project: tuple[str, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _mode, root = project
+    _mode, root = golden_project
     with open(root / ".coveragerc", "a") as config:
         config.write("[json]\npretty_print = True\n")
     own = [sys.executable, "-m", "coverage", "json", "-o", "own.json"]
@@ -350,8 +323,8 @@ def test_a_pretty_printed_json_report_equals_what_coverage_itself_writes(
     assert re.sub(r'"timestamp": "[^"]*"', "", ours_text) == re.sub(r'"timestamp": "[^"]*"', "", own_text)
 
 
-def test_a_packed_analysis_is_made_again_equal(project: tuple[str, Path]) -> None:
-    mode, root = project
+def test_a_packed_analysis_is_made_again_equal(golden_project: tuple[str, Path]) -> None:
+    mode, root = golden_project
     with coverage_object(root) as cov:
         for name in ("empty.py", "shapes.py", "unused.py"):
             original = cov._analyze(name)
@@ -393,8 +366,8 @@ def test_numbers_are_packed_and_made_again(value: object) -> None:
     assert type(again) is type(value)
 
 
-def test_packed_regions_are_made_again_equal(project: tuple[str, Path]) -> None:
-    _mode, root = project
+def test_packed_regions_are_made_again_equal(golden_project: tuple[str, Path]) -> None:
+    _mode, root = golden_project
     reporter = coverage.python.PythonFileReporter(str(root / "shapes.py"))
     regions = list(reporter.code_regions())
     assert regions
@@ -405,9 +378,9 @@ def test_packed_regions_are_made_again_equal(project: tuple[str, Path]) -> None:
 
 @pytest.mark.parametrize(("module", "name"), [(coverage.jsonreport, "json"), (coverage.xmlreport, "xml")])
 def test_a_reporter_module_that_changed_is_not_supported(
-    project: tuple[str, Path], monkeypatch: pytest.MonkeyPatch, module: object, name: str
+    golden_project: tuple[str, Path], monkeypatch: pytest.MonkeyPatch, module: object, name: str
 ) -> None:
-    _mode, root = project
+    _mode, root = golden_project
     with coverage_object(root) as cov:
         monkeypatch.setattr(module, name, object())
         assert not analysis.supported(cov)
@@ -415,9 +388,9 @@ def test_a_reporter_module_that_changed_is_not_supported(
 
 @needs_fork
 def test_a_failing_worker_leaves_its_files_to_the_reporters(
-    project: tuple[str, Path], monkeypatch: pytest.MonkeyPatch
+    golden_project: tuple[str, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _mode, root = project
+    _mode, root = golden_project
     real = analysis.analyze_chunk
 
     def fail_on_shapes(data_file: str, config_file: str | bool, names: list[str], cache: object = None) -> object:

@@ -3,7 +3,6 @@ from __future__ import annotations
 import collections
 import json
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -18,26 +17,12 @@ from testfloor import analysis
 from testfloor.parsecache import ParseCache
 from testfloor.report import Outputs, write_reports
 
-GOLDEN = Path(__file__).parent / "data" / "golden"
 PYTHON_FILES = ["empty.py", "shapes.py", "unused.py"]
 
 
-@pytest.fixture(scope="module", params=["branch", "lines"])
-def measured(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The golden project, measured with or without branches, and coverage.py's own XML and JSON of it."""
-    root = tmp_path_factory.mktemp(request.param)
-    shutil.copytree(GOLDEN / "project", root, dirs_exist_ok=True)
-    run = [sys.executable, "-m", "coverage"]
-    branch = ["--branch"] if request.param == "branch" else []
-    subprocess.run([*run, "run", *branch, "main.py"], cwd=root, env=clean_environ(), check=True, capture_output=True)
-    return root
-
-
 @pytest.fixture
-def project(measured: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    shutil.copytree(measured, tmp_path, dirs_exist_ok=True)
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
+def project(golden_project: tuple[str, Path]) -> Path:
+    return golden_project[1]
 
 
 @pytest.fixture
