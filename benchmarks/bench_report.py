@@ -185,11 +185,10 @@ def print_table(
     usual_wall = sum(wall for _name, wall, _rss in usual)
     pycobertura_rss = usual[-1][2]
     print(f"{'usual way, total':<44}{usual_wall:>9.2f}{max(rss for _n, _w, rss in usual):>13.0f}")
-    for way, ours in ways.items():
-        ours_wall, ours_rss = sum(wall for _name, wall, _rss in ours), max(rss for _name, _wall, rss in ours)
+    totals = {way: (sum(wall for _n, wall, _r in ours), max(rss for _n, _w, rss in ours)) for way, ours in ways.items()}
+    for way, (ours_wall, ours_rss) in totals.items():
         print(f"{f'testfloor, {way}, total':<44}{ours_wall:>9.2f}{ours_rss:>13.0f}")
-    for way, ours in ways.items():
-        ours_wall, ours_rss = sum(wall for _name, wall, _rss in ours), max(rss for _name, _wall, rss in ours)
+    for way, (ours_wall, ours_rss) in totals.items():
         print(
             f"testfloor, {way}: {usual_wall / ours_wall:.2f}x faster, peak memory {ours_rss / pycobertura_rss:.2f}"
             " of pycobertura's"
