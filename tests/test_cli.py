@@ -234,16 +234,32 @@ def test_doctor_reports_and_exits_by_status(
 
     broken = CollectError("tests/t.py", "E", (Cause("builtins.NameError", "name 'x' is not defined", None, "t.py", 1),))
     steps = iter([Outcome(2, (), (broken,)), Outcome(2, (), (broken,)), Outcome(0, ("tests/u.py::t",), ())])
-    monkeypatch.setattr(doctor, "probe", lambda root: next(steps))
+    probed: list[str] = []
+
+    def probe(root: Path, python: str) -> Outcome:
+        probed.append(str(python))
+        return next(steps)
+
+    monkeypatch.setattr(doctor, "probe", probe)
+    # --fix builds the sessions' environment and probes there; a diagnosis alone looks at this interpreter.
+    from testfloor import testenv
+
+    built = testenv.Environment(tmp_path / "env", tmp_path / "env" / "bin" / "python", "3.12")
+    monkeypatch.setattr(testenv, "for_project", lambda config, progress: built)
     assert main(["doctor", str(tmp_path)]) == ExitCode.COLLECTION
-    assert "[project bug]" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "[project bug]" in out
+    assert f"environment: {sys.executable}" in out
+    assert probed == [sys.executable]
     assert (
         main(["doctor", str(tmp_path), "--fix", "--json", "--no-install", "--max-passes", "2"]) == ExitCode.QUARANTINED
     )
     captured = capsys.readouterr()
     assert json.loads(captured.out)["quarantined"] == ["tests/t.py"]
     assert "pass 1: 1 errors: quarantined tests/t.py" in captured.err
-    monkeypatch.setattr(doctor, "probe", lambda root: Outcome(0, ("tests/u.py::t",), ()))
+    assert json.loads(captured.out)["python"] == "env (Python 3.12)"
+    assert probed[1:] == [str(built.python)] * 2
+    monkeypatch.setattr(doctor, "probe", lambda root, python: Outcome(0, ("tests/u.py::t",), ()))
     (tmp_path / "pyproject.toml").write_text('[project]\nname = "x"\n')
     assert main(["doctor", str(tmp_path)]) == ExitCode.OK
 

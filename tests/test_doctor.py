@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from helpers import make_file
 from testfloor import doctor
 from testfloor.collect import Cause, CollectError, Outcome
 from testfloor.config import load_config
+from testfloor.testenv import Environment
 
 MISSING_TORCH = CollectError(
     "tests/test_model.py", "E   no torch", (Cause("builtins.ModuleNotFoundError", "no torch", "torch", "src/m.py", 1),)
@@ -114,8 +116,10 @@ def test_light_modules_are_installed_and_recorded(project: Path, monkeypatch: py
 
     monkeypatch.setattr(subprocess, "run", pip)
     make_file(project / "requirements-test.txt", "pytest")
-    report = doctor.run(project, fix=True, collect=outcomes((MISSING_FREEZEGUN,), ()))
-    assert calls[0][-2:] == ["--quiet", "freezegun"]
+    environment = Environment(project / "env", project / "env" / "bin" / "python", "3.12")
+    report = doctor.run(project, fix=True, collect=outcomes((MISSING_FREEZEGUN,), ()), environment=environment)
+    # Into the environment doctor verifies in, never into the interpreter running testfloor.
+    assert calls[0][-3:] == ["--python", str(environment.python), "freezegun"]
     assert (project / "requirements-test.txt").read_text() == "pytest\nfreezegun\n"
     assert report.fixes == {"install": 1}
 
@@ -184,8 +188,10 @@ def test_a_script_outside_the_test_directory_is_left_out_by_testpaths(project: P
 
 def test_the_report_reads_as_a_table_and_as_json(project: Path) -> None:
     report = doctor.run(project, collect=outcomes((MISSING_TORCH, NAME_ERROR)))
+    here = f"{sys.executable} (Python {sys.version_info.major}.{sys.version_info.minor})"
     assert doctor.describe(report) == [
         "status: failing (0 tests collected)",
+        f"environment: {here}",
         "     1  missing_heavy: a heavy dependency is not installed",
         "     1  other: an error raised at import",
         "  tests/test_model.py: ModuleNotFoundError: no torch (src/m.py:1) [fix: stub]",
@@ -193,6 +199,7 @@ def test_the_report_reads_as_a_table_and_as_json(project: Path) -> None:
     ]
     document = json.loads(doctor.to_json(report))
     assert (document["format"], document["status"], document["collected"]) == (1, "failing", 0)
+    assert document["python"] == here
     assert document["remaining"][0]["kind"] == "missing_heavy"
     fixed = doctor.run(project, fix=True, collect=outcomes((NAME_ERROR,), ()))
     assert doctor.describe(fixed)[-2:] == ["fixed: quarantine 1", "  quarantined: tests/test_bug.py"]

@@ -28,6 +28,7 @@ from testfloor.errors import (
     ConfigError,
     DataError,
     DiscoveryError,
+    EnvironmentBuildError,
     InitError,
     NoSettingsError,
     RegressionError,
@@ -55,6 +56,7 @@ class ExitCode(enum.IntEnum):
     QUARANTINED = 10  # doctor: the suite collects, with project bugs quarantined
     INIT = 11  # init: a file of the project would be overwritten (see --force), or cannot be read
     TIGHTER = 12  # opt-in (--fail-if-tighter): coverage rose, so the committed baseline can be tightened
+    ENVIRONMENT = 13  # doctor --fix, init: the test environment cannot be built (no allowed Python, an install fails)
 
 
 _EXIT_FOR_ERROR: dict[type[TestfloorError], ExitCode] = {
@@ -64,6 +66,7 @@ _EXIT_FOR_ERROR: dict[type[TestfloorError], ExitCode] = {
     CollectionError: ExitCode.COLLECTION,
     DiscoveryError: ExitCode.SETTINGS_IMPORT,
     InitError: ExitCode.INIT,
+    EnvironmentBuildError: ExitCode.ENVIRONMENT,
     NoSettingsError: ExitCode.NO_SETTINGS,
 }
 
@@ -470,12 +473,18 @@ def run_doctor(path: Path, *, fix: bool, as_json: bool, install: bool, max_passe
     from testfloor import doctor
 
     config = load_config(path, environ=os.environ)
+
+    def progress(line: str) -> None:
+        print(line, file=sys.stderr)
+
+    # --fix verifies in the environment the sessions build; a diagnosis alone looks at this interpreter.
+    environment = None
+    if fix:
+        from testfloor import testenv
+
+        environment = testenv.for_project(config, progress=progress)
     report = doctor.run(
-        config.root,
-        fix=fix,
-        install=install,
-        max_passes=max_passes,
-        progress=lambda line: print(line, file=sys.stderr),
+        config.root, fix=fix, install=install, max_passes=max_passes, progress=progress, environment=environment
     )
     print(doctor.to_json(report) if as_json else "\n".join(doctor.describe(report)), end="" if as_json else "\n")
     codes = {"clean": ExitCode.OK, "quarantined": ExitCode.QUARANTINED, "failing": ExitCode.COLLECTION}

@@ -83,6 +83,8 @@ class Config:
     import_mode: str | None = None
     quarantine: tuple[Quarantined, ...] = ()
     subprojects: tuple[str, ...] = ()
+    # The project's own packages, installed into the sessions from these paths without their dependencies.
+    install: tuple[str, ...] = ()
     # A drop within either tolerance passes: percentage points of a rate, or lines (and branches) lost.
     baseline_tolerance: float = 0.0
     baseline_tolerance_lines: int = 0
@@ -368,6 +370,7 @@ _PARSERS: dict[str, Callable[[object], Any]] = {
     "import_mode": parse_import_mode,
     "quarantine": parse_quarantine,
     "subprojects": parse_paths,
+    "install": parse_paths,
     "baseline_tolerance": parse_tolerance,
     "baseline_tolerance_lines": parse_tolerance_lines,
     "new_file_minimum": parse_new_file_minimum,

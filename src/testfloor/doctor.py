@@ -22,12 +22,12 @@ from testfloor.classify import KINDS, Diagnosis, classify, distribution
 from testfloor.collect import STATUS_MEANING, CollectError, Outcome, merge, read_outcome, relocate
 from testfloor.config import ROOT_VARIABLE, load_config
 from testfloor.errors import CollectionError
+from testfloor.testenv import REQUIREMENTS, Environment, try_install
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
 
 FORMAT = 1
-REQUIREMENTS = "requirements-test.txt"
 
 
 @dataclass(frozen=True)
@@ -51,6 +51,8 @@ class Report:
     exitstatus: int
     problem: str | None = None
     fixes: Mapping[str, int] = field(default_factory=dict)
+    # The interpreter the suite was collected with: the built test environment's, or the one running testfloor.
+    python: str = ""
 
     @property
     def status(self) -> str:
@@ -60,20 +62,20 @@ class Report:
         return "quarantined" if self.quarantined else "clean"
 
 
-def probe(root: Path) -> Outcome:
-    """Run ``pytest --collect-only`` in `root`, in a subprocess, with testfloor's plugin recording what happens.
+def probe(root: Path, python: str | Path = sys.executable) -> Outcome:
+    """Run ``pytest --collect-only`` in `root` with `python`, in a subprocess, with testfloor's plugin recording.
 
     A monorepo configured with ``subprojects`` gets one run per sub-project
     (each its own rootdir), merged into one outcome with root-relative ids.
     """
     runs = load_config(root).pytest_runs
-    return merge([relocate(_probe_once(root, args, bool(prefix)), prefix) for prefix, args in runs])
+    return merge([relocate(_probe_once(root, args, bool(prefix), python), prefix) for prefix, args in runs])
 
 
-def _probe_once(root: Path, args: list[str], sub_project: bool) -> Outcome:
+def _probe_once(root: Path, args: list[str], sub_project: bool, python: str | Path) -> Outcome:
     with tempfile.TemporaryDirectory(prefix="testfloor-doctor-") as directory:
         report = Path(directory) / "collect.json"
-        command = [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "testfloor", "-p", "no:cacheprovider"]
+        command = [str(python), "-m", "pytest", "--collect-only", "-q", "-p", "testfloor", "-p", "no:cacheprovider"]
         command += [f"--testfloor-collect-report={report}", *args]
         environ = {**os.environ, ROOT_VARIABLE: str(root)} if sub_project else None
         result = subprocess.run(command, cwd=root, env=environ, capture_output=True, text=True, check=False)
@@ -98,12 +100,17 @@ def run(
     max_passes: int = 5,
     collect: Callable[[Path], Outcome] | None = None,
     progress: Callable[[str], None] = lambda line: None,
+    environment: Environment | None = None,
 ) -> Report:
     """Collect `root`'s tests and, with `fix`, repair the environment until they collect or stop improving.
 
-    `collect` stands in for `probe` (a real pytest run in a subprocess).
+    Every probe, install and settings discovery happens in `environment` (the
+    test environment the sessions build: `testfloor.testenv.build`), or where
+    none is given, with the interpreter running testfloor. `collect` stands in
+    for `probe` (a real pytest run in a subprocess).
     """
-    collect = collect or probe
+    environment = environment or current_environment()
+    collect = collect or (lambda where: probe(where, environment.python))
     passes: list[Pass] = []
     fixes: Counter[str] = Counter()
     previous: set[tuple[str, str]] = set()
@@ -128,7 +135,7 @@ def run(
             problem = None if not fix else f"stopped after {number - 1} passes: these errors remain"
             break
         previous = current
-        changes = apply_fixes(root, diagnoses, install=install, fixes=fixes)
+        changes = apply_fixes(root, diagnoses, install=install, fixes=fixes, environment=environment)
         passes.append(Pass(number, len(diagnoses), len(outcome.nodeids), tuple(changes)))
         progress(f"pass {number}: {len(diagnoses)} errors: {'; '.join(changes) or 'nothing left to change'}")
         if not changes:
@@ -136,12 +143,42 @@ def run(
             break
     quarantined = tuple(entry.node for entry in load_config(root).quarantine)
     return Report(
-        tuple(passes), tuple(diagnoses), quarantined, len(outcome.nodeids), outcome.exitstatus, problem, dict(fixes)
+        tuple(passes),
+        tuple(diagnoses),
+        quarantined,
+        len(outcome.nodeids),
+        outcome.exitstatus,
+        problem,
+        dict(fixes),
+        describe_environment(root, environment),
     )
 
 
-def apply_fixes(root: Path, diagnoses: Sequence[Diagnosis], *, install: bool, fixes: Counter[str]) -> list[str]:
+def current_environment() -> Environment:
+    """Return the interpreter running testfloor as an environment: where a diagnosis is made when none was built."""
+    version = f"{sys.version_info.major}.{sys.version_info.minor}"
+    return Environment(Path(sys.prefix), Path(sys.executable), version)
+
+
+def describe_environment(root: Path, environment: Environment) -> str:
+    """Name the environment a report was made in: its path relative to `root` when inside it, and its Python."""
+    try:
+        where = environment.location.relative_to(root).as_posix()
+    except ValueError:
+        where = str(environment.python)
+    return f"{where} (Python {environment.version})"
+
+
+def apply_fixes(
+    root: Path,
+    diagnoses: Sequence[Diagnosis],
+    *,
+    install: bool,
+    fixes: Counter[str],
+    environment: Environment | None = None,
+) -> list[str]:
     """Apply the cheapest fix for each diagnosis; quarantine project bugs only once nothing else is left to fix."""
+    environment = environment or current_environment()
     from testfloor import toolconfig
 
     config = load_config(root)
@@ -152,7 +189,7 @@ def apply_fixes(root: Path, diagnoses: Sequence[Diagnosis], *, install: bool, fi
     stubs = sorted({item.subject for item in by_fix.get("stub", [])})
     light = sorted({item.subject for item in by_fix.get("install", [])})
     if light:
-        installed, failed = _install(root, light) if install else ([], light)
+        installed, failed = _install(root, light, environment) if install else ([], light)
         stubs += failed
         if installed:
             changes.append(f"installed {', '.join(installed)} (recorded in {REQUIREMENTS})")
@@ -163,7 +200,7 @@ def apply_fixes(root: Path, diagnoses: Sequence[Diagnosis], *, install: bool, fi
             changes.append(f"stubbed {', '.join(added)}")
             fixes["stub"] += len(added)
     if by_fix.get("env"):
-        added = _discover_env(root, config.pyproject)
+        added = _discover_env(root, config.pyproject, environment)
         if added:
             changes.append(f"{len(added)} env vars ({', '.join(added)})")
             fixes["env"] += len(added)
@@ -209,15 +246,13 @@ def _restrict_testpaths(
     return []
 
 
-def _install(root: Path, modules: Sequence[str]) -> tuple[list[str], list[str]]:
-    """Install the light `modules` with pip; record the ones that installed in requirements-test.txt."""
+def _install(root: Path, modules: Sequence[str], environment: Environment) -> tuple[list[str], list[str]]:
+    """Install the light `modules` into `environment`; record the ones that installed in requirements-test.txt."""
     installed: list[str] = []
     failed: list[str] = []
     for module in modules:
         name = distribution(module)
-        command = [sys.executable, "-m", "pip", "install", "--quiet", name]
-        result = subprocess.run(command, cwd=root, capture_output=True, text=True, check=False)
-        if result.returncode == 0:
+        if try_install(environment, [name], cwd=root):
             installed.append(name)
         else:
             failed.append(module)
@@ -234,13 +269,15 @@ def _install(root: Path, modules: Sequence[str]) -> tuple[list[str], list[str]]:
     return installed, failed
 
 
-def _discover_env(root: Path, pyproject: Path) -> list[str]:
+def _discover_env(root: Path, pyproject: Path, environment: Environment) -> list[str]:
     from testfloor import settings_discovery
     from testfloor.errors import DiscoveryError
 
     config = load_config(root, environ=os.environ)
     try:
-        discovery = settings_discovery.discover(root, (), environ=os.environ, declared=config.env)
+        discovery = settings_discovery.discover(
+            root, (), environ=os.environ, declared=config.env, python=str(environment.python)
+        )
     except DiscoveryError:
         return []
     return settings_discovery.write_env(pyproject, discovery.values)
@@ -249,6 +286,8 @@ def _discover_env(root: Path, pyproject: Path) -> list[str]:
 def describe(report: Report) -> list[str]:
     """Describe the outcome: the status, a table by class, what is left and what is quarantined."""
     lines = [f"status: {report.status} ({report.collected} tests collected)"]
+    if report.python:
+        lines.append(f"environment: {report.python}")
     if report.fixes:
         lines.append("fixed: " + ", ".join(f"{name} {count}" for name, count in sorted(report.fixes.items())))
     lines.extend(table(report.remaining))
@@ -279,6 +318,7 @@ def to_json(report: Report) -> str:
         "format": FORMAT,
         "passes": [asdict(item) for item in report.passes],
         "problem": report.problem,
+        "python": report.python,
         "quarantined": list(report.quarantined),
         "remaining": [asdict(item) for item in report.remaining],
         "status": report.status,

@@ -39,3 +39,7 @@ class NoSettingsError(DiscoveryError):
 
 class InitError(TestfloorError):
     """``testfloor init`` would overwrite a file the project wrote, or cannot read one."""
+
+
+class EnvironmentBuildError(TestfloorError):
+    """The test environment the sessions build cannot be built here: no allowed Python, or an install fails."""

@@ -12,7 +12,6 @@ import difflib
 import re
 import sys
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from testfloor import atomic
@@ -28,6 +27,7 @@ else:  # pragma: no cover - exercised only on Python 3.10, whose coverage is com
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
+    from pathlib import Path
 
     from testfloor.doctor import Report
 
@@ -402,7 +402,13 @@ def run(
     install: bool = True,
     out: Callable[[str], None] = print,
 ) -> Result:
-    """Give the project at `root` testfloor's shape, then run ``doctor --fix`` and write the first baseline."""
+    """Give the project at `root` testfloor's shape, run ``doctor --fix`` in the test environment, then the sessions.
+
+    ``doctor`` probes and records every fix in the environment the sessions
+    build (`testfloor.testenv.build`); the first baseline comes from the
+    project's own ``collect``, ``tests`` (on that environment's Python) and
+    ``coverage`` sessions, run with nox.
+    """
     changes = plan(root, requirement=requirement, force=force)
     if dry_run:
         for change in changes:
@@ -412,54 +418,53 @@ def run(
     for change in changes:
         out(f"wrote {change.path.relative_to(root).as_posix()}: {change.why}")
     report = None
+    written = None
     if fix:
-        from testfloor import doctor
+        from testfloor import doctor, testenv
 
-        report = doctor.run(root, fix=True, install=install, progress=out)
+        environment = testenv.for_project(load_config(root), progress=out)
+        report = doctor.run(root, fix=True, install=install, progress=out, environment=environment)
         for line in doctor.describe(report):
             out(line)
-    config = load_config(root)
-    written = None
-    if report is not None and report.status != "failing" and not config.baseline_path.exists():
-        written = first_baseline(root)
-        out(f"wrote {config.baseline}: the first coverage baseline (one run on this Python)")
+        config = load_config(root)
+        if report.status != "failing" and not config.baseline_path.exists():
+            written = first_baseline(root, environment.version, out=out)
+            out(f"wrote {config.baseline}: the first coverage baseline (the sessions, Python {environment.version})")
     return Result(tuple(change.path.relative_to(root).as_posix() for change in changes), report, written)
 
 
-def first_baseline(root: Path) -> Path:
-    """Run the suite once under coverage with this Python and write the baseline from it."""
+def first_baseline(root: Path, version: str, *, out: Callable[[str], None] = print) -> Path:
+    """Run the project's own sessions (collect, tests on Python `version`, coverage) and write the baseline.
+
+    ``nox -s coverage`` pulls in the sessions it requires; ``TESTFLOOR_PYTHON``
+    narrows them to the one Python, so that the report expects its data alone.
+    nox's own lines ("Running session ...") are passed on as progress.
+    """
     import os
     import subprocess
-    import tempfile
 
     from testfloor import baseline
-    from testfloor.coverageconfig import runnable_rcfile
 
     config = load_config(root)
-    with tempfile.TemporaryDirectory(prefix="testfloor-init-") as directory:
-        from testfloor.config import ROOT_VARIABLE
-
-        environ = {**os.environ, "COVERAGE_FILE": str(Path(directory) / ".coverage")}
-        if config.subprojects:
-            environ[ROOT_VARIABLE] = str(config.root)
-        rcfile, _missing, _settings = runnable_rcfile(root, lambda: Path(directory), _not_importable)
-        for _sub, target in config.pytest_runs:
-            command = [sys.executable, "-m", "coverage", "run", "--parallel-mode", *rcfile, "-m", "pytest"]
-            # One process: `coverage run` does not follow pytest-xdist's workers.
-            command += ["-p", "testfloor", "-p", "no:xdist", "-q", *target]
-            result = subprocess.run(command, cwd=root, env=environ, capture_output=True, text=True, check=False)
-            if result.returncode not in (0, 1):  # failing tests still count; a run that stopped does not
-                raise InitError(f"{root}: the first coverage run stopped (pytest exit {result.returncode})")
-        report = Path(directory) / "coverage.json"
-        for command in (["combine", *rcfile], ["json", *rcfile, "-o", str(report)]):
-            subprocess.run(
-                [sys.executable, "-m", "coverage", *command], cwd=root, env=environ, capture_output=True, check=True
-            )
-        baseline.write_baseline(config.baseline_path, baseline.from_coverage_json(report))
+    environ = {**os.environ, "TESTFLOOR_PYTHON": version}
+    command = [sys.executable, "-m", "nox", "--no-color", "--session", "coverage"]
+    out(f"running: nox --session coverage (collect, tests and coverage on Python {version})")
+    lines: list[str] = []
+    with subprocess.Popen(
+        command, cwd=root, env=environ, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    ) as process:
+        assert process.stdout is not None  # stdout=PIPE
+        for line in process.stdout:
+            lines.append(line.rstrip("\n"))
+            if line.startswith("nox > ") and ("Running session" in line or " was successful" in line):
+                out("  " + line.rstrip("\n"))
+    if process.returncode != 0:
+        for line in lines[-40:]:
+            out("  | " + line)
+        raise InitError(
+            f"{root}: the project's sessions failed (nox --session coverage exited {process.returncode}); "
+            "run it to see the whole output"
+        )
+    report = root / "coverage.json"
+    baseline.write_baseline(config.baseline_path, baseline.from_coverage_json(report))
     return config.baseline_path
-
-
-def _not_importable(names: list[str]) -> set[str]:
-    import importlib.util
-
-    return {name for name in names if importlib.util.find_spec(name) is None}

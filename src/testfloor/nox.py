@@ -34,15 +34,15 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from testfloor import env
 from testfloor.config import Config, load_config
 from testfloor.errors import TestfloorError
+from testfloor.testenv import REQUIREMENTS as REQUIREMENTS
+from testfloor.testenv import SPLITTER as SPLITTER
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
     import nox
 
-REQUIREMENTS = "requirements-test.txt"
 SUPPORTED = ("3.10", "3.11", "3.12", "3.13")
-SPLITTER = "pytest-split"  # installed when [tool.testfloor] splits is above 1
 DURATIONS = ".test_durations"  # pytest-split's recorded test durations, at the project root
 PARSES = "testfloor-parses"  # the parse cache of `testfloor report`, in nox's cache directory
 
@@ -112,14 +112,16 @@ def install(session: nox.Session, config: Config, *packages: str) -> None:
 
     With ``splits`` above 1, pytest-split comes too (unless `packages` name
     it), in the same install: the requirements may pin it, and the installer
-    resolves them together.
+    resolves them together. The project's own packages (``[tool.testfloor]
+    install``) follow, editable and without their dependencies. ``doctor`` and
+    ``init`` build their environment from the same recipe
+    (`testfloor.testenv.install_arguments`).
     """
+    from testfloor.testenv import install_arguments
+
     apply_env(session, config)
-    requirements = config.root / REQUIREMENTS
-    args = ["-r", str(requirements)] if requirements.is_file() else []
-    splitter = [SPLITTER] if config.splits > 1 and SPLITTER not in packages else []
-    if args or packages or splitter:
-        session.install(*args, *packages, *splitter)
+    for arguments in install_arguments(config, *packages):
+        session.install(*arguments)
 
 
 def split(config: Config) -> Callable[[_Function], _Function]:

@@ -1,0 +1,225 @@
+"""The test environment the sessions build, built the same way outside nox for ``doctor`` and ``init`` to verify in.
+
+A session's environment is a fresh virtualenv on one of the project's
+Pythons with ``requirements-test.txt`` installed, then the project's own
+packages (``[tool.testfloor] install``) from their paths without their
+dependencies: heavy dependencies stay out, and testfloor stubs them.
+`install_arguments` is that recipe, used by the nox helpers and by `build`
+alike, so what ``doctor --fix`` probes is what ``nox -s collect`` runs.
+
+`build` keeps its environment in ``.nox/.cache/testfloor-env`` under the
+project and reuses it while its inputs are unchanged (a stamp of them lies in
+the environment); it is made with uv, or with venv and pip where uv cannot run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from testfloor.errors import EnvironmentBuildError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
+    from testfloor.config import Config
+
+REQUIREMENTS = "requirements-test.txt"
+SPLITTER = "pytest-split"  # installed when [tool.testfloor] splits is above 1
+LOCATION = Path(".nox") / ".cache" / "testfloor-env"
+STAMP = "testfloor-stamp.json"
+# The files of a local package whose change means its metadata (and so the environment) may have changed.
+_METADATA = ("pyproject.toml", "setup.py", "setup.cfg")
+_NAME = re.compile(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
+
+
+def install_arguments(config: Config, *packages: str) -> list[list[str]]:
+    """Return the installs that make a session's environment, each the arguments of one installer call.
+
+    First ``-r requirements-test.txt`` (when present) with `packages` and,
+    when ``splits`` is above 1, pytest-split, resolved together; then the
+    project's own packages (``[tool.testfloor] install``), editable and
+    without their dependencies. Calls with nothing to install are left out.
+    """
+    requirements = config.root / REQUIREMENTS
+    first = ["-r", str(requirements)] if requirements.is_file() else []
+    named = {_requirement_name(package) for package in packages}
+    splitter = [SPLITTER] if config.splits > 1 and SPLITTER not in named else []
+    calls = [[*first, *packages, *splitter]]
+    if config.install:
+        local = [str(config.root / path) if path != "." else str(config.root) for path in config.install]
+        calls.append(["--no-deps", *(item for path in local for item in ("-e", path))])
+    return [call for call in calls if call]
+
+
+@dataclass(frozen=True)
+class Environment:
+    """A built test environment: where it lives, its interpreter, and its Python version (``"3.12"``)."""
+
+    location: Path
+    python: Path
+    version: str
+
+
+def interpreter(location: Path, *, windows: bool = os.name == "nt") -> Path:
+    """Return the Python interpreter of the virtualenv at `location` (laid out for Windows, or not)."""
+    return location / ("Scripts/python.exe" if windows else "bin/python")
+
+
+def find_uv() -> str | None:
+    """Return the uv that came with testfloor (or one on ``PATH``), or `None` where there is none."""
+    try:
+        from uv import find_uv_bin
+
+        return find_uv_bin()
+    except (ImportError, FileNotFoundError):
+        return shutil.which("uv")
+
+
+def choose_python(candidates: Sequence[str], *, uv: str | None) -> tuple[str, str]:
+    """Return the newest of the `candidates` versions installed here, and its interpreter.
+
+    uv finds interpreters the way nox's uv backend does (``PATH``, pyenv,
+    uv's own), but never downloads one; without uv, ``python3.X`` on ``PATH``.
+    """
+    for version in reversed(candidates):
+        found = _find_python(version, uv)
+        if found:
+            return version, found
+    raise EnvironmentBuildError(
+        f"none of the project's Pythons ({', '.join(candidates)}) is installed here: install one, "
+        "or list those you have in [tool.testfloor] python"
+    )
+
+
+def _find_python(version: str, uv: str | None) -> str | None:
+    if uv is None:
+        return shutil.which(f"python{version}")
+    environ = {**os.environ, "UV_PYTHON_DOWNLOADS": "never"}
+    result = subprocess.run([uv, "python", "find", version], capture_output=True, text=True, env=environ, check=False)
+    found = result.stdout.strip()
+    return found if result.returncode == 0 and found else None
+
+
+def stamp(config: Config, version: str, calls: Sequence[Sequence[str]]) -> dict[str, object]:
+    """Describe what an environment is built from: when any of it changes, the environment is built again."""
+    from testfloor import __version__
+
+    files: dict[str, str] = {}
+    requirements = config.root / REQUIREMENTS
+    watched = [requirements, *(config.root / path / name for path in config.install for name in _METADATA)]
+    for path in watched:
+        if path.is_file():
+            files[path.relative_to(config.root).as_posix()] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return {"calls": [list(call) for call in calls], "files": files, "python": version, "testfloor": __version__}
+
+
+def build(
+    config: Config,
+    versions: Sequence[str],
+    *packages: str,
+    progress: Callable[[str], None] = lambda line: None,
+) -> Environment:
+    """Build (or reuse) the test environment of the project of `config` on the newest of `versions` installed.
+
+    `packages` are installed with the requirements, as a session's
+    ``floor.install(session, PROJECT, *packages)`` would.
+    """
+    uv = find_uv()
+    version, python = choose_python(versions, uv=uv)
+    location = config.root / LOCATION
+    calls = install_arguments(config, *packages)
+    wanted = stamp(config, version, calls)
+    environment = Environment(location, interpreter(location), version)
+    if _read_stamp(location) == wanted and environment.python.exists():
+        progress(f"test environment: reused {LOCATION.as_posix()} (Python {version})")
+        return environment
+    progress(f"test environment: building {LOCATION.as_posix()} on Python {version} with {'uv' if uv else 'pip'}")
+    _remove(location)
+    location.parent.mkdir(parents=True, exist_ok=True)
+    if uv:
+        _run([uv, "venv", "--quiet", "--python", python, str(location)], config.root, "create the environment")
+    else:
+        _run([python, "-m", "venv", str(location)], config.root, "create the environment")
+    for call in calls:
+        install(environment, call, cwd=config.root, uv=uv)
+    (location / STAMP).write_text(json.dumps(wanted, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    return environment
+
+
+def for_project(config: Config, *, progress: Callable[[str], None] = lambda line: None) -> Environment:
+    """Build (or reuse) the test environment of the project of `config`, on the newest of its Pythons installed.
+
+    testfloor itself comes from ``requirements-test.txt``; where that file
+    does not name it, it is installed as it is installed here.
+    """
+    from testfloor.nox import pythons
+
+    requirements = config.root / REQUIREMENTS
+    text = requirements.read_text(encoding="utf-8") if requirements.is_file() else ""
+    named = any(_requirement_name(line) == "testfloor" for line in text.splitlines())
+    return build(config, pythons(config), *([] if named else [testfloor_requirement()]), progress=progress)
+
+
+def _requirement_name(line: str) -> str:
+    match = _NAME.match(line)
+    return match.group(1).lower().replace("_", "-") if match else ""
+
+
+def testfloor_requirement() -> str:
+    """Return how to install the testfloor that is running (PEP 610: a path, a VCS URL, or a version)."""
+    from testfloor import __version__
+
+    return f"testfloor=={__version__}"
+
+
+def install(environment: Environment, arguments: Sequence[str], *, cwd: Path, uv: str | None = None) -> None:
+    """Install `arguments` (an installer's arguments) into `environment`; raise `EnvironmentBuildError` on failure."""
+    uv = uv if uv is not None else find_uv()
+    if uv:
+        command = [uv, "pip", "install", "--quiet", "--python", str(environment.python), *arguments]
+    else:
+        command = [str(environment.python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+        command += arguments
+    _run(command, cwd, "install " + " ".join(arguments))
+
+
+def try_install(environment: Environment, arguments: Sequence[str], *, cwd: Path) -> bool:
+    """Install `arguments` into `environment`; tell whether it worked (a failure changes nothing)."""
+    try:
+        install(environment, arguments, cwd=cwd)
+    except EnvironmentBuildError:
+        return False
+    return True
+
+
+def _run(command: Sequence[str], cwd: Path, what: str) -> None:
+    try:
+        result = subprocess.run(command, cwd=cwd, capture_output=True, text=True, check=False)
+    except OSError as err:
+        raise EnvironmentBuildError(f"cannot {what}: {err.strerror or err}") from None
+    if result.returncode != 0:
+        lines = [line for line in (result.stderr + result.stdout).splitlines() if line.strip()]
+        raise EnvironmentBuildError(f"cannot {what}: {lines[-1].strip() if lines else f'exit {result.returncode}'}")
+
+
+def _read_stamp(location: Path) -> object:
+    try:
+        return json.loads((location / STAMP).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def _remove(location: Path) -> None:
+    # Only what build made: a virtualenv (pyvenv.cfg) in testfloor's own corner of nox's cache.
+    if location.is_dir():
+        if not (location / "pyvenv.cfg").is_file():
+            raise EnvironmentBuildError(f"{location}: exists and is not a virtualenv; remove it, and run again")
+        shutil.rmtree(location)

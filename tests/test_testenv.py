@@ -1,0 +1,132 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from helpers import make_file
+from testfloor import testenv
+from testfloor.config import load_config
+from testfloor.errors import EnvironmentBuildError
+
+PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
+
+
+def test_the_recipe_is_the_requirements_then_the_projects_own_packages_without_dependencies(tmp_path: Path) -> None:
+    assert testenv.install_arguments(load_config(tmp_path)) == []
+    assert testenv.install_arguments(load_config(tmp_path), "extra") == [["extra"]]
+    make_file(tmp_path / "requirements-test.txt", "attrs\n")
+    make_file(tmp_path / "pyproject.toml", '[tool.testfloor]\nsplits = 2\ninstall = [".", "libs/core"]\n')
+    assert testenv.install_arguments(load_config(tmp_path)) == [
+        ["-r", str(tmp_path / "requirements-test.txt"), "pytest-split"],
+        ["--no-deps", "-e", str(tmp_path), "-e", str(tmp_path / "libs" / "core")],
+    ]
+    # A splitter named by the caller is not asked for twice.
+    assert testenv.install_arguments(load_config(tmp_path), "pytest-split==0.11")[0][-1] == "pytest-split==0.11"
+
+
+def test_an_environment_is_built_on_the_newest_python_and_reused_until_its_inputs_change(tmp_path: Path) -> None:
+    make_file(tmp_path / "requirements-test.txt", "# nothing yet\n")
+    make_file(
+        tmp_path / "pyproject.toml", '[project]\nname = "calc"\nversion = "1"\n[tool.testfloor]\ninstall = ["."]\n'
+    )
+    make_file(tmp_path / "calc.py", "VALUE = 1\n")
+    lines: list[str] = []
+    config = load_config(tmp_path)
+    built = testenv.build(config, ["2.7", PYTHON], progress=lines.append)
+    assert built.version == PYTHON
+    assert built.location == tmp_path / ".nox" / ".cache" / "testfloor-env"
+    assert lines == [f"test environment: building .nox/.cache/testfloor-env on Python {PYTHON} with uv"]
+    # The project is installed from its path, without dependencies, editable: its module is importable there.
+    shown = subprocess.run([str(built.python), "-c", "import calc, sys; print(calc.__file__, sys.version_info[:2])"],
+                           capture_output=True, text=True, check=True, cwd="/")  # fmt: skip
+    assert shown.stdout.startswith(str(tmp_path / "calc.py"))
+    marker = built.location / "made-by-the-first-build"
+    marker.touch()
+    assert testenv.build(config, [PYTHON], progress=lines.append) == built
+    assert lines[-1] == f"test environment: reused .nox/.cache/testfloor-env (Python {PYTHON})"
+    assert marker.exists()
+    (tmp_path / "requirements-test.txt").write_text("# changed\n")
+    testenv.build(config, [PYTHON], progress=lines.append)
+    assert lines[-1].startswith("test environment: building")
+    assert not marker.exists()
+
+
+def test_without_uv_the_environment_is_made_with_venv_and_pip(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(testenv, "find_uv", lambda: None)
+    make_file(tmp_path / "requirements-test.txt", "# nothing\n")
+    lines: list[str] = []
+    built = testenv.build(load_config(tmp_path), [PYTHON], progress=lines.append)
+    assert lines[0].endswith("with pip")
+    pip = subprocess.run([str(built.python), "-m", "pip", "--version"], capture_output=True, text=True, check=True)
+    assert str(built.location) in pip.stdout
+
+
+def test_no_installed_python_of_the_project_is_one_line(tmp_path: Path) -> None:
+    with pytest.raises(EnvironmentBuildError, match=r"none of the project's Pythons \(2\.6, 2\.7\) is installed here"):
+        testenv.build(load_config(tmp_path), ["2.6", "2.7"])
+
+
+def test_a_failed_install_names_what_failed_and_try_install_says_no(tmp_path: Path) -> None:
+    make_file(tmp_path / "requirements-test.txt", "# nothing\n")
+    built = testenv.build(load_config(tmp_path), [PYTHON])
+    with pytest.raises(EnvironmentBuildError, match=r"cannot install ./no-such-dir: "):
+        testenv.install(built, ["./no-such-dir"], cwd=tmp_path)
+    assert testenv.try_install(built, ["./no-such-dir"], cwd=tmp_path) is False
+    assert testenv.try_install(built, ["-r", "requirements-test.txt"], cwd=tmp_path) is True
+
+
+def test_an_installer_that_cannot_start_is_one_line(tmp_path: Path) -> None:
+    environment = testenv.Environment(tmp_path, tmp_path / "no-python", PYTHON)
+    with pytest.raises(EnvironmentBuildError, match="cannot install attrs: "):
+        testenv.install(environment, ["attrs"], cwd=tmp_path, uv=str(tmp_path / "no-uv"))
+
+
+def test_something_else_where_the_environment_goes_is_never_deleted(tmp_path: Path) -> None:
+    make_file(tmp_path / ".nox" / ".cache" / "testfloor-env" / "notes.txt", "mine\n")
+    with pytest.raises(EnvironmentBuildError, match="exists and is not a virtualenv"):
+        testenv.build(load_config(tmp_path), [PYTHON])
+    assert (tmp_path / ".nox" / ".cache" / "testfloor-env" / "notes.txt").read_text() == "mine\n"
+
+
+def test_a_failing_command_without_output_names_its_exit_status(tmp_path: Path) -> None:
+    with pytest.raises(EnvironmentBuildError, match=r"cannot do it: exit 3"):
+        testenv._run([sys.executable, "-c", "raise SystemExit(3)"], tmp_path, "do it")
+
+
+def test_testfloor_comes_as_it_is_installed_here_unless_the_requirements_name_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    asked: list[tuple[str, ...]] = []
+
+    def build(config: object, versions: list[str], *packages: str, progress: object) -> str:
+        asked.append(packages)
+        return "built"
+
+    monkeypatch.setattr(testenv, "build", build)
+    assert testenv.for_project(load_config(tmp_path)) == "built"  # type: ignore[comparison-overlap]
+    make_file(tmp_path / "requirements-test.txt", "# pins\n\nTestFloor @ file:///somewhere\n")
+    testenv.for_project(load_config(tmp_path))
+    assert asked == [(testenv.testfloor_requirement(),), ()]
+
+
+def test_the_interpreter_of_a_windows_virtualenv_is_under_scripts() -> None:
+    assert testenv.interpreter(Path("env"), windows=True) == Path("env/Scripts/python.exe")
+    assert testenv.interpreter(Path("env"), windows=False) == Path("env/bin/python")
+
+
+def test_uv_is_found_on_path_when_the_package_has_none(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import uv
+
+    def missing() -> str:
+        raise FileNotFoundError
+
+    monkeypatch.setattr(uv, "find_uv_bin", missing)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert testenv.find_uv() is None
+    make_file(tmp_path / "uv", "#!/bin/sh\n").chmod(0o755)
+    assert testenv.find_uv() == str(tmp_path / "uv")
+    monkeypatch.setenv("PATH", "")
+    assert testenv._find_python(PYTHON, None) is None
