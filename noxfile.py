@@ -68,7 +68,7 @@ PLUGIN_TESTS = [
 ]
 STACKS = [
     nox.param("8.0.*", "0.21.*", id="oldest"),  # the oldest of both: a scoped event_loop shares the loop
-    nox.param("8.3.*", "0.23.*", id="pytest-8.3"),  # the last pytest before 8.4, which testfloor used to need
+    nox.param("8.3.*", "0.23.*", id="pytest-8.3"),  # the last pytest below the 8.4 testfloor used to need
     nox.param("8.4.*", "0.26.*", id="asyncio-0.26"),  # the last pytest-asyncio before 1.0: the loop-scope options
 ]
 
