@@ -57,16 +57,33 @@ def baseline(session: nox.Session) -> None:
     )
 
 
+# The plugin-facing tests, and the (pytest, pytest-asyncio) stacks they run on besides the locked one.
+PLUGIN_TESTS = [
+    "tests/test_plugin.py",
+    "tests/test_stubs.py",
+    "tests/test_stubs_plugin.py",
+    "tests/test_loopscope.py",
+    "tests/test_pytestconfig.py",
+    "tests/test_collect.py",
+]
+STACKS = [
+    nox.param("8.0.*", "0.21.*", id="oldest"),  # the oldest of both: a scoped event_loop shares the loop
+    nox.param("8.3.*", "0.23.*", id="pytest-8.3"),  # the last pytest below the 8.4 testfloor used to need
+    nox.param("8.4.*", "0.26.*", id="asyncio-0.26"),  # the last pytest-asyncio before 1.0: the loop-scope options
+]
+
+
 @nox.session(python=MAIN_PYTHON, tags=["tests"])
-def asyncio_legacy(session: nox.Session) -> None:
-    """Run the loop-scope and config-repair tests against pytest-asyncio 0.26 (which needs pytest 8)."""
+@nox.parametrize(("pytest", "pytest_asyncio"), STACKS)
+def compat(session: nox.Session, pytest: str, pytest_asyncio: str) -> None:
+    """Run the plugin-facing tests on an older pytest and pytest-asyncio than requirements-test.txt pins."""
     pins = Path(session.create_tmp()) / "requirements.txt"
     # create_tmp points TMPDIR inside this repository, where pytester's projects would find its pyproject.toml.
     session.env.pop("TMPDIR")
     lines = Path(floor.REQUIREMENTS).read_text(encoding="utf-8").splitlines()
     pins.write_text("\n".join(line for line in lines if not line.startswith(("pytest==", "pytest-asyncio=="))))
-    session.install("-r", str(pins), "pytest==8.4.2", "pytest-asyncio==0.26.0", ".")
-    session.run("pytest", "-p", "testfloor", "tests/test_loopscope.py", "tests/test_pytestconfig.py", *session.posargs)
+    session.install("-r", str(pins), f"pytest=={pytest}", f"pytest-asyncio=={pytest_asyncio}", ".")
+    session.run("pytest", "-p", "testfloor", *PLUGIN_TESTS, *session.posargs)
 
 
 @nox.session(python=MAIN_PYTHON, default=False, tags=["demo"])

@@ -214,6 +214,17 @@ def test_exception_and_warning_names_make_catchable_classes() -> None:
     assert issubclass(torch.KeyboardInterrupt, Exception)
 
 
+def test_stub_exception_classes_are_true_so_pytest_raises_takes_them() -> None:
+    stubs.install(["torch"])
+    torch = _import("torch")
+    with stubs.strict():
+        # pytest.raises before 8.4 asks for the truth of the class it is given.
+        assert torch.cuda.OutOfMemoryError
+        assert torch.jit.TracerWarning
+        with pytest.raises(torch.cuda.OutOfMemoryError):
+            raise torch.cuda.OutOfMemoryError("full")
+
+
 def test_pure_stubs_used_as_decorators_return_what_they_decorate() -> None:
     stubs.install(["torch"])
     torch = _import("torch")

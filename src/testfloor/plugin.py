@@ -157,7 +157,8 @@ def pytest_make_collect_report(
     collector: pytest.Collector,
 ) -> Generator[None, pytest.CollectReport, pytest.CollectReport]:
     # A module that calls exit() at import would end the whole run (INTERNALERROR> SystemExit); in a project
-    # testfloor manages it is that module's collection error instead.
+    # testfloor manages it is that module's collection error instead. pytest before 8.2.1 makes it one itself,
+    # and nothing reaches this handler.
     settings = collector.config.stash.get(_CONFIG, None)
     try:
         return (yield)
