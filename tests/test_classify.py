@@ -109,3 +109,36 @@ def test_the_error_is_placed_where_the_project_raised_it(tmp_path: Path) -> None
 )
 def test_distributions_are_named_as_pypi_names_them(module: str, name: str) -> None:
     assert distribution(module) == name
+
+
+@pytest.mark.parametrize(
+    ("kind", "message", "version"),
+    [
+        ("RuntimeError", "svc requires Python 3.12", "3.12"),
+        ("RuntimeError", "This package requires Python >= 3.11.", "3.11"),
+        ("ImportError", "Python 3.12+ is required", "3.12"),
+        ("SystemExit", "python 3.13 or newer is required to run this", "3.13"),
+        ("RuntimeError", "only supports Python version 3.12 and above", "3.12"),
+        ("Exception", "needs python>=3.11 (found 3.10)", "3.11"),
+    ],
+)
+def test_code_that_states_a_python_requirement_at_import_is_an_interpreter_problem(
+    tmp_path: Path, kind: str, message: str, version: str
+) -> None:
+    diagnosis = classify(error(Cause(f"builtins.{kind}", message, None, "svc/__init__.py", 3)), tmp_path)
+    assert (diagnosis.kind, diagnosis.subject, diagnosis.fix) == ("python_version", version, "python")
+    assert not diagnosis.is_project_bug
+
+
+@pytest.mark.parametrize(
+    ("kind", "message"),
+    [
+        ("RuntimeError", "cannot reach the database at 3.12.0.1"),
+        ("ValueError", "requires Python 3.12"),  # a value the code checks, not the interpreter it runs on
+        ("RuntimeError", "the python client requires a token"),
+    ],
+)
+def test_other_errors_that_mention_python_are_not_an_interpreter_problem(
+    tmp_path: Path, kind: str, message: str
+) -> None:
+    assert classify(error(Cause(f"builtins.{kind}", message, None, "svc/x.py", 3)), tmp_path).kind == "other"

@@ -117,7 +117,7 @@ def test_light_modules_are_installed_and_recorded(project: Path, monkeypatch: py
     monkeypatch.setattr(subprocess, "run", pip)
     make_file(project / "requirements-test.txt", "pytest")
     environment = Environment(project / "env", project / "env" / "bin" / "python", "3.12")
-    report = doctor.run(project, fix=True, collect=outcomes((MISSING_FREEZEGUN,), ()), environment=environment)
+    report = doctor.run(project, fix=True, collect=outcomes((MISSING_FREEZEGUN,), ()), prepare=lambda: environment)
     # Into the environment doctor verifies in, never into the interpreter running testfloor.
     assert calls[0][-3:] == ["--python", str(environment.python), "freezegun"]
     assert (project / "requirements-test.txt").read_text() == "pytest\nfreezegun\n"
@@ -247,3 +247,38 @@ def test_a_probe_that_stops_before_the_plugin_reports_pytests_last_line(project:
     outcome = doctor.probe(project)
     assert outcome.exitstatus != 0
     assert "no_such_plugin_anywhere" in outcome.errors[0].message
+
+
+TOO_OLD = CollectError(
+    "tests/test_api.py",
+    "E   RuntimeError",
+    (Cause("builtins.RuntimeError", "svc requires Python 3.12", None, "svc/__init__.py", 2),),
+)
+
+
+def test_code_that_requires_a_newer_python_chooses_the_interpreter_and_is_never_quarantined(project: Path) -> None:
+    make_file(
+        project / "pyproject.toml", '[project]\nname = "svc"\n\n[tool.testfloor]\npython = ["3.11", "3.12", "3.13"]\n'
+    )
+    prepared: list[tuple[str, ...]] = []
+
+    def prepare() -> Environment:
+        prepared.append(load_config(project).python)
+        return Environment(project / "env", project / "env" / "bin" / "python", prepared[-1][-1])
+
+    report = doctor.run(project, fix=True, collect=outcomes((TOO_OLD,), ()), prepare=prepare)
+    assert report.status == "clean"
+    assert report.passes[0].changes == ("python 3.12, 3.13 (the code requires Python 3.12 or newer)",)
+    assert load_config(project).python == ("3.12", "3.13")
+    # The environment is built again on the Pythons that remain.
+    assert prepared == [("3.11", "3.12", "3.13"), ("3.12", "3.13")]
+    assert report.fixes == {"python": 1}
+
+
+def test_a_python_requirement_no_configured_python_meets_is_left_as_it_is(project: Path) -> None:
+    make_file(project / "pyproject.toml", '[tool.testfloor]\npython = ["3.10", "3.11"]\n')
+    report = doctor.run(project, fix=True, collect=outcomes((TOO_OLD,), (TOO_OLD,)))
+    assert report.status == "failing"
+    assert report.quarantined == ()
+    assert [item.kind for item in report.remaining] == ["python_version"]
+    assert load_config(project).python == ("3.10", "3.11")

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import hashlib
+import sys
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,8 @@ from testfloor import init
 from testfloor.cli import ExitCode, main
 from testfloor.config import load_config
 from testfloor.errors import InitError
+
+PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
 
 
 def digest(root: Path) -> dict[str, str]:
@@ -179,74 +182,50 @@ def test_a_refused_init_is_its_own_exit_code(tmp_path: Path, capsys: pytest.Capt
     assert capsys.readouterr().err.startswith(f"testfloor: {tmp_path / 'noxfile.py'}: already defines")
 
 
-def test_init_runs_doctor_and_writes_the_first_baseline(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    make_file(tmp_path / "pyproject.toml", '[project]\nname = "svc"\n')
+@pytest.mark.slow
+def test_init_verifies_in_the_sessions_environment_and_takes_the_first_baseline_from_the_sessions(
+    tmp_path: Path, wheel: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    make_file(tmp_path / "pyproject.toml", f'[project]\nname = "svc"\nrequires-python = "=={PYTHON}.*"\n')
     make_file(tmp_path / "calc.py", "def double(x):\n    if x:\n        return 2 * x\n    return 0\n")
     make_file(
         tmp_path / "tests" / "test_calc.py",
         "from calc import double\n\ndef test_double():\n    assert double(2) == 4\n",
     )
     make_file(tmp_path / "tests" / "test_bug.py", "VALUE = Missing.NAME\n")
-    assert main(["init", str(tmp_path), "--no-install"]) == ExitCode.QUARANTINED
+    requirement = ["--requirement", str(wheel)]
+    assert main(["init", str(tmp_path), "--no-install", *requirement]) == ExitCode.QUARANTINED
     out = capsys.readouterr().out
+    assert f"test environment: building .nox/.cache/testfloor-env on Python {PYTHON} with uv" in out
+    assert f"environment: .nox/.cache/testfloor-env (Python {PYTHON})" in out
     assert "pass 1: 1 errors: quarantined tests/test_bug.py" in out
-    assert "wrote coverage-baseline.json: the first coverage baseline (one run on this Python)" in out
+    # The baseline is what the project's own sessions measured, and they ran on the environment's Python.
+    assert f"nox > Running session tests-{PYTHON}" in out
+    assert f"wrote coverage-baseline.json: the first coverage baseline (the sessions, Python {PYTHON})" in out
     from testfloor.baseline import read_baseline
 
     assert read_baseline(tmp_path / "coverage-baseline.json").files["calc.py"].covered_lines == 3
-    assert main(["init", str(tmp_path), "--no-install"]) == ExitCode.QUARANTINED
-    assert "wrote " not in capsys.readouterr().out
+    assert main(["init", str(tmp_path), "--no-install", *requirement]) == ExitCode.QUARANTINED
+    again = capsys.readouterr().out
+    assert "wrote " not in again
+    assert "test environment: reused .nox/.cache/testfloor-env" in again
 
 
-def test_a_suite_that_does_not_collect_gets_no_baseline(tmp_path: Path) -> None:
+@pytest.mark.slow
+def test_a_suite_that_does_not_collect_gets_no_baseline(tmp_path: Path, wheel: Path) -> None:
     make_file(tmp_path / "conftest.py", "raise RuntimeError('boom')\n")
-    assert main(["init", str(tmp_path), "--no-install"]) == ExitCode.COLLECTION
+    assert main(["init", str(tmp_path), "--no-install", "--requirement", str(wheel)]) == ExitCode.COLLECTION
     assert not (tmp_path / "coverage-baseline.json").exists()
 
 
-def test_a_first_run_that_stops_is_an_init_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import subprocess
-
-    make_file(tmp_path / ".coveragerc", "[run]\nconcurrency = gevent\n")
-    real_run = subprocess.run
-    commands: list[list[str]] = []
-
-    def run(command: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
-        commands.append(command)
-        if "pytest" in command:
-            return subprocess.CompletedProcess(command, 3, "", "")
-        return real_run(command, **kwargs)  # type: ignore[call-overload,no-any-return]
-
-    monkeypatch.setattr(subprocess, "run", run)
-    with pytest.raises(InitError, match=r"the first coverage run stopped \(pytest exit 3\)"):
-        init.first_baseline(tmp_path)
-    assert any(part.startswith("--rcfile=") for part in commands[0])
-
-
-def test_the_first_baseline_of_a_project_without_coverage_settings(tmp_path: Path) -> None:
-    make_file(tmp_path / "calc.py", "def double(x):\n    return 2 * x\n")
-    make_file(tmp_path / "test_calc.py", "from calc import double\n\ndef test_double():\n    assert double(2) == 4\n")
-    from testfloor.baseline import read_baseline
-
-    path = init.first_baseline(tmp_path)
-    assert read_baseline(path).files["calc.py"].covered_lines == 2
-
-
-def test_the_first_baseline_of_a_monorepo_runs_each_sub_project(tmp_path: Path) -> None:
-    make_file(tmp_path / "pyproject.toml", '[tool.testfloor]\nsubprojects = ["billing", "search"]\n')
-    make_file(tmp_path / ".coveragerc", "[run]\nconcurrency = thread\n")
-    for name in ("billing", "search"):
-        make_file(tmp_path / name / f"{name}_core.py", "def name():\n    return __name__\n")
-        make_file(tmp_path / name / "tests" / "__init__.py")
-        make_file(
-            tmp_path / name / "tests" / "conftest.py",
-            "import sys\nfrom pathlib import Path\n\nsys.path.insert(0, str(Path(__file__).parents[1]))\n",
-        )
-        make_file(
-            tmp_path / name / "tests" / "test_core.py",
-            f"from {name}_core import name\n\ndef test_name():\n    assert name()\n",
-        )
-    from testfloor.baseline import read_baseline
-
-    files = read_baseline(init.first_baseline(tmp_path)).files
-    assert files["billing/billing_core.py"].covered_lines == files["search/search_core.py"].covered_lines == 2
+def test_sessions_that_fail_are_an_init_error_with_their_last_lines(tmp_path: Path) -> None:
+    make_file(
+        tmp_path / "noxfile.py",
+        "import nox\n\n\n@nox.session(python=False)\ndef coverage(session):\n    session.error('no data here')\n",
+    )
+    lines: list[str] = []
+    with pytest.raises(InitError, match=r"the project's sessions failed \(nox --session coverage exited 1\)"):
+        init.first_baseline(tmp_path, PYTHON, out=lines.append)
+    assert lines[0] == f"running: nox --session coverage (collect, tests and coverage on Python {PYTHON})"
+    assert any(line.startswith("  | ") and "no data here" in line for line in lines)
+    assert not (tmp_path / "coverage-baseline.json").exists()

@@ -47,12 +47,23 @@ KINDS: dict[str, tuple[str, str | None]] = {
     "settings_parse": ("a settings value in the environment cannot be parsed", None),
     "import_name": ("a name is missing from a module (a bug, or a version mismatch)", None),
     "syntax": ("a syntax error (or syntax newer than this Python)", None),
+    "python_version": ("the code requires a newer Python than the one that ran it", "python"),
     "import_mismatch": ("two test modules or conftests with one import name (a monorepo)", "subprojects"),
     "script": ("a script that exits at import, collected as a test module", "testpaths"),
     "other": ("an error raised at import", None),
 }
 
 _NO_MODULE = re.compile(r"No module named '([^']+)'")
+# "requires Python 3.12", "Python 3.12+ is required", "needs Python >= 3.12", "only supports Python 3.12 and above".
+_PYTHON_REQUIRED = re.compile(
+    r"""
+    \b(?:requires?|required|needs?|supports?|only)\b .{0,40}? \bpython \s* (?:version\s*)?
+        (?:>=?|≥|of\ at\ least|at\ least)? \s* v?(?P<first>3\.\d{1,2})
+    | \bpython \s* (?:>=?|≥)? \s* v?(?P<second>3\.\d{1,2}) \+? \s* (?:or\ (?:newer|later|above|higher)\s*)?
+        (?:is\ |are\ )? (?:required|needed)
+    """,
+    re.IGNORECASE | re.VERBOSE,
+)
 
 
 @dataclass(frozen=True)
@@ -91,6 +102,11 @@ def classify(error: CollectError, root: Path) -> Diagnosis:
     for cause in chain:
         if cause.short_type == "ModuleNotFoundError" and cause.name:
             return _missing(error, cause.name, f"{cause.short_type}: {cause.message}", cause, root)
+    for cause in chain:
+        required = _PYTHON_REQUIRED.search(cause.message)
+        if required and cause.short_type in ("RuntimeError", "ImportError", "SystemExit", "Exception", "OSError"):
+            version = required.group("first") or required.group("second")
+            return _diagnosis(error, "python_version", version, f"{cause.short_type}: {cause.message}", cause)
     by_type = {cause.short_type: cause for cause in reversed(chain)}
     if "ValidationError" in by_type and by_type["ValidationError"].type.startswith("pydantic"):
         cause = by_type["ValidationError"]

@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
     from testfloor.baseline import Policy
+    from testfloor.testenv import Environment
 
 
 class ExitCode(enum.IntEnum):
@@ -478,13 +479,18 @@ def run_doctor(path: Path, *, fix: bool, as_json: bool, install: bool, max_passe
         print(line, file=sys.stderr)
 
     # --fix verifies in the environment the sessions build; a diagnosis alone looks at this interpreter.
-    environment = None
-    if fix:
+    def prepare() -> Environment:
         from testfloor import testenv
 
-        environment = testenv.for_project(config, progress=progress)
+        return testenv.for_project(load_config(config.root, environ=os.environ), progress=progress)
+
     report = doctor.run(
-        config.root, fix=fix, install=install, max_passes=max_passes, progress=progress, environment=environment
+        config.root,
+        fix=fix,
+        install=install,
+        max_passes=max_passes,
+        progress=progress,
+        prepare=prepare if fix else None,
     )
     print(doctor.to_json(report) if as_json else "\n".join(doctor.describe(report)), end="" if as_json else "\n")
     codes = {"clean": ExitCode.OK, "quarantined": ExitCode.QUARANTINED, "failing": ExitCode.COLLECTION}

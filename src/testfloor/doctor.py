@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 from testfloor.classify import KINDS, Diagnosis, classify, distribution
 from testfloor.collect import STATUS_MEANING, CollectError, Outcome, merge, read_outcome, relocate
-from testfloor.config import ROOT_VARIABLE, load_config
+from testfloor.config import ROOT_VARIABLE, Config, load_config
 from testfloor.errors import CollectionError
 from testfloor.testenv import REQUIREMENTS, Environment, try_install
 
@@ -100,16 +100,18 @@ def run(
     max_passes: int = 5,
     collect: Callable[[Path], Outcome] | None = None,
     progress: Callable[[str], None] = lambda line: None,
-    environment: Environment | None = None,
+    prepare: Callable[[], Environment] | None = None,
 ) -> Report:
     """Collect `root`'s tests and, with `fix`, repair the environment until they collect or stop improving.
 
-    Every probe, install and settings discovery happens in `environment` (the
-    test environment the sessions build: `testfloor.testenv.build`), or where
-    none is given, with the interpreter running testfloor. `collect` stands in
-    for `probe` (a real pytest run in a subprocess).
+    Every probe, install and settings discovery happens in the environment
+    `prepare` returns (the test environment the sessions build:
+    `testfloor.testenv.for_project`), asked for again when a fix changes the
+    project's Pythons; without `prepare`, in the interpreter running
+    testfloor. `collect` stands in for `probe` (a real pytest run in a
+    subprocess).
     """
-    environment = environment or current_environment()
+    environment = prepare() if prepare else current_environment()
     collect = collect or (lambda where: probe(where, environment.python))
     passes: list[Pass] = []
     fixes: Counter[str] = Counter()
@@ -141,6 +143,8 @@ def run(
         if not changes:
             problem = "nothing left to change: these errors remain"
             break
+        if prepare and any(change.startswith("python ") for change in changes):
+            environment = prepare()  # another interpreter: the environment the sessions build on it
     quarantined = tuple(entry.node for entry in load_config(root).quarantine)
     return Report(
         tuple(passes),
@@ -204,6 +208,8 @@ def apply_fixes(
         if added:
             changes.append(f"{len(added)} env vars ({', '.join(added)})")
             fixes["env"] += len(added)
+    if by_fix.get("python"):
+        changes.extend(_choose_python(config, by_fix["python"], fixes))
     paths = sorted({item.subject for item in by_fix.get("pythonpath", [])})
     if paths and (added := toolconfig.extend_list(config.pyproject, "pythonpath", paths)):
         changes.append(f"pythonpath {', '.join(added)}")
@@ -224,6 +230,25 @@ def apply_fixes(
             changes.append(f"quarantined {', '.join(added)}")
             fixes["quarantine"] += len(added)
     return changes
+
+
+def _choose_python(config: Config, diagnoses: list[Diagnosis], fixes: Counter[str]) -> list[str]:
+    """Keep only the project's Pythons that its code accepts at import; an interpreter problem is never a bug."""
+    from testfloor import toolconfig
+    from testfloor.nox import pythons
+
+    minimum = max((item.subject for item in diagnoses), key=_version_key)
+    current = pythons(config)
+    kept = [version for version in current if _version_key(version) >= _version_key(minimum)]
+    if not kept or kept == list(config.python):
+        return []
+    toolconfig.set_value(config.pyproject, "python", kept)
+    fixes["python"] += 1
+    return [f"python {', '.join(kept)} (the code requires Python {minimum} or newer)"]
+
+
+def _version_key(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in version.split("."))
 
 
 def _restrict_testpaths(

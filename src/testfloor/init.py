@@ -422,8 +422,14 @@ def run(
     if fix:
         from testfloor import doctor, testenv
 
-        environment = testenv.for_project(load_config(root), progress=out)
-        report = doctor.run(root, fix=True, install=install, progress=out, environment=environment)
+        built: list[testenv.Environment] = []
+
+        def prepare() -> testenv.Environment:
+            built.append(testenv.for_project(load_config(root), progress=out))
+            return built[-1]
+
+        report = doctor.run(root, fix=True, install=install, progress=out, prepare=prepare)
+        environment = built[-1]
         for line in doctor.describe(report):
             out(line)
         config = load_config(root)

@@ -53,6 +53,12 @@ def add_values(pyproject: Path, values: Mapping[str, str], *keys: str) -> list[s
     return added
 
 
+def set_value(pyproject: Path, key: str, value: object) -> None:
+    """Set ``[tool.testfloor] key`` to `value`, replacing what it held."""
+    with editing(pyproject) as table:
+        table[key] = value
+
+
 def extend_list(pyproject: Path, key: str, items: Iterable[str]) -> list[str]:
     """Append `items` missing from the array ``[tool.testfloor] key`` (created if absent); return those added."""
     import tomlkit
