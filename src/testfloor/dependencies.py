@@ -49,7 +49,14 @@ class Declared:
 
 @dataclass(frozen=True)
 class Metadata:
-    """Everything a project declares about what its tests need (see `read_metadata`)."""
+    """Everything a project declares about what its tests need (see `read_metadata`).
+
+    `requirements`: one per name (and marker), the first pinned declaration winning, never the
+    project's own packages. `requires_python`: every source's specifiers joined, so a monorepo's
+    sessions run on a Python all of its projects accept. `pythons`: the classifiers' minor versions.
+    `local`: the project's own installable directories, relative POSIX paths. `locked`: normalized
+    name -> version, from poetry.lock or uv.lock. `notes`: what was skipped or read another way.
+    """
 
     requirements: tuple[Declared, ...] = ()
     requires_python: str | None = None
