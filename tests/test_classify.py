@@ -105,7 +105,8 @@ def test_the_error_is_placed_where_the_project_raised_it(tmp_path: Path) -> None
 
 
 @pytest.mark.parametrize(
-    ("module", "name"), [("yaml", "PyYAML"), ("sklearn", "scikit-learn"), ("some_lib", "some-lib")]
+    ("module", "name"),
+    [("yaml", "PyYAML"), ("sklearn", "scikit-learn"), ("some_lib", "some-lib"), ("google.protobuf.x", "protobuf")],
 )
 def test_distributions_are_named_as_pypi_names_them(module: str, name: str) -> None:
     assert distribution(module) == name

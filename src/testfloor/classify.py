@@ -22,20 +22,57 @@ HEAVY = frozenset(
     }
 )  # fmt: skip
 
-# Modules whose PyPI distribution has another name.
+# Modules (or dotted packages) whose PyPI distribution has another name.
 DISTRIBUTIONS = {
-    "yaml": "PyYAML",
+    "attr": "attrs",
+    "bs4": "beautifulsoup4",
+    "Crypto": "pycryptodome",
+    "cv2": "opencv-python-headless",
     "dateutil": "python-dateutil",
+    "dns": "dnspython",
+    "docx": "python-docx",
     "dotenv": "python-dotenv",
+    "factory": "factory-boy",
+    "fitz": "PyMuPDF",
+    "git": "GitPython",
+    "google.protobuf": "protobuf",
+    "googleapiclient": "google-api-python-client",
+    "grpc": "grpcio",
     "jose": "python-jose",
     "jwt": "PyJWT",
-    "multipart": "python-multipart",
-    "PIL": "Pillow",
-    "sklearn": "scikit-learn",
-    "bs4": "beautifulsoup4",
-    "factory": "factory-boy",
+    "kafka": "kafka-python",
     "magic": "python-magic",
-    "git": "GitPython",
+    "multipart": "python-multipart",
+    "MySQLdb": "mysqlclient",
+    "nacl": "PyNaCl",
+    "OpenSSL": "pyOpenSSL",
+    "PIL": "Pillow",
+    "psycopg2": "psycopg2-binary",
+    "serial": "pyserial",
+    "skimage": "scikit-image",
+    "sklearn": "scikit-learn",
+    "slugify": "python-slugify",
+    "websocket": "websocket-client",
+    "yaml": "PyYAML",
+    "zmq": "pyzmq",
+}
+
+# Heavy distributions whose module is not their name with "_" for "-".
+HEAVY_DISTRIBUTIONS = {
+    "cupy-cuda11x": "cupy",
+    "cupy-cuda12x": "cupy",
+    "mlflow-skinny": "mlflow",
+    "onnxruntime-gpu": "onnxruntime",
+    "open-clip-torch": "open_clip",
+    "opencv-contrib-python": "cv2",
+    "opencv-contrib-python-headless": "cv2",
+    "opencv-python": "cv2",
+    "opencv-python-headless": "cv2",
+    "tensorflow-cpu": "tensorflow",
+    "tensorflow-gpu": "tensorflow",
+    "tensorflow-intel": "tensorflow",
+    "tensorflow-macos": "tensorflow",
+    "tf-nightly": "tensorflow",
 }
 
 # Each kind, what it means, and the fix testfloor applies (None: a bug in the project, quarantined).
@@ -171,8 +208,15 @@ _NOT_SOURCE = {"node_modules", "venv", "env", "build", "dist", "site-packages", 
 
 
 def distribution(module: str) -> str:
-    """Return the PyPI distribution that provides the top-level `module`."""
-    return DISTRIBUTIONS.get(module, module.replace("_", "-"))
+    """Return the PyPI distribution that provides `module` (or a package above it), else its top-level name.
+
+    ``distribution("google.protobuf.message")`` -> ``"protobuf"``, ``distribution("some_lib")`` -> ``"some-lib"``.
+    """
+    parts = module.split(".")
+    for end in range(len(parts), 0, -1):
+        if ".".join(parts[:end]) in DISTRIBUTIONS:
+            return DISTRIBUTIONS[".".join(parts[:end])]
+    return parts[0].replace("_", "-")
 
 
 def find_subprojects(root: Path) -> list[str]:
