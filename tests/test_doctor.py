@@ -282,3 +282,22 @@ def test_a_python_requirement_no_configured_python_meets_is_left_as_it_is(projec
     assert report.quarantined == ()
     assert [item.kind for item in report.remaining] == ["python_version"]
     assert load_config(project).python == ("3.10", "3.11")
+
+
+def test_a_missing_module_is_installed_as_the_project_declares_it(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[list[str]] = []
+
+    def install(command: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
+        calls.append(command)
+        return subprocess.CompletedProcess(command, 0, "", "")
+
+    make_file(project / "pyproject.toml", '[project]\nname = "svc"\ndependencies = ["scikit-learn==1.7.2"]\n')
+    missing = CollectError(
+        "tests/test_fit.py", "E   no", (Cause("builtins.ModuleNotFoundError", "no", "sklearn", "tests/test_fit.py", 1),)
+    )
+    monkeypatch.setattr(subprocess, "run", install)
+    doctor.run(project, fix=True, collect=outcomes((missing,), ()))
+    assert calls[0][-1] == "scikit-learn==1.7.2"
+    assert (project / "requirements-test.txt").read_text() == "scikit-learn==1.7.2\n"

@@ -41,7 +41,7 @@ def test_an_empty_project_gets_every_file(tmp_path: Path) -> None:
     ]
     assert load_config(tmp_path).configured
     assert (tmp_path / "noxfile.py").read_text() == init.NOXFILE
-    assert (tmp_path / "requirements-test.txt").read_text().splitlines()[1:] == ["testfloor"]
+    assert (tmp_path / "requirements-test.txt").read_text().splitlines()[2:] == ["testfloor"]
     assert "source = ." in (tmp_path / ".coveragerc").read_text()
     assert init.plan(tmp_path) == []
 
@@ -61,14 +61,13 @@ def test_declared_heavy_dependencies_are_stubbed_and_not_installed(tmp_path: Pat
     )
     (tmp_path / "src").mkdir()
     written(tmp_path, requirement="/wheels/testfloor.whl")
-    assert load_config(tmp_path).stubs == ("torch", "ray")
-    assert (tmp_path / "requirements-test.txt").read_text().splitlines()[1:] == [
+    config = load_config(tmp_path)
+    assert (config.stubs, config.install) == (("torch", "ray"), (".",))
+    assert (tmp_path / "requirements-test.txt").read_text().splitlines()[2:] == [
         "/wheels/testfloor.whl",
-        "-e .",
         "fastapi>=0.110",
         "# torch>=2.1  (stubbed by testfloor)",
         "# ray[tune]>=2.9  (stubbed by testfloor)",
-        "# Ray>=2  (stubbed by testfloor)",
     ]
     assert "source = src" in (tmp_path / ".coveragerc").read_text()
 
@@ -76,14 +75,16 @@ def test_declared_heavy_dependencies_are_stubbed_and_not_installed(tmp_path: Pat
 def test_requirements_come_from_requirements_txt_without_declared_dependencies(tmp_path: Path) -> None:
     make_file(tmp_path / "pyproject.toml", '[project]\nname = "svc"\n')
     make_file(tmp_path / "requirements.txt", "# pinned\nredis==5.0\n-r base.txt\n\nnumba>=0.58\n")
+    make_file(tmp_path / "base.txt", "attrs>=23\n")
     make_file(tmp_path / "setup.py", "")
     written(tmp_path)
-    assert (tmp_path / "requirements-test.txt").read_text().splitlines()[1:] == [
+    assert (tmp_path / "requirements-test.txt").read_text().splitlines()[2:] == [
         "testfloor",
-        "-e .",
         "redis==5.0",
+        "attrs>=23",
         "# numba>=0.58  (stubbed by testfloor)",
     ]
+    assert load_config(tmp_path).install == (".",)
 
 
 def test_existing_files_are_kept_and_extended(tmp_path: Path) -> None:

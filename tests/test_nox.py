@@ -195,7 +195,7 @@ def test_requires_python_removes_classifiers_it_excludes_and_says_so(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert floor.pythons(requires_python(tmp_path, ">=3.12", ["3.11", "3.12"])) == ["3.12"]
-    assert "Python 3.11 left out: requires-python is '>=3.12'" in capsys.readouterr().err
+    assert "Python 3.11 left out: the project requires Python >=3.12" in capsys.readouterr().err
 
 
 def test_when_requires_python_excludes_everything_the_running_python_is_used(tmp_path: Path) -> None:
@@ -600,3 +600,24 @@ def test_real_durations_then_real_groups_run_each_test_exactly_once(tiny_project
     assert first != second
     assert measured_lines(first, "calc.py") == {1, 2, 5}
     assert measured_lines(second, "calc.py") == {1, 5, 6}
+
+
+@pytest.mark.parametrize(
+    ("files", "expected"),
+    [
+        (
+            {"pyproject.toml": '[tool.poetry]\nname = "x"\n\n[tool.poetry.dependencies]\npython = "^3.12"\n'},
+            ["3.12", "3.13"],
+        ),
+        (
+            {"setup.py": "from setuptools import setup\n\nsetup(name='x', python_requires='>=3.11')\n"},
+            ["3.11", "3.12", "3.13"],
+        ),
+        ({"setup.cfg": "[metadata]\nname = x\n\n[options]\npython_requires = >=3.13\n"}, ["3.13"]),
+    ],
+    ids=["poetry", "setup.py", "setup.cfg"],
+)
+def test_pythons_come_from_every_kind_of_metadata(tmp_path: Path, files: dict[str, str], expected: list[str]) -> None:
+    for name, text in files.items():
+        make_file(tmp_path / name, text)
+    assert floor.pythons(load_config(tmp_path)) == expected

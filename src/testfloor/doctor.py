@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from testfloor.classify import KINDS, Diagnosis, classify, distribution
+from testfloor.classify import KINDS, Diagnosis, classify
 from testfloor.collect import STATUS_MEANING, CollectError, Outcome, merge, read_outcome, relocate
 from testfloor.config import ROOT_VARIABLE, Config, load_config
 from testfloor.errors import CollectionError
@@ -273,10 +273,17 @@ def _restrict_testpaths(
 
 def _install(root: Path, modules: Sequence[str], environment: Environment) -> tuple[list[str], list[str]]:
     """Install the light `modules` into `environment`; record the ones that installed in requirements-test.txt."""
+    import importlib.metadata
+
+    from testfloor.dependencies import distribution_for, read_metadata
+
+    # The name to install: as the project declares it (with its pin), else as this interpreter's packages provide it.
+    metadata = read_metadata(root, backend=False)
+    provided = importlib.metadata.packages_distributions()
     installed: list[str] = []
     failed: list[str] = []
     for module in modules:
-        name = distribution(module)
+        name = distribution_for(module, metadata, provided)
         if try_install(environment, [name], cwd=root):
             installed.append(name)
         else:

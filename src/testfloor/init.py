@@ -15,20 +15,15 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from testfloor import atomic
-from testfloor.classify import HEAVY
 from testfloor.config import load_config
 from testfloor.coverageconfig import read_coverage_settings
 from testfloor.errors import InitError
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised only on Python 3.10, whose coverage is combined with the others
-    import tomli as tomllib
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
     from pathlib import Path
 
+    from testfloor.dependencies import Metadata
     from testfloor.doctor import Report
 
 BEGIN = "# >>> testfloor >>>"
@@ -241,11 +236,18 @@ def plan(root: Path, *, requirement: str = "testfloor", force: bool = False) -> 
     """Compute every file change init makes in the project at `root`; raise `InitError` rather than overwrite."""
     if not root.is_dir():
         raise InitError(f"{root}: not a directory")
+    from testfloor.dependencies import read_metadata
+    from testfloor.errors import ConfigError
+
+    try:
+        metadata = read_metadata(root)
+    except ConfigError as err:  # a file of the project init cannot read, named
+        raise InitError(str(err)) from None
     changes = [
-        _pyproject(root),
+        _pyproject(root, metadata),
         _noxfile(root, force),
         _conftest(root),
-        _requirements(root, requirement),
+        _requirements(root, requirement, metadata),
         _coveragerc(root),
         _workflow(root, force),
     ]
@@ -267,7 +269,7 @@ def _read(path: Path) -> str | None:
         raise InitError(f"{path}: cannot read: {err}") from None
 
 
-def _pyproject(root: Path) -> Change:
+def _pyproject(root: Path, metadata: Metadata) -> Change:
     import tomlkit
 
     path = root / "pyproject.toml"
@@ -278,11 +280,19 @@ def _pyproject(root: Path) -> Change:
         raise InitError(f"{path}: invalid TOML: {err}") from None
     tool = document.setdefault("tool", tomlkit.table(is_super_table=True))
     if "testfloor" not in tool:
+        from testfloor.dependencies import light_and_heavy
+        from testfloor.nox import pythons
+
         table = tomlkit.table()
         table.add(tomlkit.comment("testfloor's settings: `testfloor doctor --fix` fills them in."))
-        heavy = _heavy_dependencies(root)
+        # The sessions' names and interpreters, whichever Python runs nox.
+        table["python"] = pythons(load_config(root))
+        _light, heavy = light_and_heavy(metadata)
         if heavy:
             table["stubs"] = heavy
+        if metadata.local:
+            table.add(tomlkit.comment("The project's own packages, installed without their dependencies."))
+            table["install"] = list(metadata.local)
         tool["testfloor"] = table
     return Change(path, before, tomlkit.dumps(document), "testfloor's settings")
 
@@ -313,7 +323,7 @@ def _conftest(root: Path) -> Change:
     return Change(path, before, text.lstrip("\n"), "a check that testfloor's plugin is active")
 
 
-def _requirements(root: Path, requirement: str) -> Change:
+def _requirements(root: Path, requirement: str, metadata: Metadata) -> Change:
     path = root / "requirements-test.txt"
     before = _read(path)
     if before is not None:
@@ -321,13 +331,20 @@ def _requirements(root: Path, requirement: str) -> Change:
         if "testfloor" in names or requirement in before:
             return Change(path, before, before, "")
         return Change(path, before, before.rstrip("\n") + f"\n{requirement}\n", "testfloor added")
-    lines = ["# Installed by testfloor's sessions. Heavy packages are stubbed, not installed.", requirement]
-    if _installable(root):
-        lines.append("-e .")
-    for dependency in _dependencies(root):
-        name = _NAME.match(dependency)
-        top = name.group().split("[")[0].lower().replace("-", "_") if name else ""
-        lines.append(f"# {dependency}  (stubbed by testfloor)" if top in HEAVY else dependency)
+    from testfloor.dependencies import heavy_module, light_and_heavy
+
+    light, _heavy = light_and_heavy(metadata)
+    lines = [
+        "# Installed by testfloor's sessions: the project's own packages come without their dependencies",
+        "# ([tool.testfloor] install), so these are what the tests need; heavy packages are stubbed, not installed.",
+        requirement,
+        *light,
+    ]
+    lines += [
+        f"# {item.requirement}  (stubbed by testfloor)"
+        for item in metadata.requirements
+        if heavy_module(item.requirement)
+    ]
     return Change(path, None, "\n".join(lines) + "\n", "what the sessions install")
 
 
@@ -350,37 +367,6 @@ def _workflow(root: Path, force: bool) -> Change:
     if before is not None and before != WORKFLOW and not force:
         raise InitError(f"{path}: exists with other content; keep it, or replace it with --force")
     return Change(path, before, WORKFLOW, "CI: the matrix from nox, combined coverage, the baseline")
-
-
-def _project_table(root: Path) -> dict[str, object]:
-    text = _read(root / "pyproject.toml")
-    if text is None:
-        return {}
-    project = tomllib.loads(text).get("project", {})
-    return project if isinstance(project, dict) else {}
-
-
-def _dependencies(root: Path) -> list[str]:
-    declared = _project_table(root).get("dependencies")
-    if isinstance(declared, list) and declared:
-        return [str(item) for item in declared]
-    text = _read(root / "requirements.txt") or ""
-    return [line.strip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith(("#", "-"))]
-
-
-def _heavy_dependencies(root: Path) -> list[str]:
-    names = []
-    for dependency in _dependencies(root):
-        match = _NAME.match(dependency)
-        top = match.group().split("[")[0].lower().replace("-", "_") if match else ""
-        if top in HEAVY and top not in names:
-            names.append(top)
-    return names
-
-
-def _installable(root: Path) -> bool:
-    text = _read(root / "pyproject.toml") or ""
-    return "[build-system]" in text or (root / "setup.py").is_file()
 
 
 @dataclass(frozen=True)

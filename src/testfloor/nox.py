@@ -60,13 +60,18 @@ def load(root: str | Path = ".") -> Config:
 def pythons(config: Config) -> list[str]:
     """Return the Python versions the test sessions run on.
 
-    The candidates are ``[tool.testfloor] python``, else the trove
-    classifiers, else the versions testfloor supports when the project
-    declares ``requires-python``, else the running interpreter's version;
-    ``requires-python`` then removes those it excludes.
+    The candidates are ``[tool.testfloor] python`` (which ``testfloor
+    init`` writes), else the trove classifiers the project declares in any of
+    its metadata, else the versions testfloor supports when the project
+    states a ``Requires-Python`` (``requires-python``, ``python_requires``,
+    Poetry's ``python``), else the running interpreter's version; the stated
+    requirement then removes those it excludes.
     """
-    candidates = list(config.python) or _classifier_versions(config)
-    requires = _requires_python(config)
+    from testfloor.dependencies import read_metadata
+
+    metadata = read_metadata(config.root, backend=False)
+    candidates = list(config.python) or list(metadata.pythons)
+    requires = metadata.requires_python
     if requires is None:
         return candidates or [f"{sys.version_info.major}.{sys.version_info.minor}"]
     from packaging.specifiers import SpecifierSet
@@ -75,29 +80,8 @@ def pythons(config: Config) -> list[str]:
     # A minor version qualifies when its first or a late patch release does (">=3.11.4" keeps 3.11).
     kept = [v for v in candidates or list(SUPPORTED) if allowed.contains(f"{v}.0") or allowed.contains(f"{v}.99")]
     for dropped in [v for v in candidates if v not in kept]:
-        print(f"testfloor: warning: Python {dropped} left out: requires-python is {requires!r}", file=sys.stderr)
+        print(f"testfloor: warning: Python {dropped} left out: the project requires Python {requires}", file=sys.stderr)
     return kept or [f"{sys.version_info.major}.{sys.version_info.minor}"]
-
-
-def _classifier_versions(config: Config) -> list[str]:
-    from nox.project import load_toml, python_versions
-
-    if not config.pyproject.is_file():
-        return []
-    try:
-        return python_versions(load_toml(config.pyproject))
-    except ValueError:  # no "Programming Language :: Python :: 3.x" classifiers
-        return []
-
-
-def _requires_python(config: Config) -> str | None:
-    from nox.project import load_toml
-
-    if not config.pyproject.is_file():
-        return None
-    project = load_toml(config.pyproject).get("project", {})
-    requires = project.get("requires-python") if isinstance(project, dict) else None
-    return requires if isinstance(requires, str) else None
 
 
 def apply_env(session: nox.Session, config: Config) -> None:
