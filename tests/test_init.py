@@ -31,6 +31,7 @@ def test_an_empty_project_gets_every_file(tmp_path: Path) -> None:
     assert sorted(files) == [
         ".coveragerc",
         ".github/workflows/testfloor.yml",
+        ".gitignore",
         "noxfile.py",
         "pyproject.toml",
         "requirements-test.txt",
