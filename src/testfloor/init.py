@@ -228,13 +228,13 @@ def _requirements(root: Path, requirement: str) -> Change:
 
 
 def _coveragerc(root: Path, config: Config, roots: list[str]) -> Change | None:
+    if _coverage_settings(root) is not None:
+        return None
     try:
-        if read_coverage_settings(root) is not None:
-            return None
         stranded = _stranded_coverage(root)
-        sources = _subproject_sources(root, config)
-    except (OSError, ValueError, configparser.Error) as err:
-        raise InitError(f"{root}: cannot read the coverage settings: {' '.join(str(err).split())}") from None
+    except ValueError as err:
+        raise InitError(str(err)) from None
+    sources = _subproject_sources(root, config)
     if not sources:
         sources = layout.packages(root) or ["src" if (root / "src").is_dir() else "."]
     omit = ["noxfile.py", "conftest.py"]
@@ -253,6 +253,13 @@ def _coveragerc(root: Path, config: Config, roots: list[str]) -> Change | None:
     return Change(root / ".coveragerc", None, text, "coverage settings")
 
 
+def _coverage_settings(directory: Path) -> CoverageSettings | None:
+    try:
+        return read_coverage_settings(directory)
+    except (OSError, ValueError, configparser.Error) as err:
+        raise InitError(f"{directory}: cannot read the coverage settings: {' '.join(str(err).split())}") from None
+
+
 def _stranded_coverage(root: Path) -> dict[str, dict[str, str]]:
     # Coverage settings written in pytest.ini, which only pytest reads.
     path = root / "pytest.ini"
@@ -266,7 +273,7 @@ def _subproject_sources(root: Path, config: Config) -> list[str]:
     # A sub-project's own `source`, as paths from the root where they name a directory of the sub-project.
     sources: list[str] = []
     for sub in config.subprojects:
-        settings = read_coverage_settings(root / sub)
+        settings = _coverage_settings(root / sub)
         entries = settings.sections.get("run", {}).get("source", "") if settings else ""
         for entry in entries.replace(",", "\n").split():
             path = Path(sub, entry)
