@@ -369,7 +369,8 @@ def test_workspace_members_and_nested_projects_are_local_and_never_required_by_n
     assert sources(metadata)["httpx"] == "packages/core/pyproject.toml [project]"
     assert sources(metadata)["pytest>=8"] == "pyproject.toml [tool.uv] dev-dependencies"
     assert sources(metadata)["sqlalchemy"] == "backend/requirements.txt"
-    assert metadata.local == (".", "packages/core", "a/b/c", "backend", "packages/skipped")
+    # Only what has a build system (or setup.py) is installed from its path; the others are not installable.
+    assert metadata.local == ("packages/core", "a/b/c")
     assert metadata.requires_python == ">=3.12"
     assert metadata.locked == {"sqlalchemy": "2.0.36"}
 
@@ -529,9 +530,11 @@ def test_supported_pythons_are_the_classifiers_or_the_default_that_requires_pyth
     assert supported_pythons(Metadata(requires_python=requires, pythons=pythons)) == expected
 
 
-def test_an_installable_project_needs_a_build_system_project_table_setup_cfg_or_setup_py(tmp_path: Path) -> None:
+def test_an_installable_project_needs_a_build_system_setup_cfg_or_setup_py(tmp_path: Path) -> None:
     assert not installable(tmp_path)
     make_file(tmp_path / "pyproject.toml", "[tool.pytest.ini_options]\n")
+    assert not installable(tmp_path)
+    make_file(tmp_path / "pyproject.toml", '[project]\nname = "app"\n')
     assert not installable(tmp_path)
     make_file(tmp_path / "setup.cfg", "[metadata]\nname = x\n")
     assert installable(tmp_path)

@@ -1,12 +1,16 @@
 from __future__ import annotations
 
 import hashlib
+import json
+import subprocess
 import sys
+import sysconfig
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from helpers import make_file
+from helpers import clean_environ, make_file
 from testfloor import init
 from testfloor.cli import ExitCode, main
 from testfloor.config import load_config
@@ -34,6 +38,7 @@ def test_an_empty_project_gets_every_file(tmp_path: Path) -> None:
     assert sorted(files) == [
         ".coveragerc",
         ".github/workflows/testfloor.yml",
+        ".gitignore",
         "noxfile.py",
         "pyproject.toml",
         "requirements-test.txt",
@@ -230,3 +235,374 @@ def test_sessions_that_fail_are_an_init_error_with_their_last_lines(tmp_path: Pa
     assert lines[0] == f"running: nox --session coverage (collect, tests and coverage on Python {PYTHON})"
     assert any(line.startswith("  | ") and "no data here" in line for line in lines)
     assert not (tmp_path / "coverage-baseline.json").exists()
+
+
+def pytest_run(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run pytest in `root` as a user would, unmeasured and without this suite's settings."""
+    command = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-p",
+        "no:cacheprovider",
+        "-o",
+        "asyncio_default_fixture_loop_scope=function",
+    ]
+    return subprocess.run([*command, *args], cwd=root, env=clean_environ(), capture_output=True, text=True)
+
+
+def test_the_templates_are_files_of_the_package_and_the_noxfile_block_holds_the_same_sessions() -> None:
+    assert init.NOXFILE.startswith("# /// script\n")
+    assert init.NOXFILE_BLOCK.startswith(f"\n{init.BEGIN} ")
+    assert init.SESSIONS in init.NOXFILE_BLOCK
+    assert init.SESSIONS.startswith("PROJECT = floor.load()\n")
+    assert init.CONFTEST_BLOCK.endswith(f"{init.END}\n")
+    assert init.workflow("testfloor") == init.WORKFLOW
+
+
+PLUGIN_MISSING = "ERROR: testfloor's pytest plugin is not active: pip install testfloor"
+
+
+def test_the_conftest_check_stops_a_run_without_the_plugin_and_leaves_the_projects_hooks_working(
+    tmp_path: Path,
+) -> None:
+    make_file(
+        tmp_path / "tests" / "conftest.py",
+        """
+        import pytest
+
+
+        def pytest_configure(config):
+            config.addinivalue_line("markers", "fast: a marker the project registers itself")
+
+
+        @pytest.fixture
+        def user():
+            return "ada"
+        """,
+    )
+    make_file(
+        tmp_path / "tests" / "test_user.py",
+        "import pytest\n\n@pytest.mark.fast\ndef test_user(user):\n    assert user == 'ada'\n",
+    )
+    init.apply(init.plan(tmp_path))
+    without = pytest_run(tmp_path, "-p", "no:testfloor", "--strict-markers")
+    assert without.returncode == 4, without.stdout + without.stderr
+    assert PLUGIN_MISSING in without.stderr
+    with_plugin = pytest_run(tmp_path, "--strict-markers")
+    assert with_plugin.returncode == 0, with_plugin.stdout + with_plugin.stderr
+    assert "1 passed" in with_plugin.stdout
+
+
+def test_the_conftest_check_runs_for_tests_deep_in_the_tree(tmp_path: Path) -> None:
+    make_file(tmp_path / "backend" / "app" / "__init__.py")
+    make_file(tmp_path / "backend" / "app" / "tests" / "unit" / "test_a.py", "def test_a():\n    pass\n")
+    make_file(tmp_path / "backend" / "app" / "tests" / "api" / "test_b.py", "def test_b():\n    pass\n")
+    files = written(tmp_path)
+    assert [name for name in files if name.endswith("conftest.py")] == ["backend/app/tests/conftest.py"]
+    for args in ([], ["backend/app/tests/api/test_b.py"], ["--collect-only"]):
+        without = pytest_run(tmp_path, "-p", "no:testfloor", *args)
+        assert without.returncode == 4, without.stdout + without.stderr
+        assert PLUGIN_MISSING in without.stderr
+    with_plugin = pytest_run(tmp_path)
+    assert with_plugin.returncode == 0, with_plugin.stdout + with_plugin.stderr
+    assert "2 passed" in with_plugin.stdout
+
+
+def test_the_conftest_check_runs_in_each_sub_project(tmp_path: Path) -> None:
+    make_file(tmp_path / "pyproject.toml", '[tool.testfloor]\nsubprojects = ["billing", "search"]\n')
+    for name in ("billing", "search"):
+        make_file(tmp_path / name / "tests" / f"test_{name}.py", f"def test_{name}():\n    pass\n")
+    files = written(tmp_path)
+    assert [name for name in files if name.endswith("conftest.py")] == [
+        "billing/tests/conftest.py",
+        "search/tests/conftest.py",
+    ]
+    for args in ([], ["search"], ["--rootdir", "billing", "billing"]):
+        without = pytest_run(tmp_path, "-p", "no:testfloor", *args)
+        assert without.returncode == 4, without.stdout + without.stderr
+        assert PLUGIN_MISSING in without.stderr
+    with_plugin = pytest_run(tmp_path)
+    assert with_plugin.returncode == 0, with_plugin.stdout + with_plugin.stderr
+    assert "2 passed" in with_plugin.stdout
+    assert init.plan(tmp_path) == []
+
+
+def coverage_json(root: Path) -> dict[str, Any]:
+    """Run the suite under coverage with the project's settings, as the sessions do, and return coverage's JSON."""
+    environ = clean_environ()
+    for command in (["run", "-m", "pytest", "-q", "-p", "no:cacheprovider"], ["combine"], ["json", "-o", "cov.json"]):
+        result = subprocess.run(
+            [sys.executable, "-m", "coverage", *command], cwd=root, env=environ, capture_output=True, text=True
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+    return json.loads((root / "cov.json").read_text())  # type: ignore[no-any-return]
+
+
+def test_the_coverage_settings_measure_the_projects_packages_only(tmp_path: Path) -> None:
+    make_file(tmp_path / "pyproject.toml", '[tool.pytest.ini_options]\npythonpath = ["src", "scripts", "."]\n')
+    make_file(tmp_path / "src" / "pkg" / "__init__.py", "def double(x):\n    return 2 * x\n")
+    make_file(tmp_path / "src" / "pkg" / "unused.py", "VALUE = 1\n")
+    make_file(tmp_path / "scripts" / "release.py", "def version():\n    return '1.0'\n")
+    make_file(tmp_path / "manage.py", "NAME = 'svc'\n")
+    make_file(tmp_path / "tests" / "helpers.py", "ADA = 'ada'\n")
+    make_file(
+        tmp_path / "tests" / "unit" / "test_pkg.py",
+        """
+        import manage
+        import release
+        from pkg import double
+
+        from helpers import ADA
+
+
+        def test_double():
+            assert double(2) == 4 and release.version() and manage.NAME and ADA
+        """,
+    )
+    make_file(
+        tmp_path / "tests" / "conftest.py",
+        "import sys, pathlib\n\nsys.path.insert(0, str(pathlib.Path(__file__).parent))\n",
+    )
+    init.apply(init.plan(tmp_path))
+    files = coverage_json(tmp_path)["files"]
+    assert sorted(files) == ["src/pkg/__init__.py", "src/pkg/unused.py"]
+    assert files["src/pkg/__init__.py"]["summary"]["covered_lines"] == 2
+
+
+def test_the_coverage_settings_without_packages_measure_the_root_less_the_test_modules(tmp_path: Path) -> None:
+    make_file(tmp_path / "scripts" / "calc.py", "def double(x):\n    return 2 * x\n")
+    make_file(
+        tmp_path / "test_calc.py",
+        "import sys\n\nsys.path.insert(0, 'scripts')\nfrom calc import double\n\n"
+        "def test_double():\n    assert double(2) == 4\n",
+    )
+    files = written(tmp_path)
+    assert "conftest.py" in files
+    assert sorted(coverage_json(tmp_path)["files"]) == ["scripts/calc.py"]
+
+
+def test_coverage_settings_stranded_in_pytest_ini_are_carried_over(tmp_path: Path) -> None:
+    make_file(
+        tmp_path / "pytest.ini",
+        """
+        [pytest]
+        pythonpath = .
+        testpaths = checks
+
+        [coverage:run]
+        source = calc
+        omit =
+            calc/generated.py
+
+        [coverage:report]
+        exclude_also =
+            def __repr__
+        """,
+    )
+    make_file(tmp_path / "calc" / "__init__.py", "def double(x):\n    return 2 * x\n")
+    make_file(tmp_path / "calc" / "generated.py", "X = 1\n")
+    make_file(tmp_path / "other" / "__init__.py", "Y = 2\n")
+    make_file(
+        tmp_path / "checks" / "test_calc.py",
+        "import calc.generated, other\nfrom calc import double\n\ndef test_double():\n    assert double(2) == 4\n",
+    )
+    written(tmp_path)
+    assert "[coverage:*] settings of pytest.ini" in (tmp_path / ".coveragerc").read_text()
+    assert sorted(coverage_json(tmp_path)["files"]) == ["calc/__init__.py"]
+    import coverage
+
+    settings = coverage.Coverage(config_file=str(tmp_path / ".coveragerc"))
+    assert settings.get_option("run:branch") is True
+    assert "def __repr__" in settings.get_option("report:exclude_also")  # type: ignore[operator]
+
+
+def test_a_sub_projects_own_source_is_measured_from_the_root(tmp_path: Path) -> None:
+    import coverage
+
+    make_file(tmp_path / "pyproject.toml", '[tool.testfloor]\nsubprojects = ["billing", "search"]\n')
+    make_file(tmp_path / "billing" / "pyproject.toml", '[tool.coverage.run]\nsource = ["app", "billing_shared"]\n')
+    make_file(tmp_path / "billing" / "app" / "__init__.py")
+    make_file(tmp_path / "search" / "setup.cfg", "[coverage:run]\nsource = engine\n")
+    make_file(tmp_path / "search" / "engine" / "__init__.py")
+    written(tmp_path)
+    settings = coverage.Coverage(config_file=str(tmp_path / ".coveragerc"))
+    assert settings.get_option("run:source") == ["billing/app", "billing_shared", "search/engine"]
+
+
+@pytest.mark.parametrize(
+    ("files", "message"),
+    [
+        ({".coveragerc": "[run\nsource = x\n"}, ": cannot read the coverage settings: File contains no section"),
+        (
+            {"pyproject.toml": '[tool.testfloor]\nsubprojects = ["api"]\n', "api/.coveragerc": "[run\n"},
+            "api: cannot read the coverage settings: ",
+        ),
+        (
+            {
+                "pyproject.toml": '[tool.testfloor]\ntestpaths = ["tests"]\n',
+                "pytest.ini": "[cov\n",
+                "tests/test_a.py": "",
+            },
+            "pytest.ini: cannot read: File contains no section headers",
+        ),
+    ],
+)
+def test_unreadable_coverage_settings_are_a_one_line_error(tmp_path: Path, files: dict[str, str], message: str) -> None:
+    for name, text in files.items():
+        make_file(tmp_path / name, text)
+    with pytest.raises(InitError, match=message) as excinfo:
+        init.plan(tmp_path)
+    assert "\n" not in str(excinfo.value)
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "message"),
+    [
+        ("pytest.ini", "testpaths = tests\n", "pytest.ini: cannot read: File contains no section headers"),
+        ("pyproject.toml", "[tool.testfloor]\nsplits = 0\n", r"\[tool.testfloor\] splits: expected a number of jobs"),
+    ],
+)
+def test_a_configuration_init_cannot_use_is_a_one_line_error_naming_the_file(
+    tmp_path: Path, name: str, text: str, message: str
+) -> None:
+    make_file(tmp_path / name, text)
+    with pytest.raises(InitError, match=message) as excinfo:
+        init.plan(tmp_path)
+    assert str(tmp_path / name) in str(excinfo.value)
+    assert "\n" not in str(excinfo.value)
+
+
+def git(root: Path, *args: str) -> str:
+    identity = ["-c", "user.name=testfloor", "-c", "user.email=testfloor@example.org", "-c", "commit.gpgsign=false"]
+    result = subprocess.run(["git", *identity, *args], cwd=root, capture_output=True, text=True, check=True)
+    return result.stdout
+
+
+def test_what_the_sessions_write_is_ignored_by_git(tmp_path: Path) -> None:
+    make_file(tmp_path / "calc.py", "def double(x):\n    return 2 * x\n")
+    make_file(
+        tmp_path / "tests" / "test_calc.py",
+        "from calc import double\n\ndef test_double():\n    assert double(2) == 4\n",
+    )
+    make_file(tmp_path / "pyproject.toml", '[tool.pytest.ini_options]\npythonpath = ["."]\n')
+    git(tmp_path, "init", "-q")
+    written(tmp_path)
+    git(tmp_path, "add", "-A")
+    git(tmp_path, "commit", "-q", "-m", "testfloor init")
+    coverage_json(tmp_path)
+    (tmp_path / "cov.json").rename(tmp_path / "coverage.json")
+    subprocess.run(
+        [sys.executable, "-m", "coverage", "xml"], cwd=tmp_path, env=clean_environ(), check=True, capture_output=True
+    )
+    make_file(tmp_path / "coverage.md", "| total |\n")
+    make_file(tmp_path / ".nox" / "tests-3-12" / "pyvenv.cfg")
+    make_file(tmp_path / ".coverage.host.1.2")
+    assert (tmp_path / "coverage.xml").is_file()
+    assert (tmp_path / ".coverage").is_file()
+    assert git(tmp_path, "status", "--porcelain", "--untracked-files=all") == ""
+    assert init.plan(tmp_path) == []
+
+
+def test_a_gitignore_of_the_projects_own_gets_only_what_it_lacks_once(tmp_path: Path) -> None:
+    make_file(tmp_path / ".gitignore", "/.nox\n.coverage\n*.pyc")
+    written(tmp_path)
+    text = (tmp_path / ".gitignore").read_text()
+    assert text == (
+        f"/.nox\n.coverage\n*.pyc\n\n{init.BEGIN} (written by `testfloor init`: what the sessions write)\n"
+        f".coverage.*\ncoverage.xml\ncoverage.json\ncoverage.md\n{init.END}\n"
+    )
+    make_file(tmp_path / ".gitignore", text.replace("coverage.md\n", ""))  # the project's to edit from now on
+    assert all(change.path.name != ".gitignore" for change in init.plan(tmp_path))
+    make_file(tmp_path / ".gitignore", "\n".join(init.GENERATED) + "\n")
+    assert all(change.path.name != ".gitignore" for change in init.plan(tmp_path))
+
+
+def fake_testfloor(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, direct_url: str | None) -> None:
+    from importlib import metadata
+
+    info = make_file(
+        tmp_path / "testfloor-1.2.dist-info" / "METADATA", "Metadata-Version: 2.1\nName: testfloor\nVersion: 1.2\n"
+    )
+    if direct_url is not None:
+        make_file(info.parent / "direct_url.json", direct_url)
+    monkeypatch.setattr(metadata, "distribution", lambda name: metadata.PathDistribution(info.parent))
+
+
+@pytest.mark.parametrize(
+    ("direct_url", "requirement"),
+    [
+        (None, "testfloor==1.2"),
+        ('{"url": "file:///srv/my%20floor", "dir_info": {"editable": true}}', "/srv/my floor"),
+        ('{"url": "file:///srv/floor", "dir_info": {}}', "/srv/floor"),
+        (
+            '{"url": "https://example.org/floor.git", "vcs_info": {"vcs": "git", "commit_id": "4f2a"}}',
+            "git+https://example.org/floor.git@4f2a",
+        ),
+        (
+            '{"url": "https://example.org/mono.git", "subdirectory": "floor",'
+            ' "vcs_info": {"vcs": "git", "commit_id": "4f2a"}}',
+            "git+https://example.org/mono.git@4f2a#subdirectory=floor",
+        ),
+        ('{"url": "https://example.org/floor", "vcs_info": {"vcs": "hg"}}', "hg+https://example.org/floor"),
+        (
+            '{"url": "file:///wheels/testfloor-1.2-py3-none-any.whl", "archive_info": {"hashes": {}}}',
+            "/wheels/testfloor-1.2-py3-none-any.whl",
+        ),
+        (
+            '{"url": "https://example.org/testfloor-1.2.tar.gz", "archive_info": {}}',
+            "testfloor @ https://example.org/testfloor-1.2.tar.gz",
+        ),
+        ("{not json", "testfloor==1.2"),
+        ('{"dir_info": {}}', "testfloor==1.2"),
+        ("[]", "testfloor==1.2"),
+    ],
+)
+def test_the_requirement_is_how_testfloor_was_installed(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, direct_url: str | None, requirement: str
+) -> None:
+    fake_testfloor(monkeypatch, tmp_path, direct_url)
+    assert init.testfloor_requirement() == requirement
+
+
+def test_without_a_testfloor_distribution_the_requirement_is_its_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    from importlib import metadata
+
+    def missing(name: str) -> metadata.Distribution:
+        raise metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(metadata, "distribution", missing)
+    assert init.testfloor_requirement() == "testfloor"
+
+
+def test_init_installs_testfloor_the_way_it_was_installed_by_default(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project = tmp_path / "project"
+    project.mkdir()
+    fake_testfloor(
+        monkeypatch,
+        tmp_path,
+        '{"url": "https://example.org/floor.git", "vcs_info": {"vcs": "git", "commit_id": "4f2a"}}',
+    )
+    assert main(["init", str(project), "--no-fix"]) == ExitCode.OK
+    assert (project / "requirements-test.txt").read_text().splitlines()[2] == "git+https://example.org/floor.git@4f2a"
+    assert (project / ".github" / "workflows" / "testfloor.yml").read_text() == init.workflow(
+        "git+https://example.org/floor.git@4f2a"
+    )
+    assert main(["init", str(project), "--no-fix", "--requirement", "testfloor>=1"]) == ExitCode.OK
+    assert 'INSTALL_TESTFLOOR: "testfloor>=1"' in (project / ".github" / "workflows" / "testfloor.yml").read_text()
+    assert "wrote .github/workflows/testfloor.yml" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "requirement", ["testfloor==1.2", "git+https://example.org/floor.git@4f2a", "/srv/my floor: 2", 'a"b']
+)
+def test_the_workflow_passes_actionlint_and_installs_the_requirement(tmp_path: Path, requirement: str) -> None:
+    actionlint = Path(sysconfig.get_path("scripts")) / "actionlint"
+    path = make_file(tmp_path / ".github" / "workflows" / "testfloor.yml", init.workflow(requirement))
+    result = subprocess.run([str(actionlint), "-no-color", str(path)], cwd=tmp_path, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    (line,) = [line for line in path.read_text().splitlines() if line.startswith("  INSTALL_TESTFLOOR: ")]
+    assert json.loads(line.split(": ", 1)[1]) == requirement
+    assert path.read_text().count('python -m pip install nox "$INSTALL_TESTFLOOR"') == 3

@@ -145,7 +145,11 @@ def build_parser() -> argparse.ArgumentParser:
     init.add_argument("--dry-run", action="store_true", help="print every change as a unified diff; write nothing")
     init.add_argument("--no-fix", action="store_true", help="do not run doctor --fix or write the first baseline")
     init.add_argument("--no-install", action="store_true", help="doctor stubs missing light dependencies")
-    init.add_argument("--requirement", default="testfloor", help="how the sessions install testfloor")
+    init.add_argument(
+        "--requirement",
+        default=None,
+        help="how the sessions and CI install testfloor (default: the way this testfloor was installed)",
+    )
     init.set_defaults(
         run=lambda args: run_init(
             args.path,
@@ -458,10 +462,15 @@ def baseline_update(config: Config, coverage_json: Path, *, allow_decrease: bool
     return ExitCode.OK
 
 
-def run_init(path: Path, *, force: bool, dry_run: bool, fix: bool, install: bool, requirement: str) -> int:
-    """Write testfloor's files into the project, then doctor --fix and the first baseline; exit as doctor would."""
+def run_init(path: Path, *, force: bool, dry_run: bool, fix: bool, install: bool, requirement: str | None) -> int:
+    """Write testfloor's files into the project, then doctor --fix and the first baseline; exit as doctor would.
+
+    `requirement` is how the project installs testfloor; `None` means the way this testfloor was installed.
+    """
     from testfloor import init
 
+    if requirement is None:
+        requirement = init.testfloor_requirement()
     result = init.run(path, requirement=requirement, force=force, dry_run=dry_run, fix=fix, install=install)
     if result.doctor is None:
         return ExitCode.OK

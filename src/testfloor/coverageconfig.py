@@ -49,9 +49,9 @@ class CoverageSettings:
             sections["run"].pop("concurrency", None)
         return CoverageSettings(self.source, sections)
 
-    def to_ini(self) -> str:
-        """Render as a ``.coveragerc``."""
-        lines = [f"# The coverage settings of {self.source.name}, as testfloor runs them.", ""]
+    def to_ini(self, header: str | None = None) -> str:
+        """Render as a ``.coveragerc`` that opens with the comment `header` (by default, where they come from)."""
+        lines = [header or f"# The coverage settings of {self.source.name}, as testfloor runs them.", ""]
         for name, items in self.sections.items():
             lines.append(f"[{name}]")
             for key, value in items.items():

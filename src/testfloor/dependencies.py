@@ -133,9 +133,10 @@ def installable(directory: Path) -> bool:
     pyproject = directory / "pyproject.toml"
     if not pyproject.is_file():
         return False
-    # Without [build-system], pip and uv build with setuptools, which reads [project] or setup.cfg.
+    # Without [build-system], pip and uv build with setuptools, which reads setup.cfg. A [project] table alone is
+    # often an application's tool settings: setuptools' guess of its packages fails on most such layouts.
     document = _toml(pyproject)
-    return "build-system" in document or "project" in document or (directory / "setup.cfg").is_file()
+    return "build-system" in document or (directory / "setup.cfg").is_file()
 
 
 def _members(root: Path) -> list[str]:

@@ -8,21 +8,25 @@ change as a unified diff without writing any.
 
 from __future__ import annotations
 
+import configparser
 import difflib
+import importlib.resources
+import json
 import re
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
-from testfloor import atomic
+from testfloor import atomic, layout
 from testfloor.config import load_config
-from testfloor.coverageconfig import read_coverage_settings
-from testfloor.errors import InitError
+from testfloor.coverageconfig import CoverageSettings, read_coverage_settings
+from testfloor.errors import ConfigError, InitError
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
-    from pathlib import Path
 
+    from testfloor.config import Config
     from testfloor.dependencies import Metadata
     from testfloor.doctor import Report
 
@@ -32,183 +36,22 @@ _BLOCK = re.compile(rf"{re.escape(BEGIN)}.*?{re.escape(END)}\n?", re.DOTALL)
 _SESSION = re.compile(r"^def (collect|tests|coverage|baseline|durations)\(", re.MULTILINE)
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*")
 
-SESSIONS = '''\
-PROJECT = floor.load()
-PYTHONS = floor.pythons(PROJECT)  # [tool.testfloor] python, else the classifiers, within requires-python
+_INSTALL = re.compile(r"^(  INSTALL_TESTFLOOR: ).*$", re.MULTILINE)
+# What the sessions and coverage write into the project, for its .gitignore.
+GENERATED = (".coverage", ".coverage.*", "coverage.xml", "coverage.json", "coverage.md", ".nox/")
 
 
-@nox.session(python=PYTHONS[-1], tags=["gate"])
-def collect(session: nox.Session) -> None:
-    """Collect the suite without running it: fails on any collection error."""
-    floor.install(session, PROJECT)
-    floor.collect(session, PROJECT)
+def _template(name: str) -> str:
+    return (importlib.resources.files("testfloor") / "templates" / name).read_text(encoding="utf-8")
 
 
-@nox.session(python=PYTHONS, requires=["collect"], tags=["tests"])
-@floor.split(PROJECT)  # [tool.testfloor] splits = N: one session, and CI job, per pytest-split group
-def tests(session: nox.Session, group: int | None = None) -> None:  # noqa: PT028 (a nox session)
-    """Run the suite (or one group of it) under coverage on one Python; failing tests do not stop the report."""
-    floor.install(session, PROJECT)
-    floor.run_tests(session, PROJECT, *session.posargs, group=group, allow_failures=True)
-
-
-@nox.session(python=PYTHONS[-1], requires=["tests"], tags=["report"])
-def coverage(session: nox.Session) -> None:
-    """Combine the data of every Python (and group) and write coverage.xml, coverage.json and coverage.md."""
-    floor.install(session, PROJECT)
-    floor.report(session, PROJECT)
-
-
-@nox.session(python=PYTHONS[-1], requires=["coverage"], tags=["report"])
-def baseline(session: nox.Session) -> None:
-    """Fail if coverage dropped below the committed baseline."""
-    floor.install(session, PROJECT)
-    floor.check_baseline(session, PROJECT)
-
-
-@nox.session(python=PYTHONS[-1], default=False)
-def durations(session: nox.Session) -> None:
-    """Record how long each test takes in .test_durations, which splits the suite evenly; commit it."""
-    floor.install(session, PROJECT, floor.SPLITTER)
-    floor.store_durations(session, PROJECT, *session.posargs, allow_failures=True)
-'''
-
-NOXFILE = f'''\
-# /// script
-# dependencies = ["nox>=2026.8.10", "testfloor"]
-# ///
-"""The project's test sessions, from testfloor: settings live in pyproject.toml [tool.testfloor]."""
-
-from __future__ import annotations
-
-import nox
-
-import testfloor.nox as floor
-
-nox.needs_version = ">=2026.8.10"
-nox.options.default_venv_backend = "uv|virtualenv"
-nox.options.error_on_missing_interpreters = True
-
-{BEGIN} (written by `testfloor init`)
-{SESSIONS}{END}
-
-
-if __name__ == "__main__":
-    nox.main()
-'''
-
-NOXFILE_BLOCK = f"""
-{BEGIN} (written by `testfloor init`; settings live in pyproject.toml [tool.testfloor])
-import nox  # noqa: E402
-import testfloor.nox as floor  # noqa: E402
-
-{SESSIONS}{END}
-"""
-
-CONFTEST_BLOCK = f"""
-{BEGIN} (written by `testfloor init`)
-# testfloor's pytest plugin sets the declared environment, stubs heavy modules that are not installed and gives
-# async tests one event loop, all before this file is imported; its settings live in pyproject.toml
-# [tool.testfloor]. This check stops a run in which the plugin is not active.
-import pytest as _testfloor_pytest  # noqa: E402
-
-
-@_testfloor_pytest.hookimpl(specname="pytest_configure")
-def _testfloor_require_plugin(config):
-    if not config.pluginmanager.has_plugin("testfloor"):
-        raise _testfloor_pytest.UsageError("testfloor's pytest plugin is not active: pip install testfloor")
-{END}
-"""
-
-WORKFLOW = """\
-# Written by `testfloor init`: the matrix comes from the noxfile, the coverage data of every job is combined
-# and compared with the committed baseline.
-name: tests
-
-on:
-  push:
-    branches: [main]
-  pull_request:
-  workflow_dispatch:
-
-permissions: {}
-
-env:
-  FORCE_COLOR: "1"
-  NOX_DOWNLOAD_PYTHON: never
-
-jobs:
-  sessions:
-    runs-on: ubuntu-latest
-    outputs:
-      matrix: ${{ steps.list.outputs.matrix }}
-    steps:
-      - uses: actions/checkout@v6
-        with:
-          persist-credentials: false
-      - uses: actions/setup-python@v6
-        with:
-          python-version: "3.13"
-      - run: python -m pip install nox testfloor
-      - id: list
-        run: |
-          nox --list --json --tags gate tests --no-dependencies > sessions.json
-          python - >> "$GITHUB_OUTPUT" <<'PY'
-          import json
-          cells = [{"session": s["session"], "python": s["python"]} for s in json.load(open("sessions.json"))]
-          print("matrix=" + json.dumps(cells))
-          PY
-
-  session:
-    name: ${{ matrix.session }}
-    needs: sessions
-    runs-on: ubuntu-latest
-    strategy:
-      fail-fast: false
-      matrix:
-        include: ${{ fromJson(needs.sessions.outputs.matrix) }}
-    steps:
-      - uses: actions/checkout@v6
-        with:
-          persist-credentials: false
-      - uses: actions/setup-python@v6
-        with:
-          python-version: ${{ matrix.python }}
-      - run: python -m pip install nox testfloor
-      - run: nox --session "$SESSION" --no-dependencies
-        env:
-          SESSION: ${{ matrix.session }}
-      - if: startsWith(matrix.session, 'tests-')
-        uses: actions/upload-artifact@v7
-        with:
-          name: coverage-${{ matrix.session }}
-          path: .coverage.*
-          include-hidden-files: true
-          if-no-files-found: error
-
-  coverage:
-    needs: session
-    runs-on: ubuntu-latest
-    steps:
-      - uses: actions/checkout@v6
-        with:
-          persist-credentials: false
-      - uses: actions/setup-python@v6
-        with:
-          python-version: "3.13"
-      - run: python -m pip install nox testfloor
-      - uses: actions/download-artifact@v8
-        with:
-          pattern: coverage-*
-          merge-multiple: true
-      - name: Keep the parse of unchanged files from the last run
-        uses: actions/cache@v5
-        with:
-          path: .nox/.cache/testfloor-parses
-          key: testfloor-parses-${{ hashFiles('**/*.py') }}
-          restore-keys: testfloor-parses-
-      - run: nox --session coverage baseline --no-dependencies
-"""
+# The text init writes lives in files of the package (src/testfloor/templates), which ruff and mypy check.
+NOXFILE = _template("noxfile.py")
+NOXFILE_BLOCK = "\n" + _template("noxfile_block.py")
+SESSIONS = NOXFILE.split(f"{BEGIN} (written by `testfloor init`)\n")[1].split(END)[0]
+CONFTEST_BLOCK = "\n" + _template("conftest_block.py")
+# Installs testfloor as `testfloor`; `workflow(requirement)` writes it with another requirement.
+WORKFLOW = _template("testfloor.yml")
 
 
 @dataclass(frozen=True)
@@ -237,21 +80,66 @@ def plan(root: Path, *, requirement: str = "testfloor", force: bool = False) -> 
     if not root.is_dir():
         raise InitError(f"{root}: not a directory")
     from testfloor.dependencies import read_metadata
-    from testfloor.errors import ConfigError
 
     try:
         metadata = read_metadata(root)
-    except ConfigError as err:  # a file of the project init cannot read, named
+        pyproject = _pyproject(root, metadata)
+        config = load_config(root)
+        roots = layout.test_roots(root, config)
+    except (ConfigError, ValueError) as err:  # a file of the project init cannot read, named
         raise InitError(str(err)) from None
     changes = [
-        _pyproject(root, metadata),
+        pyproject,
         _noxfile(root, force),
-        _conftest(root),
+        *_conftests(root, roots),
         _requirements(root, requirement, metadata),
-        _coveragerc(root),
-        _workflow(root, force),
+        _coveragerc(root, config, roots),
+        _workflow(root, force, requirement),
+        _gitignore(root),
     ]
     return [change for change in changes if change is not None and change.before != change.after]
+
+
+def workflow(requirement: str) -> str:
+    """Return the CI workflow init writes, which installs testfloor with `requirement`."""
+    # A JSON string is a YAML double-quoted scalar: any path or URL stays one value.
+    return _INSTALL.sub(lambda match: match.group(1) + json.dumps(requirement), WORKFLOW, count=1)
+
+
+def testfloor_requirement() -> str:
+    """Return a requirement that installs the testfloor running now, the way it was installed.
+
+    It comes from the distribution's ``direct_url.json`` (PEP 610): a local
+    directory (editable or not) gives its path, a VCS checkout
+    ``vcs+URL@commit``, a local wheel or sdist its path, any other URL
+    ``testfloor @ URL``; without one (installed from an index) it is
+    ``testfloor==VERSION``.
+    """
+    from importlib import metadata
+
+    try:
+        distribution = metadata.distribution("testfloor")
+    except metadata.PackageNotFoundError:
+        return "testfloor"
+    pinned = f"testfloor=={distribution.version}"
+    try:
+        direct = json.loads(distribution.read_text("direct_url.json") or "null")
+    except ValueError:
+        return pinned
+    url = direct.get("url") if isinstance(direct, dict) else None
+    if not isinstance(url, str):
+        return pinned
+    vcs = direct.get("vcs_info")
+    if isinstance(vcs, dict):
+        commit = f"@{vcs['commit_id']}" if vcs.get("commit_id") else ""
+        subdirectory = f"#subdirectory={direct['subdirectory']}" if direct.get("subdirectory") else ""
+        return f"{vcs.get('vcs', 'git')}+{url}{commit}{subdirectory}"
+    if url.startswith("file:"):
+        from urllib.parse import urlparse
+        from urllib.request import url2pathname
+
+        return url2pathname(urlparse(url).path)
+    return f"testfloor @ {url}"
 
 
 def apply(changes: Sequence[Change]) -> None:
@@ -313,9 +201,13 @@ def _noxfile(root: Path, force: bool) -> Change:
     return Change(path, before, before + separator + NOXFILE_BLOCK, "testfloor's sessions, appended")
 
 
-def _conftest(root: Path) -> Change:
-    tests = next((root / name for name in ("tests", "test") if (root / name).is_dir()), root / "tests")
-    path = tests / "conftest.py"
+def _conftests(root: Path, roots: list[str]) -> list[Change]:
+    # Every test root's conftest: pytest loads one of a directory only when it collects there.
+    default = next((name for name in ("tests", "test") if (root / name).is_dir()), "tests")
+    return [_conftest(root / directory / "conftest.py") for directory in roots or [default]]
+
+
+def _conftest(path: Path) -> Change:
     before = _read(path)
     if before is not None and BEGIN in before:
         return Change(path, before, _BLOCK.sub(CONFTEST_BLOCK.lstrip("\n"), before), "the plugin check, refreshed")
@@ -348,25 +240,85 @@ def _requirements(root: Path, requirement: str, metadata: Metadata) -> Change:
     return Change(path, None, "\n".join(lines) + "\n", "what the sessions install")
 
 
-def _coveragerc(root: Path) -> Change | None:
-    if read_coverage_settings(root) is not None:
+def _coveragerc(root: Path, config: Config, roots: list[str]) -> Change | None:
+    if _coverage_settings(root) is not None:
         return None
-    source = "src" if (root / "src").is_dir() else "."
-    text = (
-        "# Written by `testfloor init`: branch coverage, data that combines across jobs and machines.\n"
-        f"[run]\nbranch = True\nrelative_files = True\nparallel = True\nsource = {source}\n"
-        "omit =\n    noxfile.py\n    tests/*\n\n"
-        "[report]\nprecision = 2\nshow_missing = True\nskip_covered = True\n"
-    )
+    try:
+        stranded = _stranded_coverage(root)
+    except ValueError as err:
+        raise InitError(str(err)) from None
+    sources = _subproject_sources(root, config)
+    if not sources:
+        sources = layout.packages(root) or ["src" if (root / "src").is_dir() else "."]
+    omit = ["noxfile.py", "conftest.py"]
+    for directory in roots:
+        # Test modules at the root are omitted by name: "*" would omit the whole project.
+        omit += ["test_*.py", "*_test.py"] if directory == "." else [f"{directory}/*"]
+    run = {"branch": "True", "relative_files": "True", "parallel": "True"}
+    run |= {"source": "\n".join(sources), "omit": "\n".join(omit)}
+    sections = {"run": run, "report": {"precision": "2", "show_missing": "True", "skip_covered": "True"}}
+    for name, items in stranded.items():
+        sections.setdefault(name, {}).update(items)
+    header = "# Written by `testfloor init`: branch coverage, data that combines across jobs and machines."
+    if stranded:
+        header += "\n# With the [coverage:*] settings of pytest.ini, which coverage.py does not read."
+    text = CoverageSettings(root / ".coveragerc", sections).to_ini(header)
     return Change(root / ".coveragerc", None, text, "coverage settings")
 
 
-def _workflow(root: Path, force: bool) -> Change:
+def _coverage_settings(directory: Path) -> CoverageSettings | None:
+    try:
+        return read_coverage_settings(directory)
+    except (OSError, ValueError, configparser.Error) as err:
+        raise InitError(f"{directory}: cannot read the coverage settings: {' '.join(str(err).split())}") from None
+
+
+def _stranded_coverage(root: Path) -> dict[str, dict[str, str]]:
+    # Coverage settings written in pytest.ini, which only pytest reads.
+    path = root / "pytest.ini"
+    if not path.is_file():
+        return {}
+    _own, sections = layout.read_pytest_file(path)
+    return {name.removeprefix("coverage:"): items for name, items in sections.items() if name.startswith("coverage:")}
+
+
+def _subproject_sources(root: Path, config: Config) -> list[str]:
+    # A sub-project's own `source`, as paths from the root where they name a directory of the sub-project.
+    sources: list[str] = []
+    for sub in config.subprojects:
+        settings = _coverage_settings(root / sub)
+        entries = settings.sections.get("run", {}).get("source", "") if settings else ""
+        for entry in entries.replace(",", "\n").split():
+            path = Path(sub, entry)
+            sources.append(path.as_posix() if (root / path).is_dir() else entry)
+    return list(dict.fromkeys(sources))
+
+
+def _workflow(root: Path, force: bool, requirement: str) -> Change:
     path = root / ".github" / "workflows" / "testfloor.yml"
     before = _read(path)
-    if before is not None and before != WORKFLOW and not force:
+    after = workflow(requirement)
+    # A workflow init wrote for another requirement is init's to rewrite.
+    ours = before is not None and _INSTALL.sub(lambda match: match.group(1), before) == _INSTALL.sub(
+        lambda match: match.group(1), after
+    )
+    if before is not None and before != after and not ours and not force:
         raise InitError(f"{path}: exists with other content; keep it, or replace it with --force")
-    return Change(path, before, WORKFLOW, "CI: the matrix from nox, combined coverage, the baseline")
+    return Change(path, before, after, "CI: the matrix from nox, combined coverage, the baseline")
+
+
+def _gitignore(root: Path) -> Change:
+    path = root / ".gitignore"
+    before = _read(path)
+    present = {line.strip().strip("/") for line in (before or "").splitlines()}
+    missing = [name for name in GENERATED if name.strip("/") not in present]
+    if (before is not None and BEGIN in before) or not missing:
+        return Change(path, before, before or "", "")
+    block = f"{BEGIN} (written by `testfloor init`: what the sessions write)\n" + "".join(
+        f"{name}\n" for name in missing
+    )
+    separator = "" if not before else "\n" if before.endswith("\n") else "\n\n"
+    return Change(path, before, f"{before or ''}{separator}{block}{END}\n", "what the sessions write, ignored")
 
 
 @dataclass(frozen=True)

@@ -206,8 +206,11 @@ def _run(command: Sequence[str], cwd: Path, what: str) -> None:
     except OSError as err:
         raise EnvironmentBuildError(f"cannot {what}: {err.strerror or err}") from None
     if result.returncode != 0:
-        lines = [line for line in (result.stderr + result.stdout).splitlines() if line.strip()]
-        raise EnvironmentBuildError(f"cannot {what}: {lines[-1].strip() if lines else f'exit {result.returncode}'}")
+        lines = [line.strip() for line in (result.stderr + result.stdout).splitlines() if line.strip()]
+        # The installer's own error line (uv: "× Failed to build ...", "error: ..."), else its last word.
+        errors = [line for line in lines if line.startswith(("×", "error:", "ERROR:"))]
+        reason = (errors or lines[-1:] or [f"exit {result.returncode}"])[0]
+        raise EnvironmentBuildError(f"cannot {what}: {reason}")
 
 
 def _read_stamp(location: Path) -> object:
