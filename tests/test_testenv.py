@@ -107,9 +107,16 @@ def test_testfloor_comes_as_it_is_installed_here_unless_the_requirements_name_it
 
     monkeypatch.setattr(testenv, "build", build)
     assert testenv.for_project(load_config(tmp_path)) == "built"  # type: ignore[comparison-overlap]
-    make_file(tmp_path / "requirements-test.txt", "# pins\n\nTestFloor @ file:///somewhere\n")
+    for line in (
+        "TestFloor @ file:///somewhere",
+        "dist/testfloor-1.0-py3-none-any.whl",
+        "git+https://example.org/testfloor.git@4f2a  # pinned",
+    ):
+        make_file(tmp_path / "requirements-test.txt", f"# pins\n\n{line}\n")
+        testenv.for_project(load_config(tmp_path))
+    make_file(tmp_path / "requirements-test.txt", "# testfloor is not here\nattrs\n")
     testenv.for_project(load_config(tmp_path))
-    assert asked == [(testenv.testfloor_requirement(),), ()]
+    assert asked == [(testenv.testfloor_requirement(),), (), (), (), (testenv.testfloor_requirement(),)]
 
 
 def test_the_interpreter_of_a_windows_virtualenv_is_under_scripts() -> None:

@@ -22,6 +22,7 @@ from testfloor import atomic, layout
 from testfloor.config import load_config
 from testfloor.coverageconfig import CoverageSettings, read_coverage_settings
 from testfloor.errors import ConfigError, InitError
+from testfloor.testenv import testfloor_requirement as testfloor_requirement
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -104,42 +105,6 @@ def workflow(requirement: str) -> str:
     """Return the CI workflow init writes, which installs testfloor with `requirement`."""
     # A JSON string is a YAML double-quoted scalar: any path or URL stays one value.
     return _INSTALL.sub(lambda match: match.group(1) + json.dumps(requirement), WORKFLOW, count=1)
-
-
-def testfloor_requirement() -> str:
-    """Return a requirement that installs the testfloor running now, the way it was installed.
-
-    It comes from the distribution's ``direct_url.json`` (PEP 610): a local
-    directory (editable or not) gives its path, a VCS checkout
-    ``vcs+URL@commit``, a local wheel or sdist its path, any other URL
-    ``testfloor @ URL``; without one (installed from an index) it is
-    ``testfloor==VERSION``.
-    """
-    from importlib import metadata
-
-    try:
-        distribution = metadata.distribution("testfloor")
-    except metadata.PackageNotFoundError:
-        return "testfloor"
-    pinned = f"testfloor=={distribution.version}"
-    try:
-        direct = json.loads(distribution.read_text("direct_url.json") or "null")
-    except ValueError:
-        return pinned
-    url = direct.get("url") if isinstance(direct, dict) else None
-    if not isinstance(url, str):
-        return pinned
-    vcs = direct.get("vcs_info")
-    if isinstance(vcs, dict):
-        commit = f"@{vcs['commit_id']}" if vcs.get("commit_id") else ""
-        subdirectory = f"#subdirectory={direct['subdirectory']}" if direct.get("subdirectory") else ""
-        return f"{vcs.get('vcs', 'git')}+{url}{commit}{subdirectory}"
-    if url.startswith("file:"):
-        from urllib.parse import urlparse
-        from urllib.request import url2pathname
-
-        return url2pathname(urlparse(url).path)
-    return f"testfloor @ {url}"
 
 
 def apply(changes: Sequence[Change]) -> None:

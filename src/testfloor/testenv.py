@@ -21,7 +21,7 @@ import re
 import shutil
 import subprocess
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import TYPE_CHECKING
 
 from testfloor.errors import EnvironmentBuildError
@@ -164,8 +164,16 @@ def for_project(config: Config, *, progress: Callable[[str], None] = lambda line
 
     requirements = config.root / REQUIREMENTS
     text = requirements.read_text(encoding="utf-8") if requirements.is_file() else ""
-    named = any(_requirement_name(line) == "testfloor" for line in text.splitlines())
+    named = any(_installs_testfloor(line) for line in text.splitlines())
     return build(config, pythons(config), *([] if named else [testfloor_requirement()]), progress=progress)
+
+
+def _installs_testfloor(line: str) -> bool:
+    # By name ("testfloor==1.2", "testfloor @ URL"), or a path or URL of testfloor's wheel, sdist or repository.
+    line = line.split(" #")[0].strip()
+    if not line or line.startswith("#"):
+        return False
+    return _requirement_name(line) == "testfloor" or PurePath(line.split("@")[0]).name.lower().startswith("testfloor")
 
 
 def _requirement_name(line: str) -> str:
@@ -174,10 +182,39 @@ def _requirement_name(line: str) -> str:
 
 
 def testfloor_requirement() -> str:
-    """Return how to install the testfloor that is running (PEP 610: a path, a VCS URL, or a version)."""
-    from testfloor import __version__
+    """Return a requirement that installs the testfloor running now, the way it was installed.
 
-    return f"testfloor=={__version__}"
+    It comes from the distribution's ``direct_url.json`` (PEP 610): a local
+    directory (editable or not) gives its path, a VCS checkout
+    ``vcs+URL@commit``, a local wheel or sdist its path, any other URL
+    ``testfloor @ URL``; without one (installed from an index) it is
+    ``testfloor==VERSION``.
+    """
+    from importlib import metadata
+
+    try:
+        distribution = metadata.distribution("testfloor")
+    except metadata.PackageNotFoundError:
+        return "testfloor"
+    pinned = f"testfloor=={distribution.version}"
+    try:
+        direct = json.loads(distribution.read_text("direct_url.json") or "null")
+    except ValueError:
+        return pinned
+    url = direct.get("url") if isinstance(direct, dict) else None
+    if not isinstance(url, str):
+        return pinned
+    vcs = direct.get("vcs_info")
+    if isinstance(vcs, dict):
+        commit = f"@{vcs['commit_id']}" if vcs.get("commit_id") else ""
+        subdirectory = f"#subdirectory={direct['subdirectory']}" if direct.get("subdirectory") else ""
+        return f"{vcs.get('vcs', 'git')}+{url}{commit}{subdirectory}"
+    if url.startswith("file:"):
+        from urllib.parse import urlparse
+        from urllib.request import url2pathname
+
+        return url2pathname(urlparse(url).path)
+    return f"testfloor @ {url}"
 
 
 def install(environment: Environment, arguments: Sequence[str], *, cwd: Path, uv: str | None = None) -> None:
@@ -207,8 +244,8 @@ def _run(command: Sequence[str], cwd: Path, what: str) -> None:
         raise EnvironmentBuildError(f"cannot {what}: {err.strerror or err}") from None
     if result.returncode != 0:
         lines = [line.strip() for line in (result.stderr + result.stdout).splitlines() if line.strip()]
-        # The installer's own error line (uv: "× Failed to build ...", "error: ..."), else its last word.
-        errors = [line for line in lines if line.startswith(("×", "error:", "ERROR:"))]
+        # The installer's own error line (uv marks it with a multiplication sign, or "error:"), else its last word.
+        errors = [line for line in lines if line.startswith(("\u00d7", "error:", "ERROR:"))]
         reason = (errors or lines[-1:] or [f"exit {result.returncode}"])[0]
         raise EnvironmentBuildError(f"cannot {what}: {reason}")
 
