@@ -83,3 +83,49 @@ def test_the_written_rcfile_is_what_coverage_reads(tmp_path: Path) -> None:
                             text=True, check=True)  # fmt: skip
     assert result.stdout.strip() == '[true, [], ["src"], 1, {"source": ["src", "*/site-packages"]}]'
     assert rcfile.read_text().startswith("# The coverage settings of pyproject.toml")
+
+
+def test_settings_that_name_no_source_measure_the_projects_packages_and_not_its_tests(tmp_path: Path) -> None:
+    from testfloor.coverageconfig import runnable_rcfile
+
+    make_file(
+        tmp_path / "pyproject.toml", "[tool.coverage.report]\nfail_under = 99\n\n[tool.coverage.run]\nomit = ['x/*']\n"
+    )
+    make_file(tmp_path / "src" / "svc" / "__init__.py")
+    make_file(tmp_path / "src" / "svc" / "core.py", "def total():\n    return 1\n")
+    make_file(
+        tmp_path / "tests" / "test_core.py", "from svc.core import total\n\n\ndef test_total():\n    assert total()\n"
+    )
+    make_file(tmp_path / "scripts" / "deploy.py", "print('deploying')\n")
+    rcfile, missing, _settings = runnable_rcfile(tmp_path, lambda: tmp_path / ".nox", set)
+    assert missing == set()
+    assert rcfile == [f"--rcfile={tmp_path / '.nox' / 'coveragerc'}"]
+    # What coverage.py measures with it, for real: the package, not the tests, and the project's own omit kept.
+    environ = clean_environ(PYTHONPATH=str(tmp_path / "src"))
+    run = [sys.executable, "-m", "coverage"]
+    subprocess.run([*run, "run", *rcfile, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:testfloor"],
+                   cwd=tmp_path, env=environ, check=True, capture_output=True)  # fmt: skip
+    subprocess.run([*run, "combine", *rcfile], cwd=tmp_path, env=environ, capture_output=True, check=False)
+    report = subprocess.run([*run, "report", *rcfile, "--format=total"], cwd=tmp_path, env=environ,
+                            capture_output=True, text=True)  # fmt: skip
+    files = subprocess.run(
+        [*run, "json", *rcfile, "-o", "-"], cwd=tmp_path, env=environ, capture_output=True, text=True
+    )
+    import json
+
+    assert sorted(json.loads(files.stdout)["files"]) == ["src/svc/__init__.py", "src/svc/core.py"]
+    assert report.returncode == 2  # the project's own fail_under still holds for its own report
+    text = (tmp_path / ".nox" / "coveragerc").read_text()
+    assert "x/*" in text
+    assert "tests/*" in text
+
+
+def test_settings_that_name_their_source_or_a_project_without_packages_need_no_copy(tmp_path: Path) -> None:
+    from testfloor.coverageconfig import runnable_rcfile
+
+    make_file(tmp_path / ".coveragerc", "[run]\nbranch = True\n")
+    assert runnable_rcfile(tmp_path, lambda: tmp_path / ".nox", set)[0] == []
+    make_file(tmp_path / "svc" / "__init__.py")
+    make_file(tmp_path / ".coveragerc", "[run]\nsource_pkgs = svc\n")
+    assert runnable_rcfile(tmp_path, lambda: tmp_path / ".nox", set)[0] == []
+    assert not (tmp_path / ".nox").exists()

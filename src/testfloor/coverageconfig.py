@@ -49,6 +49,31 @@ class CoverageSettings:
             sections["run"].pop("concurrency", None)
         return CoverageSettings(self.source, sections)
 
+    def measures(self) -> bool:
+        """Tell whether the settings say what to measure (``source``, ``source_pkgs`` or ``include``)."""
+        run = self.sections.get("run", {})
+        return any(run.get(key, "").strip() for key in ("source", "source_pkgs", "include"))
+
+    def scoped(self, root: Path) -> CoverageSettings | None:
+        """Return these settings measuring the project's packages and not its tests, when they say nothing of it.
+
+        Settings that name no ``source`` measure every file that runs, the tests
+        and the scripts included; `None` when they need no scope or no package
+        of the project is found.
+        """
+        from testfloor import layout
+        from testfloor.config import load_config
+
+        packages = layout.packages(root)
+        if self.measures() or not packages:
+            return None
+        sections = {name: dict(items) for name, items in self.sections.items()}
+        run = sections.setdefault("run", {})
+        omit = _split(run.get("omit", "")) + layout.not_measured(layout.test_roots(root, load_config(root)))
+        run["source"] = "\n".join(packages)
+        run["omit"] = "\n".join(dict.fromkeys(omit))
+        return CoverageSettings(self.source, sections)
+
     def to_ini(self, header: str | None = None) -> str:
         """Render as a ``.coveragerc`` that opens with the comment `header` (by default, where they come from)."""
         lines = [header or f"# The coverage settings of {self.source.name}, as testfloor runs them.", ""]
@@ -77,12 +102,13 @@ def runnable_rcfile(
     settings = read_coverage_settings(root)
     wanted = [name for name in settings.concurrency() if name in OPTIONAL_CONCURRENCY] if settings else []
     missing = missing_of(wanted) if wanted else set()
-    if settings is None or not missing:
+    scoped = settings.scoped(root) if settings is not None else None
+    if settings is None or (not missing and scoped is None):
         return [], set(), settings
     from testfloor import atomic
 
     rcfile = directory() / "coveragerc"
-    atomic.write_text(rcfile, settings.without_concurrency(missing).to_ini())
+    atomic.write_text(rcfile, (scoped or settings).without_concurrency(missing).to_ini())
     return [f"--rcfile={rcfile}"], missing, settings
 
 

@@ -215,10 +215,7 @@ def _coveragerc(root: Path, config: Config, roots: list[str]) -> Change | None:
     sources = _subproject_sources(root, config)
     if not sources:
         sources = layout.packages(root) or ["src" if (root / "src").is_dir() else "."]
-    omit = ["noxfile.py", "conftest.py"]
-    for directory in roots:
-        # Test modules at the root are omitted by name: "*" would omit the whole project.
-        omit += ["test_*.py", "*_test.py"] if directory == "." else [f"{directory}/*"]
+    omit = layout.not_measured(roots)
     run = {"branch": "True", "relative_files": "True", "parallel": "True"}
     run |= {"source": "\n".join(sources), "omit": "\n".join(omit)}
     sections = {"run": run, "report": {"precision": "2", "show_missing": "True", "skip_covered": "True"}}

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from testfloor.pytestconfig import read_ini_sections
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Iterable, Sequence
 
     from testfloor.config import Config
 
@@ -103,6 +103,15 @@ def packages(root: Path) -> list[str]:
         if importable:
             names.append(stem)
     return names
+
+
+def not_measured(roots: Sequence[str]) -> list[str]:
+    """Return coverage ``omit`` patterns for the project's tooling and every test root in `roots`."""
+    omit = ["noxfile.py", "conftest.py"]
+    for directory in roots:
+        # Test modules at the root are omitted by name: "*" would omit the whole project.
+        omit += ["test_*.py", "*_test.py"] if directory == "." else [f"{directory}/*"]
+    return omit
 
 
 def pytest_options(root: Path) -> tuple[Path, dict[str, str]] | None:
