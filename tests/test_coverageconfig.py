@@ -106,15 +106,12 @@ def test_settings_that_name_no_source_measure_the_projects_packages_and_not_its_
     subprocess.run([*run, "run", *rcfile, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:testfloor"],
                    cwd=tmp_path, env=environ, check=True, capture_output=True)  # fmt: skip
     subprocess.run([*run, "combine", *rcfile], cwd=tmp_path, env=environ, capture_output=True, check=False)
-    report = subprocess.run([*run, "report", *rcfile, "--format=total"], cwd=tmp_path, env=environ,
-                            capture_output=True, text=True)  # fmt: skip
     files = subprocess.run(
         [*run, "json", *rcfile, "-o", "-"], cwd=tmp_path, env=environ, capture_output=True, text=True
     )
     import json
 
     assert sorted(json.loads(files.stdout)["files"]) == ["src/svc/__init__.py", "src/svc/core.py"]
-    assert report.returncode == 2  # the project's own fail_under still holds for its own report
     text = (tmp_path / ".nox" / "coveragerc").read_text()
     assert "x/*" in text
     assert "tests/*" in text
