@@ -258,7 +258,15 @@ def test_doctor_reports_and_exits_by_status(
     assert json.loads(captured.out)["quarantined"] == ["tests/t.py"]
     assert "pass 1: 1 errors: quarantined tests/t.py" in captured.err
     assert json.loads(captured.out)["python"] == "env (Python 3.12)"
-    assert probed[1:] == [str(built.python)] * 2
+    # The environment is built from requirements-test.txt: --fix writes it as init would, once.
+    assert "wrote requirements-test.txt" in captured.err
+    from testfloor.testenv import testfloor_requirement
+
+    assert testfloor_requirement() in (tmp_path / "requirements-test.txt").read_text().splitlines()
+    steps = iter([Outcome(0, ("tests/u.py::t",), ())])
+    assert main(["doctor", str(tmp_path), "--fix"]) == ExitCode.QUARANTINED
+    assert "wrote requirements-test.txt" not in capsys.readouterr().err
+    assert probed[1:3] == [str(built.python)] * 2
     monkeypatch.setattr(doctor, "probe", lambda root, python: Outcome(0, ("tests/u.py::t",), ()))
     (tmp_path / "pyproject.toml").write_text('[project]\nname = "x"\n')
     assert main(["doctor", str(tmp_path)]) == ExitCode.OK

@@ -79,6 +79,7 @@ def measure(root: Path, wheel: Path, *requirements: str) -> dict[str, int]:
 
 SERVICE = {
     "pyproject.toml": PROJECT
+    + 'dependencies = ["pydantic>=2", "pydantic-settings>=2"]\n'
     + '\n[tool.pytest.ini_options]\npythonpath = ["src"]\n\n[tool.coverage.run]\nsource = ["src"]\n',
     "src/app/__init__.py": "",
     "src/app/config.py": """

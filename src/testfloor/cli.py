@@ -488,6 +488,9 @@ def run_doctor(path: Path, *, fix: bool, as_json: bool, install: bool, max_passe
         print(line, file=sys.stderr)
 
     # --fix verifies in the environment the sessions build; a diagnosis alone looks at this interpreter.
+    if fix and doctor.write_requirements(config.root):
+        progress("wrote requirements-test.txt: what the sessions install, from the project's declared dependencies")
+
     def prepare() -> Environment:
         from testfloor import testenv
 

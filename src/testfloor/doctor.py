@@ -158,6 +158,23 @@ def run(
     )
 
 
+def write_requirements(root: Path) -> bool:
+    """Write ``requirements-test.txt`` as ``testfloor init`` would, when the project has none; tell whether it did.
+
+    The test environment is built from it: without it, the sessions would
+    install nothing but testfloor, and the probe would see a suite that lacks
+    every dependency the project declares.
+    """
+    if (root / REQUIREMENTS).exists():
+        return False
+    from testfloor import init
+    from testfloor.dependencies import read_metadata
+    from testfloor.testenv import testfloor_requirement
+
+    init.apply([init.requirements(root, testfloor_requirement(), read_metadata(root))])
+    return True
+
+
 def current_environment() -> Environment:
     """Return the interpreter running testfloor as an environment: where a diagnosis is made when none was built."""
     version = f"{sys.version_info.major}.{sys.version_info.minor}"

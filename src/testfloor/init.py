@@ -93,7 +93,7 @@ def plan(root: Path, *, requirement: str = "testfloor", force: bool = False) -> 
         pyproject,
         _noxfile(root, force),
         *_conftests(root, roots),
-        _requirements(root, requirement, metadata),
+        requirements(root, requirement, metadata),
         _coveragerc(root, config, roots),
         _workflow(root, force, requirement),
         _gitignore(root),
@@ -180,7 +180,8 @@ def _conftest(path: Path) -> Change:
     return Change(path, before, text.lstrip("\n"), "a check that testfloor's plugin is active")
 
 
-def _requirements(root: Path, requirement: str, metadata: Metadata) -> Change:
+def requirements(root: Path, requirement: str, metadata: Metadata) -> Change:
+    """Plan ``requirements-test.txt``: testfloor, then the project's light dependencies; heavy ones as comments."""
     path = root / "requirements-test.txt"
     before = _read(path)
     if before is not None:
