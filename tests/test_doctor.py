@@ -301,3 +301,24 @@ def test_a_missing_module_is_installed_as_the_project_declares_it(
     doctor.run(project, fix=True, collect=outcomes((missing,), ()))
     assert calls[0][-1] == "scikit-learn==1.7.2"
     assert (project / "requirements-test.txt").read_text() == "scikit-learn==1.7.2\n"
+
+
+def test_a_light_install_that_would_pull_in_a_heavy_package_is_refused_and_stubbed(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from testfloor import testenv
+
+    monkeypatch.setattr(testenv, "would_install", lambda environment, arguments, cwd: ["evaluate", "datasets"])
+    monkeypatch.setattr(testenv, "try_install", lambda *args, **kwargs: pytest.fail("installed all the same"))
+    missing = CollectError(
+        "tests/test_eval.py",
+        "E   no",
+        (Cause("builtins.ModuleNotFoundError", "no", "evaluate", "tests/test_eval.py", 1),),
+    )
+    report = doctor.run(project, fix=True, collect=outcomes((missing,), ()))
+    assert report.passes[0].changes == (
+        "refused to install evaluate (it pulls in datasets): stubbed instead",
+        "stubbed evaluate",
+    )
+    assert load_config(project).stubs == ("evaluate",)
+    assert not (project / "requirements-test.txt").exists()

@@ -137,3 +137,23 @@ def test_uv_is_found_on_path_when_the_package_has_none(monkeypatch: pytest.Monke
     assert testenv.find_uv() == str(tmp_path / "uv")
     monkeypatch.setenv("PATH", "")
     assert testenv._find_python(PYTHON, None) is None
+
+
+def test_a_dry_run_tells_what_an_install_would_add(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from wheelhouse import make_wheel
+
+    wheels = tmp_path / "wheels"
+    make_wheel(wheels, "gymnasium", "999.0", {"gymnasium/__init__.py": ""})
+    make_wheel(wheels, "evaluate-ish", "1.0", {"evaluate_ish.py": ""}, requires=["gymnasium"])
+    make_file(tmp_path / "requirements-test.txt", "# nothing\n")
+    built = testenv.build(load_config(tmp_path), [PYTHON])
+    offline = ["--no-index", "--find-links", str(wheels)]
+    assert sorted(testenv.would_install(built, [*offline, "evaluate-ish"], cwd=tmp_path) or []) == [
+        "evaluate-ish",
+        "gymnasium",
+    ]
+    # Nothing was installed by asking.
+    assert testenv.would_install(built, [*offline, "gymnasium"], cwd=tmp_path) == ["gymnasium"]
+    assert testenv.would_install(built, [*offline, "no-such-thing"], cwd=tmp_path) is None
+    monkeypatch.setattr(testenv, "find_uv", lambda: None)
+    assert testenv.would_install(built, ["gymnasium"], cwd=tmp_path) is None

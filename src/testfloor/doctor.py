@@ -210,11 +210,13 @@ def apply_fixes(
     stubs = sorted({item.subject for item in by_fix.get("stub", [])})
     light = sorted({item.subject for item in by_fix.get("install", [])})
     if light:
-        installed, failed = _install(root, light, environment) if install else ([], light)
+        installed, failed, refused = _install(root, light, environment) if install else ([], light, [])
         stubs += failed
         if installed:
             changes.append(f"installed {', '.join(installed)} (recorded in {REQUIREMENTS})")
             fixes["install"] += len(installed)
+        if refused:
+            changes.append(f"refused to install {'; '.join(refused)}: stubbed instead")
     if stubs:
         added = toolconfig.extend_list(config.pyproject, "stubs", stubs)
         if added:
@@ -288,20 +290,33 @@ def _restrict_testpaths(
     return []
 
 
-def _install(root: Path, modules: Sequence[str], environment: Environment) -> tuple[list[str], list[str]]:
-    """Install the light `modules` into `environment`; record the ones that installed in requirements-test.txt."""
+def _install(root: Path, modules: Sequence[str], environment: Environment) -> tuple[list[str], list[str], list[str]]:
+    """Install the light `modules` into `environment`; record the ones that installed in requirements-test.txt.
+
+    Returns what installed, the modules that did not (to be stubbed), and the
+    installs refused because they would pull in a heavy package.
+    """
     import importlib.metadata
 
-    from testfloor.dependencies import distribution_for, read_metadata
+    from testfloor.dependencies import distribution_for, heavy_module, read_metadata
+    from testfloor.testenv import would_install
 
     # The name to install: as the project declares it (with its pin), else as this interpreter's packages provide it.
     metadata = read_metadata(root, backend=False)
     provided = importlib.metadata.packages_distributions()
     installed: list[str] = []
     failed: list[str] = []
+    refused: list[str] = []
     for module in modules:
         name = distribution_for(module, metadata, provided)
-        if try_install(environment, [name], cwd=root):
+        heavy = sorted(
+            {found for added in would_install(environment, [name], cwd=root) or [] if (found := heavy_module(added))}
+        )
+        if heavy:
+            # A light package that pulls in a heavy one would bring back what the stubs keep out: refused.
+            refused.append(f"{name} (it pulls in {', '.join(heavy)})")
+            failed.append(module)
+        elif try_install(environment, [name], cwd=root):
             installed.append(name)
         else:
             failed.append(module)
@@ -315,7 +330,7 @@ def _install(root: Path, modules: Sequence[str], environment: Environment) -> tu
 
             text = existing + ("" if not existing or existing.endswith("\n") else "\n") + "\n".join(new) + "\n"
             atomic.write_text(requirements, text)
-    return installed, failed
+    return installed, failed, refused
 
 
 def _discover_env(root: Path, pyproject: Path, environment: Environment) -> list[str]:

@@ -228,6 +228,23 @@ def install(environment: Environment, arguments: Sequence[str], *, cwd: Path, uv
     _run(command, cwd, "install " + " ".join(arguments))
 
 
+def would_install(environment: Environment, arguments: Sequence[str], *, cwd: Path) -> list[str] | None:
+    """Return the distributions an install of `arguments` would add to `environment` (uv's dry run).
+
+    `None` where that cannot be known beforehand: without uv, or when the
+    install would fail anyway.
+    """
+    uv = find_uv()
+    if uv is None:
+        return None
+    command = [uv, "pip", "install", "--dry-run", "--python", str(environment.python), *arguments]
+    result = subprocess.run(command, cwd=cwd, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        return None
+    added = [line.strip()[2:] for line in (result.stderr + result.stdout).splitlines() if line.startswith(" + ")]
+    return [item.split("==")[0].split(" @ ")[0] for item in added]
+
+
 def try_install(environment: Environment, arguments: Sequence[str], *, cwd: Path) -> bool:
     """Install `arguments` into `environment`; tell whether it worked (a failure changes nothing)."""
     try:
