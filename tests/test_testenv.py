@@ -10,6 +10,7 @@ from helpers import make_file
 from testfloor import testenv
 from testfloor.config import load_config
 from testfloor.errors import EnvironmentBuildError
+from testfloor.project import describe
 
 PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
 
@@ -106,16 +107,16 @@ def test_testfloor_comes_as_it_is_installed_here_unless_the_requirements_name_it
         return "built"
 
     monkeypatch.setattr(testenv, "build", build)
-    assert testenv.for_project(load_config(tmp_path)) == "built"  # type: ignore[comparison-overlap]
+    assert testenv.for_project(describe(tmp_path)) == "built"  # type: ignore[comparison-overlap]
     for line in (
         "TestFloor @ file:///somewhere",
         "dist/testfloor-1.0-py3-none-any.whl",
         "git+https://example.org/testfloor.git@4f2a  # pinned",
     ):
         make_file(tmp_path / "requirements-test.txt", f"# pins\n\n{line}\n")
-        testenv.for_project(load_config(tmp_path))
+        testenv.for_project(describe(tmp_path))
     make_file(tmp_path / "requirements-test.txt", "# testfloor is not here\nattrs\n")
-    testenv.for_project(load_config(tmp_path))
+    testenv.for_project(describe(tmp_path))
     assert asked == [(testenv.testfloor_requirement(),), (), (), (), (testenv.testfloor_requirement(),)]
 
 

@@ -493,8 +493,9 @@ def run_doctor(path: Path, *, fix: bool, as_json: bool, install: bool, max_passe
 
     def prepare() -> Environment:
         from testfloor import testenv
+        from testfloor.project import describe
 
-        return testenv.for_project(load_config(config.root, environ=os.environ), progress=progress)
+        return testenv.for_project(describe(config.root, environ=os.environ), progress=progress)
 
     report = doctor.run(
         config.root,

@@ -254,10 +254,11 @@ def apply_fixes(
 def _choose_python(config: Config, diagnoses: list[Diagnosis], fixes: Counter[str]) -> list[str]:
     """Keep only the project's Pythons that its code accepts at import; an interpreter problem is never a bug."""
     from testfloor import toolconfig
-    from testfloor.nox import pythons
+    from testfloor.dependencies import read_metadata
+    from testfloor.project import choose_pythons
 
     minimum = max((item.subject for item in diagnoses), key=_version_key)
-    current = pythons(config)
+    current = choose_pythons(config, read_metadata(config.root, backend=False))
     kept = [version for version in current if _version_key(version) >= _version_key(minimum)]
     if not kept or kept == list(config.python):
         return []

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from testfloor.config import Config
     from testfloor.dependencies import Metadata
     from testfloor.doctor import Report
+    from testfloor.project import Project
 
 BEGIN = "# >>> testfloor >>>"
 END = "# <<< testfloor <<<"
@@ -80,21 +81,19 @@ def plan(root: Path, *, requirement: str = "testfloor", force: bool = False) -> 
     """Compute every file change init makes in the project at `root`; raise `InitError` rather than overwrite."""
     if not root.is_dir():
         raise InitError(f"{root}: not a directory")
-    from testfloor.dependencies import read_metadata
+    from testfloor.project import describe
 
     try:
-        metadata = read_metadata(root)
-        pyproject = _pyproject(root, metadata)
-        config = load_config(root)
-        roots = layout.test_roots(root, config)
-    except (ConfigError, ValueError) as err:  # a file of the project init cannot read, named
+        project = describe(root, backend=True)
+        pyproject = _pyproject(root, project)
+    except ConfigError as err:  # a file of the project init cannot read, named
         raise InitError(str(err)) from None
     changes = [
         pyproject,
         _noxfile(root, force),
-        *_conftests(root, roots),
-        requirements(root, requirement, metadata),
-        _coveragerc(root, config, roots),
+        *_conftests(root, list(project.test_roots)),
+        requirements(root, requirement, project.metadata),
+        _coveragerc(project),
         _workflow(root, force, requirement),
         _gitignore(root),
     ]
@@ -122,7 +121,7 @@ def _read(path: Path) -> str | None:
         raise InitError(f"{path}: cannot read: {err}") from None
 
 
-def _pyproject(root: Path, metadata: Metadata) -> Change:
+def _pyproject(root: Path, project: Project) -> Change:
     import tomlkit
 
     path = root / "pyproject.toml"
@@ -134,18 +133,17 @@ def _pyproject(root: Path, metadata: Metadata) -> Change:
     tool = document.setdefault("tool", tomlkit.table(is_super_table=True))
     if "testfloor" not in tool:
         from testfloor.dependencies import light_and_heavy
-        from testfloor.nox import pythons
 
         table = tomlkit.table()
         table.add(tomlkit.comment("testfloor's settings: `testfloor doctor --fix` fills them in."))
         # The sessions' names and interpreters, whichever Python runs nox.
-        table["python"] = pythons(load_config(root))
-        _light, heavy = light_and_heavy(metadata)
+        table["python"] = list(project.pythons)
+        _light, heavy = light_and_heavy(project.metadata)
         if heavy:
             table["stubs"] = heavy
-        if metadata.local:
+        if project.metadata.local:
             table.add(tomlkit.comment("The project's own packages, installed without their dependencies."))
-            table["install"] = list(metadata.local)
+            table["install"] = list(project.metadata.local)
         tool["testfloor"] = table
     return Change(path, before, tomlkit.dumps(document), "testfloor's settings")
 
@@ -206,8 +204,9 @@ def requirements(root: Path, requirement: str, metadata: Metadata) -> Change:
     return Change(path, None, "\n".join(lines) + "\n", "what the sessions install")
 
 
-def _coveragerc(root: Path, config: Config, roots: list[str]) -> Change | None:
-    if _coverage_settings(root) is not None:
+def _coveragerc(project: Project) -> Change | None:
+    root, config, roots = project.root, project.config, list(project.test_roots)
+    if project.coverage is not None:
         return None
     try:
         stranded = _stranded_coverage(root)
@@ -215,7 +214,7 @@ def _coveragerc(root: Path, config: Config, roots: list[str]) -> Change | None:
         raise InitError(str(err)) from None
     sources = _subproject_sources(root, config)
     if not sources:
-        sources = layout.packages(root) or ["src" if (root / "src").is_dir() else "."]
+        sources = list(project.packages) or ["src" if (root / "src").is_dir() else "."]
     omit = layout.not_measured(roots)
     run = {"branch": "True", "relative_files": "True", "parallel": "True"}
     run |= {"source": "\n".join(sources), "omit": "\n".join(omit)}
@@ -322,11 +321,12 @@ def run(
     written = None
     if fix:
         from testfloor import doctor, testenv
+        from testfloor.project import describe
 
         built: list[testenv.Environment] = []
 
         def prepare() -> testenv.Environment:
-            built.append(testenv.for_project(load_config(root), progress=out))
+            built.append(testenv.for_project(describe(root), progress=out))
             return built[-1]
 
         report = doctor.run(root, fix=True, install=install, progress=out, prepare=prepare)

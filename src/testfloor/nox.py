@@ -42,7 +42,6 @@ if TYPE_CHECKING:
 
     import nox
 
-SUPPORTED = ("3.10", "3.11", "3.12", "3.13")
 DURATIONS = ".test_durations"  # pytest-split's recorded test durations, at the project root
 PARSES = "testfloor-parses"  # the parse cache of `testfloor report`, in nox's cache directory
 
@@ -58,30 +57,18 @@ def load(root: str | Path = ".") -> Config:
 
 
 def pythons(config: Config) -> list[str]:
-    """Return the Python versions the test sessions run on.
+    """Return the Python versions the test sessions run on (`testfloor.project.choose_pythons`).
 
-    The candidates are ``[tool.testfloor] python`` (which ``testfloor
-    init`` writes), else the trove classifiers the project declares in any of
-    its metadata, else the versions testfloor supports when the project
-    states a ``Requires-Python`` (``requires-python``, ``python_requires``,
-    Poetry's ``python``), else the running interpreter's version; the stated
-    requirement then removes those it excludes.
+    ``[tool.testfloor] python`` (which ``testfloor init`` writes), else what
+    the project's metadata declares, else the running interpreter's version.
     """
     from testfloor.dependencies import read_metadata
+    from testfloor.project import choose_pythons
 
-    metadata = read_metadata(config.root, backend=False)
-    candidates = list(config.python) or list(metadata.pythons)
-    requires = metadata.requires_python
-    if requires is None:
-        return candidates or [f"{sys.version_info.major}.{sys.version_info.minor}"]
-    from packaging.specifiers import SpecifierSet
+    def warn(line: str) -> None:
+        print(f"testfloor: warning: {line}", file=sys.stderr)
 
-    allowed = SpecifierSet(requires)
-    # A minor version qualifies when its first or a late patch release does (">=3.11.4" keeps 3.11).
-    kept = [v for v in candidates or list(SUPPORTED) if allowed.contains(f"{v}.0") or allowed.contains(f"{v}.99")]
-    for dropped in [v for v in candidates if v not in kept]:
-        print(f"testfloor: warning: Python {dropped} left out: the project requires Python {requires}", file=sys.stderr)
-    return kept or [f"{sys.version_info.major}.{sys.version_info.minor}"]
+    return choose_pythons(config, read_metadata(config.root, backend=False), warn=warn)
 
 
 def apply_env(session: nox.Session, config: Config) -> None:

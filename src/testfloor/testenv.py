@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
     from testfloor.config import Config
+    from testfloor.project import Project
 
 REQUIREMENTS = "requirements-test.txt"
 SPLITTER = "pytest-split"  # installed when [tool.testfloor] splits is above 1
@@ -154,18 +155,17 @@ def build(
     return environment
 
 
-def for_project(config: Config, *, progress: Callable[[str], None] = lambda line: None) -> Environment:
-    """Build (or reuse) the test environment of the project of `config`, on the newest of its Pythons installed.
+def for_project(project: Project, *, progress: Callable[[str], None] = lambda line: None) -> Environment:
+    """Build (or reuse) the test environment of `project`, on the newest of its Pythons installed.
 
     testfloor itself comes from ``requirements-test.txt``; where that file
     does not name it, it is installed as it is installed here.
     """
-    from testfloor.nox import pythons
-
-    requirements = config.root / REQUIREMENTS
+    requirements = project.root / REQUIREMENTS
     text = requirements.read_text(encoding="utf-8") if requirements.is_file() else ""
     named = any(_installs_testfloor(line) for line in text.splitlines())
-    return build(config, pythons(config), *([] if named else [testfloor_requirement()]), progress=progress)
+    extra = [] if named else [testfloor_requirement()]
+    return build(project.config, project.pythons, *extra, progress=progress)
 
 
 def _installs_testfloor(line: str) -> bool:
