@@ -590,9 +590,15 @@ def test_init_installs_testfloor_the_way_it_was_installed_by_default(
     assert (project / ".github" / "workflows" / "testfloor.yml").read_text() == init.workflow(
         "git+https://example.org/floor.git@4f2a"
     )
+    assert "a path on this machine" not in capsys.readouterr().out
     assert main(["init", str(project), "--no-fix", "--requirement", "testfloor>=1"]) == ExitCode.OK
     assert 'INSTALL_TESTFLOOR: "testfloor>=1"' in (project / ".github" / "workflows" / "testfloor.yml").read_text()
     assert "wrote .github/workflows/testfloor.yml" in capsys.readouterr().out
+    # An absolute path works here, and is said to be one that CI will not have.
+    checkout = str(tmp_path / "testfloor-checkout")
+    assert main(["init", str(project), "--no-fix", "--requirement", checkout]) == ExitCode.OK
+    out = capsys.readouterr().out
+    assert f"note: the sessions and the CI workflow install testfloor from {checkout}, a path on this machine" in out
 
 
 @pytest.mark.parametrize(
@@ -606,3 +612,19 @@ def test_the_workflow_passes_actionlint_and_installs_the_requirement(tmp_path: P
     (line,) = [line for line in path.read_text().splitlines() if line.startswith("  INSTALL_TESTFLOOR: ")]
     assert json.loads(line.split(": ", 1)[1]) == requirement
     assert path.read_text().count('python -m pip install nox "$INSTALL_TESTFLOOR"') == 3
+
+
+def test_development_tools_a_dev_group_lists_are_left_out_of_the_sessions(tmp_path: Path) -> None:
+    make_file(tmp_path / "requirements.txt", "attrs==24.2.0\n")
+    make_file(
+        tmp_path / "requirements-dev.txt", "-r requirements.txt\nfreezegun==1.5.1\nruff\nflake8-bugbear\nmypy>=1\n"
+    )
+    written(tmp_path, requirement="testfloor==1")
+    assert (tmp_path / "requirements-test.txt").read_text().splitlines()[2:] == [
+        "testfloor==1",
+        "attrs==24.2.0",
+        "freezegun==1.5.1",
+        "# ruff  (a development tool: the tests do not need it)",
+        "# flake8-bugbear  (a development tool: the tests do not need it)",
+        "# mypy>=1  (a development tool: the tests do not need it)",
+    ]

@@ -12,7 +12,7 @@ import nox
 import pytest
 
 import testfloor.nox as floor
-from helpers import clean_environ, make_file, measured_lines
+from helpers import NOXFILE, clean_environ, make_file, measured_lines
 from helpers import nox as nox_command
 from testfloor.config import Config, EnvValue, load_config
 
@@ -621,3 +621,25 @@ def test_pythons_come_from_every_kind_of_metadata(tmp_path: Path, files: dict[st
     for name, text in files.items():
         make_file(tmp_path / name, text)
     assert floor.pythons(load_config(tmp_path)) == expected
+
+
+@pytest.mark.parametrize(
+    ("pyproject", "message"),
+    [
+        ("[tool.testfloor]\npython = [3.11]\n", "python: 3.11 is a TOML float"),
+        ('[project]\nname = "x"\ndependencies = "fastapi"\n', "dependencies must be a list of strings"),
+    ],
+    ids=["settings", "metadata"],
+)
+def test_settings_nox_cannot_read_stop_it_with_one_line_and_the_config_exit_code(
+    tmp_path: Path, pyproject: str, message: str
+) -> None:
+    make_file(tmp_path / "pyproject.toml", pyproject)
+    make_file(tmp_path / "noxfile.py", NOXFILE)
+    result = nox_command(tmp_path, "--list")
+    assert result.returncode == 3, result.stderr
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+    assert [line for line in result.stderr.splitlines() if line.startswith("testfloor: ")] == [
+        line for line in result.stderr.splitlines() if line.strip()
+    ][-1:]

@@ -158,3 +158,58 @@ def test_a_dry_run_tells_what_an_install_would_add(tmp_path: Path, monkeypatch: 
     assert testenv.would_install(built, [*offline, "no-such-thing"], cwd=tmp_path) is None
     monkeypatch.setattr(testenv, "find_uv", lambda: None)
     assert testenv.would_install(built, ["gymnasium"], cwd=tmp_path) is None
+
+
+UV_CONFLICT = """\
+Using Python 3.11.7 environment at: env
+error: No solution found when resolving dependencies
+  cause: Because nox>=2026.10.20 depends on attrs>=24.1 and you require attrs==23.2.0, we can conclude that your
+         requirements and nox>=2026.10.20 are incompatible.
+         And because you require nox==2026.10.20, we can conclude that your requirements are unsatisfiable.
+"""
+UV_TTY_CONFLICT = """\
+  \u00d7 No solution found when resolving dependencies:
+  \u2570\u2500\u25b6 Because nox>=2026.10.20 depends on attrs>=24.1 and you require attrs==23.2.0, we can conclude that
+      your requirements and nox>=2026.10.20 are incompatible.
+  hint: Pre-releases are available for attrs
+"""
+PIP_CONFLICT = """\
+ERROR: Cannot install attrs==23.2.0 and nox==2026.10.20 because these package versions have conflicting dependencies.
+
+The conflict is caused by:
+    The user requested attrs==23.2.0
+    nox 2026.10.20 depends on attrs>=24.1
+
+To fix this you could try to:
+1. loosen the range of package versions you've specified
+
+ERROR: ResolutionImpossible: for help visit https://pip.pypa.io/en/latest/topics/dependency-resolution/
+"""
+
+
+@pytest.mark.parametrize(
+    ("output", "expected"),
+    [
+        (
+            UV_CONFLICT,
+            "No solution found when resolving dependencies: Because nox>=2026.10.20 depends on attrs>=24.1 and you"
+            " require attrs==23.2.0, we can conclude that your requirements and nox>=2026.10.20 are incompatible."
+            " And because you require nox==2026.10.20, we can conclude that your requirements are unsatisfiable.",
+        ),
+        (
+            UV_TTY_CONFLICT,
+            "No solution found when resolving dependencies: Because nox>=2026.10.20 depends on attrs>=24.1 and you"
+            " require attrs==23.2.0, we can conclude that your requirements and nox>=2026.10.20 are incompatible.",
+        ),
+        (
+            PIP_CONFLICT,
+            "Cannot install attrs==23.2.0 and nox==2026.10.20 because these package versions have conflicting"
+            " dependencies: The user requested attrs==23.2.0 nox 2026.10.20 depends on attrs>=24.1",
+        ),
+        ("Building wheel\nsomething went wrong\n", "something went wrong"),
+        ("", "exit 2"),
+    ],
+    ids=["uv", "uv-tty", "pip", "no-error-line", "no-output"],
+)
+def test_an_installers_failure_is_one_line_saying_which_pin_conflicts_and_why(output: str, expected: str) -> None:
+    assert testenv.installer_error(output, 2) == expected

@@ -330,11 +330,29 @@ def light_and_heavy(metadata: Metadata) -> tuple[list[str], list[str]]:
     heavy: list[str] = []
     for item in metadata.requirements:
         module = heavy_module(item.requirement)
+        if development_tool(item.requirement):
+            continue
         if module is None:
             light.append(_locked(item.requirement, metadata.locked))
         elif module not in heavy:
             heavy.append(module)
     return light, heavy
+
+
+# Development tools a dev group or requirements-dev.txt lists but no test run needs: left out of every session.
+TOOLS = frozenset(
+    {
+        "autopep8", "bandit", "black", "bump-my-version", "bump2version", "commitizen", "flake8", "ipdb", "ipython",
+        "isort", "jupyter", "jupyterlab", "mkdocs", "mkdocs-material", "mypy", "notebook", "pip-tools", "pre-commit",
+        "pylint", "pyright", "ruff", "sphinx", "sphinx-rtd-theme", "tox", "twine", "yapf",
+    }
+)  # fmt: skip
+
+
+def development_tool(requirement: str) -> bool:
+    """Tell whether `requirement` is a development tool (a linter, formatter, type checker, docs or release tool)."""
+    name = canonicalize_name(Requirement(requirement).name)
+    return name in TOOLS or name.startswith(("flake8-", "types-", "sphinx-", "mkdocs-"))
 
 
 def _locked(text: str, locked: Mapping[str, str]) -> str:

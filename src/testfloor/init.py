@@ -36,7 +36,6 @@ BEGIN = "# >>> testfloor >>>"
 END = "# <<< testfloor <<<"
 _BLOCK = re.compile(rf"{re.escape(BEGIN)}.*?{re.escape(END)}\n?", re.DOTALL)
 _SESSION = re.compile(r"^def (collect|tests|coverage|baseline|durations)\(", re.MULTILINE)
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*")
 
 _INSTALL = re.compile(r"^(  INSTALL_TESTFLOOR: ).*$", re.MULTILINE)
 # What the sessions and coverage write into the project, for its .gitignore.
@@ -183,11 +182,12 @@ def requirements(root: Path, requirement: str, metadata: Metadata) -> Change:
     path = root / "requirements-test.txt"
     before = _read(path)
     if before is not None:
-        names = {match.group().lower() for line in before.splitlines() if (match := _NAME.match(line.strip()))}
-        if "testfloor" in names or requirement in before:
+        from testfloor.testenv import installs_testfloor
+
+        if any(installs_testfloor(line) for line in before.splitlines()) or requirement in before:
             return Change(path, before, before, "")
         return Change(path, before, before.rstrip("\n") + f"\n{requirement}\n", "testfloor added")
-    from testfloor.dependencies import heavy_module, light_and_heavy
+    from testfloor.dependencies import development_tool, heavy_module, light_and_heavy
 
     light, _heavy = light_and_heavy(metadata)
     lines = [
@@ -196,11 +196,11 @@ def requirements(root: Path, requirement: str, metadata: Metadata) -> Change:
         requirement,
         *light,
     ]
-    lines += [
-        f"# {item.requirement}  (stubbed by testfloor)"
-        for item in metadata.requirements
-        if heavy_module(item.requirement)
-    ]
+    for item in metadata.requirements:
+        if heavy_module(item.requirement):
+            lines.append(f"# {item.requirement}  (stubbed by testfloor)")
+        elif development_tool(item.requirement):
+            lines.append(f"# {item.requirement}  (a development tool: the tests do not need it)")
     return Change(path, None, "\n".join(lines) + "\n", "what the sessions install")
 
 
@@ -317,6 +317,11 @@ def run(
     apply(changes)
     for change in changes:
         out(f"wrote {change.path.relative_to(root).as_posix()}: {change.why}")
+    if changes and _local_path(requirement):
+        out(
+            f"note: the sessions and the CI workflow install testfloor from {requirement}, a path on this machine "
+            "that CI will not have: run init again with --requirement testfloor==<version> (or a VCS URL) and --force"
+        )
     report = None
     written = None
     if fix:
@@ -338,6 +343,11 @@ def run(
             written = first_baseline(root, environment.version, out=out)
             out(f"wrote {config.baseline}: the first coverage baseline (the sessions, Python {environment.version})")
     return Result(tuple(change.path.relative_to(root).as_posix() for change in changes), report, written)
+
+
+def _local_path(requirement: str) -> bool:
+    # An absolute path: a checkout or a wheel on this machine (a relative one may be committed with the project).
+    return Path(requirement).is_absolute()
 
 
 def first_baseline(root: Path, version: str, *, out: Callable[[str], None] = print) -> Path:

@@ -24,6 +24,7 @@ module reads ``os.environ`` (to let real values win) but never writes it.
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import platform
@@ -38,7 +39,7 @@ from testfloor.testenv import REQUIREMENTS as REQUIREMENTS
 from testfloor.testenv import SPLITTER as SPLITTER
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
+    from collections.abc import Callable, Iterator, Sequence
 
     import nox
 
@@ -49,11 +50,27 @@ _Function = TypeVar("_Function", bound="Callable[..., Any]")
 
 
 def load(root: str | Path = ".") -> Config:
-    """Read the project's settings for the noxfile, printing any warnings."""
-    config = load_config(Path(root).resolve(), environ=os.environ)
+    """Read the project's settings for the noxfile, printing any warnings.
+
+    Settings that cannot be read stop nox with testfloor's one line and exit
+    code, not the traceback of a noxfile that failed to load.
+    """
+    with _one_line():
+        config = load_config(Path(root).resolve(), environ=os.environ)
     for warning in config.warnings:
         print(f"testfloor: warning: {warning}", file=sys.stderr)
     return config
+
+
+@contextlib.contextmanager
+def _one_line() -> Iterator[None]:
+    try:
+        yield
+    except TestfloorError as err:
+        from testfloor.cli import exit_code_for
+
+        print(f"testfloor: {err}", file=sys.stderr)
+        raise SystemExit(exit_code_for(err)) from None
 
 
 def pythons(config: Config) -> list[str]:
@@ -68,7 +85,8 @@ def pythons(config: Config) -> list[str]:
     def warn(line: str) -> None:
         print(f"testfloor: warning: {line}", file=sys.stderr)
 
-    return choose_pythons(config, read_metadata(config.root, backend=False), warn=warn)
+    with _one_line():
+        return choose_pythons(config, read_metadata(config.root, backend=False), warn=warn)
 
 
 def apply_env(session: nox.Session, config: Config) -> None:

@@ -163,12 +163,13 @@ def for_project(project: Project, *, progress: Callable[[str], None] = lambda li
     """
     requirements = project.root / REQUIREMENTS
     text = requirements.read_text(encoding="utf-8") if requirements.is_file() else ""
-    named = any(_installs_testfloor(line) for line in text.splitlines())
+    named = any(installs_testfloor(line) for line in text.splitlines())
     extra = [] if named else [testfloor_requirement()]
     return build(project.config, project.pythons, *extra, progress=progress)
 
 
-def _installs_testfloor(line: str) -> bool:
+def installs_testfloor(line: str) -> bool:
+    """Tell whether a line of a requirements file installs testfloor."""
     # By name ("testfloor==1.2", "testfloor @ URL"), or a path or URL of testfloor's wheel, sdist or repository.
     line = line.split(" #")[0].strip()
     if not line or line.startswith("#"):
@@ -260,11 +261,37 @@ def _run(command: Sequence[str], cwd: Path, what: str) -> None:
     except OSError as err:
         raise EnvironmentBuildError(f"cannot {what}: {err.strerror or err}") from None
     if result.returncode != 0:
-        lines = [line.strip() for line in (result.stderr + result.stdout).splitlines() if line.strip()]
-        # The installer's own error line (uv marks it with a multiplication sign, or "error:"), else its last word.
-        errors = [line for line in lines if line.startswith(("\u00d7", "error:", "ERROR:"))]
-        reason = (errors or lines[-1:] or [f"exit {result.returncode}"])[0]
-        raise EnvironmentBuildError(f"cannot {what}: {reason}")
+        raise EnvironmentBuildError(
+            f"cannot {what}: {installer_error(result.stderr + result.stdout, result.returncode)}"
+        )
+
+
+def installer_error(output: str, status: int) -> str:
+    """Return in one line what an installer's `output` says went wrong, and why, where it says so.
+
+    uv marks its error with a multiplication sign and explains a conflict
+    below it ("Because nox depends on attrs>=24.1 and you require
+    attrs==23.2.0 ..."); pip says "ERROR:" and then "The conflict is caused
+    by:". Without either, the last line; without output, the exit status.
+    """
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    errors = [index for index, line in enumerate(lines) if line.startswith(("\u00d7", "error:", "ERROR:"))]
+    if not errors:
+        return lines[-1] if lines else f"exit {status}"
+    first = errors[0]
+    reason = _without(lines[first], "\u00d7", "error:", "ERROR:")
+    tree = "\u2570\u2500\u25b6\u251c\u2502 "  # the box-drawing characters uv draws its explanation with
+    why = [_without(line.lstrip(tree), "cause:") for line in lines[first + 1 :]]
+    explained = [line for line in why if any(word in line for word in ("depends on", "require", "requested"))]
+    if explained:
+        reason = reason.rstrip(":.") + ": " + " ".join(explained)
+    return " ".join(reason.split())
+
+
+def _without(line: str, *prefixes: str) -> str:
+    for prefix in prefixes:
+        line = line.removeprefix(prefix).strip()
+    return line
 
 
 def _read_stamp(location: Path) -> object:
