@@ -48,8 +48,13 @@ def _template(name: str) -> str:
 
 # The text init writes lives in files of the package (src/testfloor/templates), which ruff and mypy check.
 NOXFILE = _template("noxfile.py")
-NOXFILE_BLOCK = "\n" + _template("noxfile_block.py")
 SESSIONS = NOXFILE.split(f"{BEGIN} (written by `testfloor init`)\n")[1].split(END)[0]
+# The same sessions, appended to a noxfile of the project's own: its imports may come after code of its own.
+NOXFILE_BLOCK = (
+    f"\n{BEGIN} (written by `testfloor init`; settings live in pyproject.toml [tool.testfloor])\n"
+    "import nox  # noqa: E402\nimport testfloor.nox as floor  # noqa: E402\n\n"
+    f"{SESSIONS}{END}\n"
+)
 CONFTEST_BLOCK = "\n" + _template("conftest_block.py")
 # Installs testfloor as `testfloor`; `workflow(requirement)` writes it with another requirement.
 WORKFLOW = _template("testfloor.yml")
