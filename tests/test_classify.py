@@ -143,3 +143,58 @@ def test_other_errors_that_mention_python_are_not_an_interpreter_problem(
     tmp_path: Path, kind: str, message: str
 ) -> None:
     assert classify(error(Cause(f"builtins.{kind}", message, None, "svc/x.py", 3)), tmp_path).kind == "other"
+
+
+@pytest.mark.parametrize(
+    ("message", "package"),
+    [
+        ("The starlette.testclient module requires the httpx package to be installed.", "httpx"),
+        ('Form data requires "python-multipart" to be installed.', "python-multipart"),
+        ("redis is not available: run `pip install redis` first", "redis"),
+    ],
+)
+def test_code_that_asks_for_a_package_by_name_gets_it_installed(tmp_path: Path, message: str, package: str) -> None:
+    diagnosis = classify(error(Cause("builtins.RuntimeError", message, None, "app/api.py", 3)), tmp_path)
+    assert (diagnosis.kind, diagnosis.subject, diagnosis.fix) == ("missing_light", package, "install")
+
+
+def test_a_heavy_name_is_never_a_local_file_of_the_same_name(tmp_path: Path) -> None:
+    make_file(tmp_path / "schemas" / "pkg" / "datasets.py")
+    assert classify(error(missing("datasets")), tmp_path).kind == "missing_heavy"
+
+
+def test_an_import_root_that_would_shadow_the_standard_library_is_never_chosen(tmp_path: Path) -> None:
+    make_file(tmp_path / "schemas" / "pkg" / "mymod.py")
+    make_file(tmp_path / "schemas" / "pkg" / "secrets.py")
+    assert find_local_package(tmp_path, "mymod") is None
+    make_file(tmp_path / "schemas" / "pkg" / "email" / "notes.txt")  # a plain directory shadows nothing
+    (tmp_path / "schemas" / "pkg" / "secrets.py").unlink()
+    assert find_local_package(tmp_path, "mymod") == "schemas/pkg"
+
+
+def test_a_dotted_import_finds_the_root_of_a_namespace_package_not_a_module_of_the_same_name(tmp_path: Path) -> None:
+    make_file(tmp_path / "a" / "evaluator.py")
+    make_file(tmp_path / "services" / "jobs" / "evaluator" / "definition.py", "class Definition:\n    pass\n")
+    make_file(tmp_path / "tests" / "test_x.py", "from evaluator.definition import Definition\n")
+    cause = Cause("builtins.ModuleNotFoundError", "No module named 'evaluator'", "evaluator", "tests/test_x.py", 1)
+    assert classify(error(cause), tmp_path).subject == "services/jobs"
+    # Without the source line, the module of that name is what there is to go on.
+    assert classify(error(missing("evaluator", "tests/gone.py")), tmp_path).subject == "a"
+    assert classify(error(message="E   ModuleNotFoundError: No module named 'evaluator'"), tmp_path).subject == "a"
+
+
+def test_a_quarantine_reason_is_short_stable_relative_and_says_what_kind_of_problem_it_is(tmp_path: Path) -> None:
+    site = "/opt/venv/lib/python3.12/site-packages/pydantic/main.py"
+    long = "x" * 300
+    bug = Cause("builtins.TypeError", f"<Model object at 0x7f3a2b1c9d80> in {site} and {tmp_path}/src/a.py {long}")
+    reason = classify(error(bug), tmp_path).quarantine_reason
+    assert reason.startswith(
+        "project bug: TypeError: <Model object at 0x...> in site-packages/pydantic/main.py and src/a.py"
+    )
+    assert reason.endswith("... (tests/test_x.py)")
+    assert len(reason) < 240
+    assert str(tmp_path) not in reason
+    service = Cause("redis.exceptions.ConnectionError", "Error 111 connecting to localhost:6379. Connection refused.")
+    assert classify(error(service), tmp_path).quarantine_reason.startswith("needs a service: ConnectionError: ")
+    network = Cause("socket.gaierror", "[Errno -3] Temporary failure in name resolution")
+    assert classify(error(network), tmp_path).quarantine_reason.startswith("needs the network: gaierror: ")

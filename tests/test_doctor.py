@@ -78,7 +78,7 @@ def test_environment_fixes_come_first_and_project_bugs_are_quarantined_last(proj
     config = load_config(project)
     assert config.stubs == ("torch",)
     assert [(entry.node, entry.reason) for entry in config.quarantine] == [
-        ("tests/test_bug.py", "NameError: name 'UserRole' is not defined (src/s.py:4)")
+        ("tests/test_bug.py", "project bug: NameError: name 'UserRole' is not defined (src/s.py:4)")
     ]
     assert report.fixes == {"quarantine": 1, "stub": 1}
     assert (project / "pyproject.toml").read_text().startswith('# the project\n[project]\nname = "service"\n')
@@ -322,3 +322,15 @@ def test_a_light_install_that_would_pull_in_a_heavy_package_is_refused_and_stubb
     )
     assert load_config(project).stubs == ("evaluate",)
     assert not (project / "requirements-test.txt").exists()
+
+
+def test_a_package_asked_for_by_name_that_will_not_install_is_left_as_it_is(project: Path) -> None:
+    asked = CollectError(
+        "tests/test_form.py",
+        "E   RuntimeError",
+        (Cause("builtins.RuntimeError", 'Form data requires "python-multipart" to be installed.', None, "app.py", 2),),
+    )
+    report = doctor.run(project, fix=True, install=False, collect=outcomes((asked,), (asked,)))
+    assert load_config(project).stubs == ()
+    assert [item.kind for item in report.remaining] == ["missing_light"]
+    assert report.quarantined == ()

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -102,6 +103,22 @@ _PYTHON_REQUIRED = re.compile(
     re.IGNORECASE | re.VERBOSE,
 )
 
+# "requires the httpx package to be installed", 'requires "python-multipart" to be installed', "pip install redis".
+_PACKAGE_REQUIRED = re.compile(
+    r"""requires?\ (?:the\ )? ["'`]?(?P<named>[A-Za-z0-9][A-Za-z0-9._-]*)["'`]? (?:\ (?:package|module|library))?
+        \ to\ be\ installed
+    | \bpip3?\ install\ (?:-U\ |--upgrade\ )? ["'`]?(?P<pip>[A-Za-z0-9][A-Za-z0-9._-]*)""",
+    re.VERBOSE,
+)
+# What an error raised at import needs, when it is not a bug of the project: said in its quarantine reason.
+_NEEDS = (
+    ("needs a service", ("ConnectionRefusedError", "OperationalError", "ConnectionError", "TimeoutError")),
+    ("needs the network", ("gaierror", "URLError", "HTTPError", "SSLError", "ConnectTimeout", "MaxRetryError")),
+)
+_ADDRESS = re.compile(r"\b0x[0-9a-fA-F]{4,}\b")
+_SITE_PACKAGES = re.compile(r"(?:[A-Za-z]:)?[^\s'\"(),]*[/\\](?:site|dist)-packages[/\\]")
+REASON_LENGTH = 200
+
 
 @dataclass(frozen=True)
 class Diagnosis:
@@ -121,6 +138,12 @@ class Diagnosis:
         return self.fix is None
 
     @property
+    def quarantine_reason(self) -> str:
+        """Say, short and the same on every run, what kind of problem this is, what and where, for a quarantine."""
+        needs = next((label for label, names in _NEEDS if any(name in self.cause for name in names)), "project bug")
+        return f"{needs}: {shorten(self.cause)} ({self.where})"
+
+    @property
     def where(self) -> str:
         """``path:line`` of the error, or the node id when it is not known."""
         if self.path is None:
@@ -129,7 +152,32 @@ class Diagnosis:
 
 
 def classify(error: CollectError, root: Path) -> Diagnosis:
-    """Classify one collection error from its exception chain (or, without one, from its text)."""
+    """Classify one collection error from its exception chain (or, without one, from its text).
+
+    The cause is made stable from run to run: paths relative to the project
+    or to site-packages, no memory addresses.
+    """
+    diagnosis = _classify(error, root)
+    return replace(diagnosis, cause=stable(diagnosis.cause, root))
+
+
+def stable(text: str, root: Path) -> str:
+    """Return `text` without what changes from machine to machine or run to run: absolute paths and addresses."""
+    text = text.replace(f"{root}{os.sep}", "").replace(str(root), ".")
+    text = _SITE_PACKAGES.sub("site-packages/", text)
+    return _ADDRESS.sub("0x...", text)
+
+
+def shorten(text: str, limit: int = REASON_LENGTH) -> str:
+    """Return `text` on one line, cut at a word boundary near `limit` characters (with an ellipsis) if longer."""
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    cut = text[:limit].rsplit(" ", 1)[0]
+    return f"{cut} ..."
+
+
+def _classify(error: CollectError, root: Path) -> Diagnosis:
     chain = error.chain
     if not chain:
         match = _NO_MODULE.search(error.message)
@@ -140,10 +188,16 @@ def classify(error: CollectError, root: Path) -> Diagnosis:
         if cause.short_type == "ModuleNotFoundError" and cause.name:
             return _missing(error, cause.name, f"{cause.short_type}: {cause.message}", cause, root)
     for cause in chain:
+        if cause.short_type not in ("RuntimeError", "ImportError", "SystemExit", "Exception", "OSError"):
+            continue
         required = _PYTHON_REQUIRED.search(cause.message)
-        if required and cause.short_type in ("RuntimeError", "ImportError", "SystemExit", "Exception", "OSError"):
+        if required:
             version = required.group("first") or required.group("second")
             return _diagnosis(error, "python_version", version, f"{cause.short_type}: {cause.message}", cause)
+        package = _PACKAGE_REQUIRED.search(cause.message)
+        if package and (name := package.group("named") or package.group("pip")).lower() != "python":
+            # A light dependency the code asks for by name: installed, never a quarantine.
+            return _diagnosis(error, "missing_light", name, f"{cause.short_type}: {cause.message}", cause)
     by_type = {cause.short_type: cause for cause in reversed(chain)}
     if "ValidationError" in by_type and by_type["ValidationError"].type.startswith("pydantic"):
         cause = by_type["ValidationError"]
@@ -181,19 +235,42 @@ def _missing(error: CollectError, name: str, cause: str, where: Cause | None, ro
     top = name.split(".")[0]
     if top in sys.stdlib_module_names:
         return _diagnosis(error, "other", name, cause, where)
-    home = find_local_package(root, top)
+    if top in HEAVY:  # before the project's files: a module of its own named like a heavy package is not the one
+        return _diagnosis(error, "missing_heavy", top, cause, where)
+    dotted = _imported(root, where, top) or name
+    home = find_local_package(root, dotted) if "." in dotted else None
+    home = home if home is not None else find_local_package(root, top)
     if home is not None:
         return _diagnosis(error, "missing_local", home, cause, where)
-    return _diagnosis(error, "missing_heavy" if top in HEAVY else "missing_light", top, cause, where)
+    return _diagnosis(error, "missing_light", top, cause, where)
+
+
+def _imported(root: Path, where: Cause | None, top: str) -> str | None:
+    # The whole dotted name the failing line imports (`from evaluator.definition import X`), when it starts with `top`.
+    if where is None or where.path is None or not where.line:
+        return None
+    try:
+        line = (root / where.path).read_text(encoding="utf-8").splitlines()[where.line - 1]
+    except (OSError, UnicodeDecodeError, IndexError):
+        return None
+    match = re.match(rf"\s*(?:from|import)\s+({re.escape(top)}(?:\.\w+)*)", line)
+    return match.group(1) if match else None
 
 
 def find_local_package(root: Path, name: str, depth: int = 3) -> str | None:
-    """Return the directory (relative to `root`, POSIX) holding the project's package or module `name`, if any."""
+    """Return the directory (relative to `root`, POSIX) that makes ``import name`` work, if the project has one.
+
+    `name` may be dotted (``evaluator.definition``): the directory must hold
+    the whole path, through namespace packages (directories without an
+    ``__init__.py``) too. A directory that would shadow a module of the
+    standard library (a package's inner ``secrets.py``) is never one.
+    """
+    parts = name.split(".")
     candidates = [root]
     for _ in range(depth + 1):
         next_level: list[Path] = []
         for directory in candidates:
-            if (directory / name / "__init__.py").is_file() or (directory / f"{name}.py").is_file():
+            if _provides(directory, parts) and not _shadows(directory, parts[0]):
                 return directory.relative_to(root).as_posix()
             next_level.extend(
                 child
@@ -205,6 +282,27 @@ def find_local_package(root: Path, name: str, depth: int = 3) -> str | None:
 
 
 _NOT_SOURCE = {"node_modules", "venv", "env", "build", "dist", "site-packages", "__pycache__"}
+
+
+def _provides(directory: Path, parts: list[str]) -> bool:
+    # `directory` on sys.path imports parts[0], and through it (a package, or a namespace package) the rest.
+    *packages, last = parts
+    if packages and not (directory / packages[0]).is_dir():
+        return False
+    if not packages:
+        return (directory / last / "__init__.py").is_file() or (directory / f"{last}.py").is_file()
+    base = directory.joinpath(*packages)
+    return (base / last / "__init__.py").is_file() or (base / f"{last}.py").is_file() or (base / last).is_dir()
+
+
+def _shadows(directory: Path, wanted: str) -> bool:
+    for child in directory.iterdir():
+        stem = child.name.removesuffix(".py")
+        if stem != wanted and stem in sys.stdlib_module_names and (child.suffix == ".py" or child.is_dir()):
+            if child.is_dir() and not (child / "__init__.py").is_file():
+                continue  # a plain directory (a namespace package at most) loses to the standard library
+            return True
+    return False
 
 
 def distribution(module: str) -> str:

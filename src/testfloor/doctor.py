@@ -211,7 +211,7 @@ def apply_fixes(
     light = sorted({item.subject for item in by_fix.get("install", [])})
     if light:
         installed, failed, refused = _install(root, light, environment) if install else ([], light, [])
-        stubs += failed
+        stubs += [module for module in failed if module.isidentifier()]  # a distribution name is no module
         if installed:
             changes.append(f"installed {', '.join(installed)} (recorded in {REQUIREMENTS})")
             fixes["install"] += len(installed)
@@ -243,7 +243,7 @@ def apply_fixes(
     if by_fix.get("testpaths"):
         changes.extend(_restrict_testpaths(root, config.pyproject, by_fix["testpaths"], by_fix, fixes))
     if not changes:
-        bugs = {item.nodeid: f"{item.cause} ({item.where})" for item in by_fix.get(None, []) if item.nodeid}
+        bugs = {item.nodeid: item.quarantine_reason for item in by_fix.get(None, []) if item.nodeid}
         added = toolconfig.add_quarantine(config.pyproject, bugs)
         if added:
             changes.append(f"quarantined {', '.join(added)}")
