@@ -198,3 +198,34 @@ def test_a_quarantine_reason_is_short_stable_relative_and_says_what_kind_of_prob
     assert classify(error(service), tmp_path).quarantine_reason.startswith("needs a service: ConnectionError: ")
     network = Cause("socket.gaierror", "[Errno -3] Temporary failure in name resolution")
     assert classify(error(network), tmp_path).quarantine_reason.startswith("needs the network: gaierror: ")
+
+
+def test_sub_projects_are_found_at_any_depth_with_their_own_configuration_or_metadata(tmp_path: Path) -> None:
+    from testfloor.classify import find_subprojects
+
+    test = "def test_it():\n    pass\n"
+    make_file(tmp_path / "platform" / "services" / "backend" / "pytest.ini", "[pytest]\nasyncio_mode = auto\n")
+    make_file(tmp_path / "platform" / "services" / "backend" / "app" / "tests" / "test_api.py", test)
+    make_file(tmp_path / "jobs" / "ingest" / "pyproject.toml", '[project]\nname = "ingest"\n')
+    make_file(tmp_path / "jobs" / "ingest" / "test_ingest.py", test)
+    make_file(tmp_path / "sdk" / "tests" / "conftest.py")  # the older sign: a tests/conftest.py of its own
+    make_file(tmp_path / "sdk" / "tests" / "test_sdk.py", test)
+    make_file(tmp_path / "schemas" / "pyproject.toml", "[tool.ruff]\nline-length = 100\n")  # tool settings only
+    make_file(tmp_path / "schemas" / "test_schemas.py", test)
+    make_file(tmp_path / "docs" / "setup.py", "")  # metadata, but no tests
+    make_file(tmp_path / "jobs" / "ingest" / "plugins" / "pytest.ini", "[pytest]\n")  # inside another: part of it
+    make_file(tmp_path / "jobs" / "ingest" / "plugins" / "test_plugin.py", test)
+    make_file(tmp_path / "broken" / "pyproject.toml", "[tool.pytest.ini_options\n")
+    make_file(tmp_path / "broken" / "test_broken.py", test)
+    assert find_subprojects(tmp_path) == ["jobs/ingest", "platform/services/backend", "sdk"]
+
+
+def test_tests_outside_every_sub_project_are_a_run_of_their_own(tmp_path: Path) -> None:
+    from testfloor.config import load_config
+
+    make_file(tmp_path / "pyproject.toml", '[tool.testfloor]\nsubprojects = ["billing"]\n')
+    make_file(tmp_path / "billing" / "tests" / "test_api.py")
+    assert load_config(tmp_path).pytest_runs == [("billing", ["--rootdir", "billing", "billing"])]
+    make_file(tmp_path / "schemas" / "test_schemas.py")
+    make_file(tmp_path / "tests" / "test_root.py")
+    assert load_config(tmp_path).pytest_runs[1] == ("", ["--ignore=billing", "schemas", "tests"])

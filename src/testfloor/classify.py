@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from pathlib import Path
+    from pathlib import Path, PurePosixPath
 
     from testfloor.collect import Cause, CollectError
 
@@ -317,16 +317,42 @@ def distribution(module: str) -> str:
     return parts[0].replace("_", "-")
 
 
-def find_subprojects(root: Path) -> list[str]:
-    """Return the directories (relative, POSIX) below `root` that hold a test suite of their own.
+def find_subprojects(root: Path, depth: int = 4) -> list[str]:
+    """Return the directories (relative, POSIX) below `root` that hold a test suite of their own, at any depth.
 
-    In a monorepo each sub-project has its own ``tests/conftest.py``; run
-    together from the root, their ``tests`` packages clash.
+    A sub-project has its own pytest configuration (``pytest.ini``,
+    ``[tool.pytest.ini_options]``, ``setup.cfg [tool:pytest]``, ``tox.ini
+    [pytest]``) or its own package metadata, and test files; or, the older
+    sign, a ``tests/conftest.py`` of its own (run together from the root,
+    sub-projects' ``tests`` packages clash). A sub-project inside another is
+    part of it.
     """
-    found = set()
-    for pattern in ("*/tests/conftest.py", "*/*/tests/conftest.py", "*/test/conftest.py", "*/*/test/conftest.py"):
-        for conftest in root.glob(pattern):
-            parts = conftest.relative_to(root).parts
-            if not any(part.startswith(".") or part in _NOT_SOURCE for part in parts):
-                found.add(conftest.parent.parent.relative_to(root).as_posix())
-    return sorted(found)
+    from testfloor import layout
+
+    found: list[PurePosixPath] = []
+    for directory, names in layout.walk(root):
+        if not directory.parts or len(directory.parts) > depth or any(inside in directory.parents for inside in found):
+            continue
+        own_tests = (root / directory / "tests" / "conftest.py").is_file() or (
+            root / directory / "test" / "conftest.py"
+        ).is_file()
+        configured = any(name in names for name in _PROJECT_FILES) and bool(layout.found_test_roots(root / directory))
+        if own_tests or (configured and _configured(root / directory)):
+            found.append(directory)
+    return sorted(path.as_posix() for path in found)
+
+
+_PROJECT_FILES = ("pytest.ini", "pyproject.toml", "setup.py", "setup.cfg", "tox.ini")
+
+
+def _configured(directory: Path) -> bool:
+    # Its own pytest configuration, or package metadata (a pyproject.toml with more than tool settings, a setup.py).
+    from testfloor import layout
+
+    try:
+        if layout.pytest_options(directory) is not None or (directory / "setup.py").is_file():
+            return True
+        text = (directory / "pyproject.toml").read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError, ValueError):
+        return False
+    return "[project]" in text or "[tool.poetry]" in text or "[build-system]" in text

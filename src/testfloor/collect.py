@@ -179,9 +179,15 @@ class Recorder:
 
 
 def merge(outcomes: Sequence[Outcome]) -> Outcome:
-    """Merge the outcomes of several runs (one per sub-project) into one: the worst status, every id and error."""
+    """Merge the outcomes of several runs (one per sub-project) into one: the worst status, every id and error.
+
+    A run that collected nothing (5) does not make the whole "no tests" when
+    the others collected some.
+    """
+    collected = any(outcome.nodeids for outcome in outcomes)
+    statuses = [outcome.exitstatus for outcome in outcomes if not (collected and outcome.exitstatus == 5)]
     return Outcome(
-        max(outcome.exitstatus for outcome in outcomes),
+        max(statuses, default=0),
         tuple(nodeid for outcome in outcomes for nodeid in outcome.nodeids),
         tuple(error for outcome in outcomes for error in outcome.errors),
         tuple(dict.fromkeys(override for outcome in outcomes for override in outcome.overrides)),

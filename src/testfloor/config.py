@@ -6,7 +6,7 @@ import datetime
 import re
 import sys
 from dataclasses import dataclass, field, fields, replace
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
@@ -108,9 +108,24 @@ class Config:
     def pytest_runs(self) -> list[tuple[str, list[str]]]:
         """The pytest runs that cover the project, as ``(sub-project, arguments)``.
 
-        One run per sub-project, each its own rootdir, or one run of the whole project: ``("", [])``.
+        One run per sub-project, each its own rootdir, and one run of the test
+        directories outside every sub-project, if there are any (no test is
+        dropped silently); or one run of the whole project: ``("", [])``.
         """
-        return [(sub, ["--rootdir", sub, sub]) for sub in self.subprojects] or [("", [])]
+        if not self.subprojects:
+            return [("", [])]
+        from testfloor.layout import found_test_roots
+
+        runs: list[tuple[str, list[str]]] = [(sub, ["--rootdir", sub, sub]) for sub in self.subprojects]
+        inside = [PurePosixPath(sub) for sub in self.subprojects]
+        rest = [
+            path
+            for path in found_test_roots(self.root)
+            if not any(sub == PurePosixPath(path) or sub in PurePosixPath(path).parents for sub in inside)
+        ]
+        if rest:
+            runs.append(("", [*(f"--ignore={sub}" for sub in self.subprojects), *rest]))
+        return runs
 
 
 def load_config(

@@ -68,7 +68,7 @@ def test_roots(root: Path, config: Config) -> list[str]:
 def found_test_roots(root: Path) -> list[str]:
     """Return the top-most directory of each tree of test files under `root` (step 4 of `test_roots`)."""
     starts: set[PurePosixPath] = set()
-    for directory, names in _walk(root):
+    for directory, names in walk(root):
         if any(_TEST_FILE.match(name) for name in names):
             parts = directory.parts
             first = next((index for index, part in enumerate(parts) if _TEST_DIR.match(part)), len(parts) - 1)
@@ -97,7 +97,7 @@ def packages(root: Path) -> list[str]:
         elif _is_tests(path):
             importable = False
         elif base is src:
-            importable = any(name.endswith(".py") for _, files in _walk(path) for name in files)
+            importable = any(name.endswith(".py") for _, files in walk(path) for name in files)
         else:
             importable = (path / "__init__.py").is_file()
         if importable:
@@ -168,7 +168,7 @@ def _join(sub: str, path: str) -> str:
     return sub if path == "." else f"{sub}/{path}"
 
 
-def _walk(root: Path) -> list[tuple[PurePosixPath, list[str]]]:
+def walk(root: Path) -> list[tuple[PurePosixPath, list[str]]]:
     """Every directory below `root` that pytest would recurse into, relative, with its file names."""
     found = []
     for directory, dirnames, filenames in os.walk(root):
@@ -187,7 +187,7 @@ def _walk(root: Path) -> list[tuple[PurePosixPath, list[str]]]:
 def _is_tests(directory: Path) -> bool:
     if _TEST_DIR.match(directory.name):
         return True
-    names = [name for _, files in _walk(directory) for name in files if name.endswith(".py")]
+    names = [name for _, files in walk(directory) for name in files if name.endswith(".py")]
     return any(_TEST_FILE.match(name) for name in names) and all(
         _TEST_FILE.match(name) or name in ("__init__.py", "conftest.py") for name in names
     )
