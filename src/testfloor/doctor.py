@@ -242,6 +242,10 @@ def apply_fixes(
             fixes["subprojects"] += 1
     if by_fix.get("testpaths"):
         changes.extend(_restrict_testpaths(root, config.pyproject, by_fix["testpaths"], by_fix, fixes))
+    if not changes and (added := _read_by_hand(root, config, by_fix.get(None, []))):
+        # Before a quarantine: an error at import may be a variable the code reads by hand and nobody set.
+        changes.append(f"{len(added)} env vars read by hand at import ({', '.join(added)})")
+        fixes["env"] += len(added)
     if not changes:
         bugs = {item.nodeid: item.quarantine_reason for item in by_fix.get(None, []) if item.nodeid}
         added = toolconfig.add_quarantine(config.pyproject, bugs)
@@ -269,6 +273,14 @@ def _choose_python(config: Config, diagnoses: list[Diagnosis], fixes: Counter[st
 
 def _version_key(version: str) -> tuple[int, ...]:
     return tuple(int(part) for part in version.split("."))
+
+
+def _read_by_hand(root: Path, config: Config, diagnoses: Sequence[Diagnosis]) -> list[str]:
+    from testfloor import handenv, settings_discovery
+
+    paths = {item.path: item.line for item in diagnoses if item.path and item.path.endswith(".py")}
+    values = handenv.values_for(root, paths, lambda name: name not in os.environ and name not in config.env)
+    return settings_discovery.write_env(config.pyproject, values) if values else []
 
 
 def _restrict_testpaths(
@@ -350,9 +362,7 @@ def _discover_env(root: Path, pyproject: Path, environment: Environment) -> list
 
 def describe(report: Report) -> list[str]:
     """Describe the outcome: the status, a table by class, what is left and what is quarantined."""
-    lines = [f"status: {report.status} ({report.collected} tests collected)"]
-    if report.python:
-        lines.append(f"environment: {report.python}")
+    lines = [f"status: {report.status} ({report.collected} tests collected)", f"environment: {report.python}"]
     if report.fixes:
         lines.append("fixed: " + ", ".join(f"{name} {count}" for name, count in sorted(report.fixes.items())))
     lines.extend(table(report.remaining))

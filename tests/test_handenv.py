@@ -1,0 +1,106 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from helpers import make_file
+from testfloor import doctor, handenv
+from testfloor.config import load_config
+
+SOURCE = """
+import os
+from os import environ, getenv
+
+URL = os.environ.get("SQLALCHEMY_DATABASE_URL")
+KEY = os.environ["SECRET_KEY"]
+PORT = getenv("PORT")
+MODE = environ.get("MODE", None)
+NAME = os.getenv("NAME", default=None)
+LEVEL = os.environ.get("LOG_LEVEL", "INFO")
+OTHER = os.getenv(VARIABLE_NAME)
+LOADED = load()["NOT_THE_ENVIRONMENT"]
+
+
+class Settings:
+    region = os.environ["REGION"]
+
+
+def later():
+    return os.environ["ONLY_WHEN_CALLED"]
+"""
+
+
+def test_variables_read_by_hand_at_import_are_found_with_their_lines() -> None:
+    assert handenv.read_at_import(SOURCE) == {
+        "SQLALCHEMY_DATABASE_URL": 5,
+        "SECRET_KEY": 6,
+        "PORT": 7,
+        "MODE": 8,
+        "NAME": 9,
+        "REGION": 16,
+    }
+    assert handenv.read_at_import("def broken(:\n") == {}
+
+
+def test_documented_values_come_from_env_examples_makefiles_compose_files_and_workflows(tmp_path: Path) -> None:
+    make_file(tmp_path / ".env.example", "# copy to .env\nDATABASE_URL=postgresql+asyncpg://u:p@db/app\nREF=${OTHER}\n")
+    make_file(tmp_path / "Makefile", "export REDIS_URL ?= redis://cache:6379/1\nDATABASE_URL := ignored\n")
+    make_file(tmp_path / "docker-compose.yml", "services:\n  app:\n    environment:\n      - API_TOKEN=abc123\n")
+    make_file(tmp_path / ".github" / "workflows" / "ci.yml", "env:\n  MODE: 'test'\n  EMPTY: ''\n")
+    wanted = {"DATABASE_URL", "REDIS_URL", "API_TOKEN", "MODE", "REF", "EMPTY", "MISSING"}
+    assert handenv.documented(tmp_path, wanted) == {
+        "DATABASE_URL": "postgresql+asyncpg://u:p@db/app",
+        "REDIS_URL": "redis://cache:6379/1",
+        "API_TOKEN": "abc123",
+        "MODE": "test",
+    }
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("REDIS_URL", "redis://localhost:6379/0"),
+        ("SQLALCHEMY_DATABASE_URL", "postgresql://test:test@localhost:5432/test"),
+        ("CELERY_BROKER_URL", "amqp://guest:guest@localhost:5672//"),
+        ("WEBHOOK_URL", "http://localhost:8000"),
+        ("APP_PORT", "8000"),
+        ("JWT_SECRET", "testfloor-placeholder-0123456789abcdef0123456789"),
+        ("DEBUG", "false"),
+        ("REGION", "placeholder"),
+    ],
+)
+def test_a_placeholder_has_the_shape_the_name_suggests(name: str, value: str) -> None:
+    assert handenv.placeholder(name) == value
+
+
+def test_values_come_for_unset_variables_the_failing_line_first(tmp_path: Path) -> None:
+    make_file(tmp_path / "app" / "db.py", SOURCE)
+    make_file(tmp_path / ".env.sample", "SECRET_KEY=documented-secret-value\n")
+    port = handenv.read_at_import((tmp_path / "app" / "db.py").read_text())["PORT"]
+    values = handenv.values_for(tmp_path, {"app/db.py": port, "gone.py": 1}, lambda name: name != "MODE")
+    assert next(iter(values)) == "PORT"
+    assert values["SECRET_KEY"] == "documented-secret-value"
+    assert "MODE" not in values
+
+
+def test_doctor_sets_a_variable_read_by_hand_before_it_would_quarantine(tmp_path: Path) -> None:
+    make_file(tmp_path / "pyproject.toml", '[project]\nname = "svc"\n\n[tool.testfloor]\n')
+    make_file(tmp_path / "app" / "__init__.py")
+    make_file(
+        tmp_path / "app" / "db.py",
+        """
+        import os
+
+        URL = os.environ.get("SQLALCHEMY_DATABASE_URL")
+        if URL is None:
+            raise TypeError("Expected string or URL object, got None")
+        """,
+    )
+    make_file(tmp_path / "Makefile", "test:\n\tpytest\n\nSQLALCHEMY_DATABASE_URL ?= sqlite:///test.db\n")
+    make_file(tmp_path / "tests" / "test_db.py", "from app.db import URL\n\n\ndef test_url():\n    assert URL\n")
+    make_file(tmp_path / "tests" / "conftest.py", "import sys\n\nsys.path.insert(0, '.')\n")
+    report = doctor.run(tmp_path, fix=True)
+    assert report.status == "clean", report
+    assert report.passes[0].changes == ("1 env vars read by hand at import (SQLALCHEMY_DATABASE_URL)",)
+    assert load_config(tmp_path).env["SQLALCHEMY_DATABASE_URL"].value == "sqlite:///test.db"
