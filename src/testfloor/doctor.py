@@ -25,7 +25,7 @@ from testfloor.errors import CollectionError
 from testfloor.testenv import REQUIREMENTS, Environment, try_install
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping, Sequence
+    from collections.abc import Callable, Collection, Mapping, Sequence
 
 FORMAT = 1
 
@@ -125,10 +125,23 @@ def run(
             pass
         progress("added [tool.testfloor] to pyproject.toml")
     number = 0
+    # The fix loop only moves forward: a pass whose changes bring new errors is undone, and its fixes not tried again.
+    before: tuple[dict[Path, bytes | None], list[Diagnosis], tuple[str, ...]] | None = None
+    skip: set[tuple[str | None, str]] = set()
     while True:
         number += 1
         outcome = collect(root)
         diagnoses = diagnose(outcome, root)
+        if before is not None and _worse(before[2], diagnoses):
+            snapshot, earlier, collected = before
+            _restore(snapshot)
+            skip |= {(item.fix, item.subject) for item in earlier if item.fix}
+            broken = sorted({item.nodeid for item in diagnoses} & {nodeid.split("::")[0] for nodeid in collected})
+            progress(f"pass {number - 1} undone: it broke {', '.join(broken)}, which collected before; not tried again")
+            before, previous = None, set()
+            if prepare:
+                environment = prepare()  # the requirements or Pythons it changed are back as they were
+            continue
         if not diagnoses:
             problem = STATUS_MEANING.get(outcome.exitstatus) if outcome.exitstatus else None
             break
@@ -137,7 +150,8 @@ def run(
             problem = None if not fix else f"stopped after {number - 1} passes: these errors remain"
             break
         previous = current
-        changes = apply_fixes(root, diagnoses, install=install, fixes=fixes, environment=environment)
+        before = (_snapshot(root), diagnoses, outcome.nodeids)
+        changes = apply_fixes(root, diagnoses, install=install, fixes=fixes, environment=environment, skip=skip)
         passes.append(Pass(number, len(diagnoses), len(outcome.nodeids), tuple(changes)))
         progress(f"pass {number}: {len(diagnoses)} errors: {'; '.join(changes) or 'nothing left to change'}")
         if not changes:
@@ -156,6 +170,32 @@ def run(
         dict(fixes),
         describe_environment(root, environment),
     )
+
+
+def _worse(collected: Collection[str], now: Sequence[Diagnosis]) -> bool:
+    # An error in a module that collected before: what the last pass changed did harm. (An error in a module the
+    # last pass let pytest reach for the first time is progress: the first error hides the next.)
+    modules = {nodeid.split("::")[0] for nodeid in collected}
+    return any(item.nodeid in modules for item in now)
+
+
+def _snapshot(root: Path) -> dict[Path, bytes | None]:
+    # The two files doctor writes, as they are before a pass.
+    snapshot: dict[Path, bytes | None] = {}
+    for path in (root / "pyproject.toml", root / REQUIREMENTS):
+        snapshot[path] = path.read_bytes() if path.is_file() else None
+    return snapshot
+
+
+def _restore(snapshot: Mapping[Path, bytes | None]) -> None:
+    from testfloor import atomic
+
+    for path, content in snapshot.items():
+        if content is None:
+            path.unlink(missing_ok=True)
+        elif not path.is_file() or path.read_bytes() != content:
+            with atomic.replacing(path) as temporary:
+                temporary.write_bytes(content)
 
 
 def write_requirements(root: Path) -> bool:
@@ -197,8 +237,13 @@ def apply_fixes(
     install: bool,
     fixes: Counter[str],
     environment: Environment | None = None,
+    skip: Collection[tuple[str | None, str]] = (),
 ) -> list[str]:
-    """Apply the cheapest fix for each diagnosis; quarantine project bugs only once nothing else is left to fix."""
+    """Apply the cheapest fix for each diagnosis; quarantine project bugs only once nothing else is left to fix.
+
+    A diagnosis whose ``(fix, subject)`` is in `skip` (a fix that made things
+    worse) is neither fixed nor quarantined: it is left as it is.
+    """
     environment = environment or current_environment()
     from testfloor import toolconfig
 
@@ -206,7 +251,8 @@ def apply_fixes(
     changes: list[str] = []
     by_fix: dict[str | None, list[Diagnosis]] = {}
     for item in diagnoses:
-        by_fix.setdefault(item.fix, []).append(item)
+        if item.fix is None or (item.fix, item.subject) not in skip:
+            by_fix.setdefault(item.fix, []).append(item)
     stubs = sorted({item.subject for item in by_fix.get("stub", [])})
     light = sorted({item.subject for item in by_fix.get("install", [])})
     if light:
