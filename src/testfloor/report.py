@@ -130,6 +130,7 @@ def write_reports(
         if cache is not None:
             # What a parse depends on besides the file: whether arcs are wanted, and the exclusion patterns.
             kept = ParseCache(cache, [cov.get_data().has_arcs(), cov.config.exclude_list])
+            kept.claim()
         with analysis.shared(cov, jobs, kept) as sharing:
             return _write(cov, data_file, outputs, fail_under, jobs if sharing else 1)
 
