@@ -132,8 +132,8 @@ class ParseCache:
         try:
             for other in self.root.iterdir():
                 if other != self.directory and _is_settings_directory(other):
-                    for entry in other.iterdir():
-                        entry.unlink()
+                    for stale in other.iterdir():
+                        stale.unlink()
                     other.rmdir()
             for entry in os.scandir(self.directory):
                 if entry.name not in keep and _is_entry(entry.path):
