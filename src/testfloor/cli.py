@@ -17,6 +17,7 @@ from testfloor.config import (
     Overrides,
     load_config,
     number_from_text,
+    parse_baseline,
     parse_new_file_minimum,
     parse_python,
     parse_stubs,
@@ -93,7 +94,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return run(args)
     except TestfloorError as err:
-        print(f"testfloor: {err}", file=sys.stderr)
+        # A name with a lone surrogate is shown escaped, whatever stderr's error handler.
+        print(f"testfloor: {err}".encode("utf-8", "backslashreplace").decode("utf-8"), file=sys.stderr)
         return exit_code_for(err)
 
 
@@ -250,7 +252,7 @@ def _add_path(parser: argparse.ArgumentParser) -> None:
 
 def _add_project_options(parser: argparse.ArgumentParser) -> None:
     _add_path(parser)
-    parser.add_argument("--baseline", help="baseline file, relative to the project")
+    parser.add_argument("--baseline", type=_arg(parse_baseline), help="baseline file, relative to the project")
     parser.add_argument("--python", type=_arg(parse_python, split=True), help="Python versions, comma-separated")
     parser.add_argument("--stubs", type=_arg(parse_stubs, split=True), help="modules to stub, comma-separated")
     parser.add_argument("--stub-mode", choices=STUB_MODES, help="stub only missing modules, or always")
@@ -311,6 +313,8 @@ def _count(text: str) -> int:
 
 
 def _config_from(args: argparse.Namespace) -> Config:
+    if not os.path.isdir(args.path):  # never raises: a name the system refuses is no directory either
+        raise ConfigError(f"{args.path}: no such project directory")
     overrides = Overrides(
         baseline=args.baseline,
         python=args.python,
