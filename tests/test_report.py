@@ -176,7 +176,10 @@ def test_combining_into_a_directory_is_one_output_error(project: Path) -> None:
 
 
 @pytest.mark.parametrize("jobs", [1, 2])
-def test_a_source_that_cannot_be_decoded_is_one_line(project: Path, jobs: int) -> None:
+def test_a_source_that_cannot_be_decoded_is_one_line(project: Path, jobs: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    from testfloor import analysis
+
+    monkeypatch.setattr(analysis, "MIN_FILES_PER_WORKER", 1)
     combine([project / "shard-a"], project / ".coverage")
     (project / "calc.py").write_bytes(b"# -*- coding: bogus -*-\ndef sign(n):\n    return '\xff\xfe'\n")
     with pytest.raises(DataError, match=r"\.coverage: cannot report: .*bogus"):
@@ -245,3 +248,27 @@ def test_a_lost_shard_fails_the_expected_count_naming_what_was_found(project: Pa
 def test_a_glob_that_matches_nothing_is_named_as_missing(project: Path) -> None:
     with pytest.raises(DataError, match=r"^missing coverage data: .*nothing-\*\.db \(no match\)$"):
         combine([project / "shard-a", project / "nothing-*.db"], project / ".coverage")
+
+
+def test_a_shard_that_cannot_be_opened_is_one_line(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from testfloor import report
+
+    def refuse(*args: object, **kwargs: object) -> object:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(report, "open", refuse, raising=False)
+    with pytest.raises(DataError, match=r"shard-a: unreadable coverage data: Permission denied$"):
+        combine([project / "shard-a"], project / ".coverage")
+
+
+def test_a_shard_that_measured_nothing_is_refused_unchanged(project: Path) -> None:
+    import coverage
+
+    empty = coverage.CoverageData(basename=str(project / "shard-empty"))
+    empty.add_lines({})
+    empty.write()
+    empty.close(force=True)
+    before = (project / "shard-empty").read_bytes()
+    with pytest.raises(DataError, match=r"shard-empty: coverage data measured no files$"):
+        combine([project / "shard-a", project / "shard-empty"], project / ".coverage")
+    assert (project / "shard-empty").read_bytes() == before

@@ -168,11 +168,8 @@ def write_reports(
             # What a parse depends on besides the file: whether arcs are wanted, and the exclusion patterns.
             kept = ParseCache(cache, [cov.get_data().has_arcs(), cov.config.exclude_list])
             kept.claim()
-        try:
-            with analysis.shared(cov, jobs, kept) as sharing:
-                return _write(cov, data_file, outputs, fail_under, jobs if sharing else 1)
-        except _READ_ERRORS as err:
-            raise DataError(f"{data_file}: cannot report: {err}") from None
+        with analysis.shared(cov, jobs, kept) as sharing:  # analyses are made as the reports ask, inside `_write`
+            return _write(cov, data_file, outputs, fail_under, jobs if sharing else 1)
 
 
 def _write(
