@@ -70,6 +70,14 @@ def test_the_baseline_file_is_sorted_versioned_and_round_trips(tmp_path: Path) -
     assert read_baseline(tmp_path / "base.json") == baseline
 
 
+_ENTRY = '{"statements": 2, "covered_lines": 1, "branches": 0, "covered_branches": 0}'
+
+
+def _text(*entries: tuple[str, str]) -> str:
+    """A baseline's text with `entries` as written, duplicates included."""
+    return '{"format": 1, "files": {' + ", ".join(f"{json.dumps(name)}: {entry}" for name, entry in entries) + "}}"
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [
@@ -85,6 +93,18 @@ def test_the_baseline_file_is_sorted_versioned_and_round_trips(tmp_path: Path) -
             '"covered_branches": 0}}}',
             "a.py: statements: expected a count, got -1",
         ),
+        ('{"format": true, "files": {}}', "unknown baseline format True"),
+        ('{"format": 1.0, "files": {}}', "unknown baseline format 1.0"),
+        ('{"format": 1, "format": 1, "files": {}}', "invalid JSON: the key 'format' appears twice"),
+        (_text(("a.py", "{}"), ("a.py", "{}")), "the key 'a.py' appears twice"),
+        (_text(("src/a.py", _ENTRY), ("src/./a.py", _ENTRY)), "the same file as"),
+        (_text(("/etc/a.py", _ENTRY)), "'/etc/a.py': expected a relative path inside"),
+        (_text(("../a.py", _ENTRY)), "expected a relative path inside the project"),
+        (_text(("", _ENTRY)), "'': expected a relative path inside the project"),
+        (_text(("a\0.py", _ENTRY)), "expected a relative path inside the project"),
+        (_text(("a.py", _ENTRY.replace('"covered_lines": 1', '"covered_lines": 9'))), "more covered than there is"),
+        ('{"format": ' + "1" * 5000 + "}", "invalid JSON: Exceeds the limit"),
+        ("[" * 100_000 + "]" * 100_000, "invalid JSON: nested too deeply"),
     ],
 )
 def test_a_bad_baseline_is_a_one_line_data_error(tmp_path: Path, text: str | None, message: str) -> None:
@@ -100,6 +120,47 @@ def test_an_unreadable_baseline_is_a_data_error(tmp_path: Path) -> None:
     (tmp_path / "base.json").write_bytes(b"\xff\xfe")
     with pytest.raises(DataError, match="cannot read"):
         read_baseline(tmp_path / "base.json")
+
+
+@pytest.mark.parametrize("name", ["a.json\ud800", "x" * 6000 + ".json", "dir\0.json", "missing/base.json", "."])
+def test_a_baseline_path_the_system_cannot_read_is_one_line(tmp_path: Path, name: str) -> None:
+    with pytest.raises(DataError, match=r": (not found|cannot read: )") as excinfo:
+        read_baseline(tmp_path / name)
+    assert "\n" not in str(excinfo.value)
+
+
+def _summary(statements: int, covered: int, branches: int = 0, covered_branches: int = 0) -> dict[str, object]:
+    return {
+        "summary": {
+            "num_statements": statements,
+            "covered_lines": covered,
+            "num_branches": branches,
+            "covered_branches": covered_branches,
+        }
+    }
+
+
+@pytest.mark.parametrize(
+    ("files", "message"),
+    [
+        ({"a.py": _summary(7, 26)}, "a.py: more covered than there is \\(lines 26/7, branches 0/0\\)"),
+        ({"a.py": _summary(2, 1, 2, 3)}, "a.py: more covered than there is"),
+        ({"src/a.py": _summary(2, 1), "src/./a.py": _summary(2, 2)}, "'src/./a.py': the same file as .*src/a.py"),
+        ({"/abs/a.py": _summary(2, 1)}, "'/abs/a.py': expected a relative path inside the project"),
+        ({"../up/a.py": _summary(2, 1)}, "'../up/a.py': expected a relative path inside the project"),
+    ],
+)
+def test_a_coverage_report_with_impossible_counts_or_paths_is_refused(
+    tmp_path: Path, files: dict[str, object], message: str
+) -> None:
+    path = make_file(tmp_path / "coverage.json", json.dumps({"files": files}))
+    with pytest.raises(DataError, match=message):
+        from_coverage_json(path)
+
+
+def test_dot_parts_of_a_coverage_report_are_dropped_from_baseline_names(tmp_path: Path) -> None:
+    path = make_file(tmp_path / "coverage.json", json.dumps({"files": {"./src//a.py": _summary(2, 1)}}))
+    assert list(from_coverage_json(path).files) == ["src/a.py"]
 
 
 @pytest.mark.parametrize(

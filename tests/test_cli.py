@@ -481,3 +481,100 @@ def test_a_bad_count_is_a_usage_error(option: list[str], capsys: pytest.CaptureF
         main(["report", *option])
     assert excinfo.value.code == ExitCode.USAGE
     assert "expected" in capsys.readouterr().err
+
+
+def test_config_of_a_directory_that_does_not_exist_is_a_config_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["config", "does/not/exist"]) == ExitCode.CONFIG
+    assert capsys.readouterr().err == "testfloor: does/not/exist: no such project directory\n"
+
+
+def test_a_baseline_whose_parent_is_a_file_is_one_output_error_and_exit_14(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    make_file(tmp_path / "file", "mine\n")
+    report = coverage_json(tmp_path / "coverage.json", {"a.py": (4, 2)})
+    args = ["baseline", "update", str(tmp_path), "--baseline", "file/x.json", "--coverage-json", str(report)]
+    assert main(args) == ExitCode.OUTPUT
+    assert capsys.readouterr().err == f"testfloor: {tmp_path}/file/x.json: cannot write: File exists\n"
+    assert (tmp_path / "file").read_text() == "mine\n"
+
+
+@pytest.mark.parametrize("option", ["--markdown", "--json", "--badge"])
+def test_a_baseline_output_that_is_a_directory_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], option: str
+) -> None:
+    write_baseline(tmp_path / "coverage-baseline.json", Baseline({"a.py": Counts(4, 2)}))
+    report = coverage_json(tmp_path / "coverage.json", {"a.py": (4, 2)})
+    args = ["baseline", "check", str(tmp_path), "--coverage-json", str(report), option, str(tmp_path)]
+    assert main(args) == ExitCode.OUTPUT
+    assert capsys.readouterr().err == f"testfloor: {tmp_path}: cannot write: Is a directory\n"
+
+
+def test_a_step_summary_that_is_a_directory_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_baseline(tmp_path / "coverage-baseline.json", Baseline({"a.py": Counts(4, 2)}))
+    report = coverage_json(tmp_path / "coverage.json", {"a.py": (4, 2)})
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(tmp_path))
+    assert main(["baseline", "check", str(tmp_path), "--coverage-json", str(report)]) == ExitCode.OUTPUT
+    err = capsys.readouterr().err
+    assert err == f"testfloor: {tmp_path} ($GITHUB_STEP_SUMMARY): cannot write: Is a directory\n"
+
+
+@pytest.mark.parametrize("option", ["--xml", "--markdown", "--data-file"])
+def test_a_report_output_that_is_a_directory_is_one_line_and_exit_14(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, option: str
+) -> None:
+    make_file(tmp_path / "mod.py", "X = 1\n")
+    subprocess.run([sys.executable, "-m", "coverage", "run", "--data-file=shard", "mod.py"], cwd=tmp_path,
+                   env=clean_environ(), check=True)  # fmt: skip
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "out").mkdir()
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", "out")
+    assert main(["report", "--shard", "shard", option, "out"]) == ExitCode.OUTPUT
+    assert capsys.readouterr().err == "testfloor: out: cannot write: Is a directory\n"
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_a_report_step_summary_that_is_a_directory_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_file(tmp_path / "mod.py", "X = 1\n")
+    subprocess.run([sys.executable, "-m", "coverage", "run", "mod.py"], cwd=tmp_path, env=clean_environ(), check=True)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "out").mkdir()
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", "out")
+    assert main(["report", "--markdown", "summary.md"]) == ExitCode.OUTPUT
+    assert capsys.readouterr().err == "testfloor: out ($GITHUB_STEP_SUMMARY): cannot write: Is a directory\n"
+
+
+@pytest.mark.parametrize(
+    ("pyproject", "message"),
+    [
+        ('[tool.testfloor]\nbaseline = "a\\u0000b.json"\n', "baseline: a path cannot hold a NUL character"),
+        ('[tool.testfloor.env]\nTOKEN = "a\\u0000b"\n', "TOKEN: an environment value cannot hold a NUL character"),
+        ("x = " + "[" * 3000 + "]" * 3000 + "\n", "invalid TOML: nested too deeply"),
+    ],
+)
+def test_settings_the_system_cannot_use_are_one_config_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], pyproject: str, message: str
+) -> None:
+    make_file(tmp_path / "pyproject.toml", pyproject)
+    assert main(["config", str(tmp_path)]) == ExitCode.CONFIG
+    err = capsys.readouterr().err
+    assert err.startswith(f"testfloor: {tmp_path}/pyproject.toml: ")
+    assert message in err
+    assert err.count("\n") == 1
+
+
+@pytest.mark.parametrize("path", ["a\0b", "a\ud800b", "x" * 6000])
+def test_a_project_path_the_system_cannot_name_is_one_line(path: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["config", path]) == ExitCode.CONFIG
+    assert capsys.readouterr().err.endswith(": no such project directory\n")
+
+
+def test_a_baseline_option_with_a_nul_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as excinfo:
+        main(["baseline", "check", "--baseline", "a\0b"])
+    assert excinfo.value.code == ExitCode.USAGE
+    assert "a path cannot hold a NUL character" in capsys.readouterr().err

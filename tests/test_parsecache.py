@@ -14,6 +14,7 @@ from coverage.plugin import CodeRegion
 
 from helpers import clean_environ
 from testfloor import analysis
+from testfloor.errors import DataError
 from testfloor.parsecache import ParseCache
 from testfloor.report import Outputs, write_reports
 
@@ -224,3 +225,62 @@ def test_the_cache_is_pruned_only_after_every_file_was_analysed(
     report(project, cache, jobs)
     assert not stale.exists()
     assert len(entries(cache)) == len(PYTHON_FILES)
+
+
+def test_a_cache_on_the_project_itself_is_refused_and_every_file_stays(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from testfloor.cli import ExitCode, main
+
+    (project / ".git").mkdir()
+    (project / ".git" / "HEAD").write_text("ref: refs/heads/main\n")
+    before = sorted(path for path in project.rglob("*"))
+    assert main(["report", "--cache", ".", "--json", "ours.json"]) == ExitCode.DATA
+    assert sorted(path for path in project.rglob("*")) == before
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith("testfloor: .: not a parse cache (it holds ")
+
+
+@pytest.mark.parametrize(
+    "stranger",
+    ["notes.txt", "0123456789abcdef01234567/notes.txt", "0123456789abcdef01234567/sub/a.parse", "short/a.parse"],
+)
+def test_a_cache_holding_anything_it_did_not_make_is_refused_and_kept(project: Path, stranger: str) -> None:
+    cache = project / "cache"
+    report(project, cache)
+    (cache / stranger).parent.mkdir(parents=True, exist_ok=True)
+    (cache / stranger).write_text("mine\n")
+    before = sorted(cache.rglob("*"))
+    with pytest.raises(DataError, match=r"cache: not a parse cache \(it holds "):
+        report(project, cache)
+    assert sorted(cache.rglob("*")) == before
+
+
+def test_a_cache_directory_that_cannot_be_listed_is_one_line(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cache = project / "cache"
+    cache.mkdir()
+
+    def refuse(self: Path) -> object:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(Path, "iterdir", refuse)
+    with pytest.raises(DataError, match=r"cache: cannot use as a parse cache: .*Permission denied"):
+        report(project, cache)
+
+
+def test_pruning_removes_other_settings_the_cache_made_and_nothing_else(tmp_path: Path) -> None:
+    cache = ParseCache(tmp_path, [])
+    other = tmp_path / ("f" * 24)
+    other.mkdir()
+    (other / "a.parse").write_bytes(b"")
+    (other / "a.1.tmp").write_bytes(b"")
+    cache.directory.mkdir()
+    (cache.directory / "old.parse").write_bytes(b"")
+    (cache.directory / "kept.parse").write_bytes(b"")
+    (cache.directory / "inside").mkdir()
+    cache.prune(["kept"])
+    assert sorted(path.relative_to(tmp_path).as_posix() for path in tmp_path.rglob("*")) == [
+        f"{cache.directory.name}",
+        f"{cache.directory.name}/inside",
+        f"{cache.directory.name}/kept.parse",
+    ]

@@ -1,5 +1,6 @@
 import json
 import os
+import shutil
 import subprocess
 import sys
 import typing
@@ -9,7 +10,18 @@ from pathlib import Path
 from typing import Annotated, Literal, Optional
 
 import pytest
-from pydantic import BaseModel, EmailStr, Field, FilePath, PostgresDsn, SecretStr, StringConstraints, conint
+from pydantic import (
+    BaseModel,
+    DirectoryPath,
+    EmailStr,
+    Field,
+    FilePath,
+    NewPath,
+    PostgresDsn,
+    SecretStr,
+    StringConstraints,
+    conint,
+)
 
 from helpers import clean_environ, make_file
 from testfloor import settings_discovery, settings_probe
@@ -140,8 +152,10 @@ def test_discover_write_turns_a_collection_error_into_a_clean_collection(tmp_pat
     before = collect(root)
     assert before.returncode != 0
     assert "ValidationError" in before.stdout
+    committed = project_files(root)
 
     assert main(["env", "discover", str(root), "--write"]) == ExitCode.OK
+    assert project_files(root) == committed  # nothing beside pyproject.toml, which was there
 
     after = collect(root)
     assert after.returncode == 0, after.stdout + after.stderr
@@ -150,9 +164,23 @@ def test_discover_write_turns_a_collection_error_into_a_clean_collection(tmp_pat
     assert text.startswith(make_file(tmp_path / "original.toml", PYPROJECT).read_text(encoding="utf-8"))
     assert "# the project's own comment" in text
     assert "[tool.testfloor.env]" in text
-    assert (root / ".testfloor" / "env" / "cert").is_file()
-    assert (root / ".testfloor" / "env" / "data_dir").is_dir()
     assert "added 25 variables" in capsys.readouterr().err
+    clone = tmp_path / "clone"  # what a fresh clone holds: the committed files, nothing discovery left around
+    for name in committed:
+        (clone / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(root / name, clone / name)
+    fresh = collect(clone)
+    assert fresh.returncode == 0, fresh.stdout + fresh.stderr
+
+
+def project_files(root):
+    """The files a commit of `root` would hold: no caches."""
+    caches = ("__pycache__", ".pytest_cache")
+    return sorted(
+        path.relative_to(root).as_posix()
+        for path in root.rglob("*")
+        if path.is_file() and not any(part in caches for part in path.relative_to(root).parts)
+    )
 
 
 def test_discover_names_the_exact_variables_pydantic_settings_reads(tmp_path):
@@ -181,7 +209,7 @@ def test_discover_names_the_exact_variables_pydantic_settings_reads(tmp_path):
     assert fields["hosts"].values == {"APP_HOSTS": "[]"}
     assert fields["flags"].values == {"APP_FLAGS": "{}"}
     assert fields["homepage"].type == "Optional[HttpUrl]"
-    assert fields["cert"].values == {"APP_CERT": ".testfloor/env/cert"}
+    assert fields["cert"].values == {"APP_CERT": "pyproject.toml"}  # a file every project has: nothing is made
     assert all(item.status == "synthesized" for item in discovery.fields)
 
 
@@ -577,7 +605,9 @@ class Inner(BaseModel):
         ("table", dict, {}, {}),
         ("inner", Inner, {}, {"size": "4", "Label": "test-label"}),
         ("path", Path, {}, "."),
-        ("file", FilePath, {}, ".testfloor/env/file"),
+        ("file", FilePath, {}, "pyproject.toml"),
+        ("folder", DirectoryPath, {}, "."),
+        ("target", NewPath, {}, "testfloor-new-target"),
         ("name", str, {"max_length": 3}, "tes"),
         ("name", Annotated[str, StringConstraints(min_length=12)], {}, "test-namexxx"),
         ("secret", SecretStr, {}, "test-secret".ljust(32, "x")),
@@ -602,3 +632,7 @@ def test_constraints_of_reads_pydantic_metadata():
     field = Inner.model_fields["size"]
     assert settings_probe.constraints_of(field.metadata) == {"gt": 3}
     assert settings_probe.constraints_of([Field(min_length=2)]) == {"min_length": 2}
+
+
+def test_a_path_kind_nothing_always_satisfies_is_left_without_a_value():
+    assert settings_probe.synthesize("sock", Path, {"path_type": "socket"}) == []

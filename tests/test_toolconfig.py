@@ -1,12 +1,18 @@
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
 
 from helpers import make_file
 from testfloor.errors import ConfigError
-from testfloor.toolconfig import add_quarantine, add_values, editing, extend_list
+from testfloor.toolconfig import add_quarantine, add_values, editing, extend_list, set_value
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:
+    import tomli as tomllib
 
 COMMENTED = """\
 # Service settings: keep this comment.
@@ -81,3 +87,152 @@ def test_a_file_that_cannot_be_edited_is_a_config_error(tmp_path: Path, text: st
     with pytest.raises(ConfigError, match=message):
         call(pyproject)  # type: ignore[operator]
     assert pyproject.read_text() == text
+
+
+def read_settings(pyproject: Path) -> dict[str, object]:
+    return tomllib.loads(pyproject.read_text())["tool"]["testfloor"]  # type: ignore[no-any-return]
+
+
+EDITS = {
+    "stubs": (lambda p: extend_list(p, "stubs", ["torch"]), {"stubs": ["torch"]}),
+    "quarantine": (lambda p: add_quarantine(p, {"t2.py": "bug"}), {"quarantine": [{"node": "t2.py", "reason": "bug"}]}),
+    "env": (lambda p: add_values(p, {"B": "2"}, "env"), {"env": {"B": "2"}}),
+    "python": (lambda p: set_value(p, "python", ["3.12"]), {"python": ["3.12"]}),
+}
+LAYOUTS = {
+    "dotted keys under [tool]": (
+        '[project]\nname = "x"\n\n[tool]\ntestfloor.baseline = "b.json"\n\n[tool.other]\nk = 1\n'
+    ),
+    "top-level dotted keys": 'tool.testfloor.baseline = "b.json"\n\n[tool.testfloor.env]\nA = "1"\n',
+    "an inline table": '[project]\nname = "x"\n\n[tool]\ntestfloor = { baseline = "b.json" }\n',
+    "an inline quarantine array": (
+        '[tool.testfloor]\nbaseline = "b.json"\nquarantine = [{ node = "t.py", reason = "r" }]\n'
+    ),
+    "CRLF line ends": '# top\r\n[project]\r\nname = "x"\r\n\r\n[tool.testfloor]\r\nbaseline = "b.json"\r\n',
+}
+
+
+def outside_lines(lines: list[str]) -> list[str]:
+    """The lines of the fixed layouts above that are not testfloor's settings."""
+    kept, ours = [], False
+    for line in lines:
+        if line.startswith("["):
+            ours = "testfloor" in line
+        if not ours and not line.startswith(("testfloor", "tool.testfloor")):
+            kept.append(line)
+    return kept
+
+
+def merged(before: dict[str, object], change: dict[str, object]) -> dict[str, object]:
+    result = dict(before)
+    for key, value in change.items():
+        old = result.get(key)
+        if isinstance(old, list) and isinstance(value, list):
+            result[key] = old + value
+        elif isinstance(old, dict) and isinstance(value, dict):
+            result[key] = {**old, **value}
+        else:
+            result[key] = value
+    return result
+
+
+@pytest.mark.parametrize("edit", sorted(EDITS))
+@pytest.mark.parametrize("layout", sorted(LAYOUTS))
+def test_every_layout_is_edited_exactly_or_refused_untouched(tmp_path: Path, layout: str, edit: str) -> None:
+    text = LAYOUTS[layout]
+    pyproject = tmp_path / "pyproject.toml"
+    pyproject.write_bytes(text.encode())
+    call, change = EDITS[edit]
+    before = tomllib.loads(text)
+    try:
+        call(pyproject)
+    except ConfigError as err:
+        refused = str(err)
+    else:
+        refused = ""
+    if refused:
+        assert pyproject.read_bytes() == text.encode()
+        assert refused.startswith(f"{pyproject}: cannot update [tool.testfloor] written as ")
+        assert "\n" not in refused
+        return
+    new = pyproject.read_bytes().decode()
+    after = tomllib.loads(new)
+    assert read_settings(pyproject) == merged(before["tool"]["testfloor"], change)
+    assert {k: v for k, v in after.items() if k != "tool"} == {k: v for k, v in before.items() if k != "tool"}
+    old_lines = text.splitlines(keepends=True)
+    new_lines = new.splitlines(keepends=True)
+    outside = outside_lines(old_lines)
+    remaining = iter(new_lines)
+    assert all(line in remaining for line in outside)  # kept, in order, byte for byte
+    if "\r\n" in text:
+        assert new.count("\n") == new.count("\r\n")
+
+
+@pytest.mark.parametrize(
+    ("layout", "edit"),
+    [("CRLF line ends", "quarantine"), ("CRLF line ends", "env"), ("an inline quarantine array", "quarantine")],
+)
+def test_the_layouts_testfloor_can_keep_are_edited(tmp_path: Path, layout: str, edit: str) -> None:
+    pyproject = tmp_path / "pyproject.toml"
+    pyproject.write_bytes(LAYOUTS[layout].encode())
+    EDITS[edit][0](pyproject)
+    assert read_settings(pyproject) != tomllib.loads(LAYOUTS[layout])["tool"]["testfloor"]
+
+
+@pytest.mark.parametrize(
+    ("layout", "edit", "named"),
+    [
+        ("dotted keys under [tool]", "quarantine", r"dotted keys under \[tool\]"),
+        ("an inline table", "env", "an inline table"),
+        ("an inline table", "quarantine", "an inline table"),
+    ],
+)
+def test_a_layout_the_edit_cannot_keep_is_named_and_nothing_is_written(
+    tmp_path: Path, layout: str, edit: str, named: str
+) -> None:
+    pyproject = tmp_path / "pyproject.toml"
+    pyproject.write_bytes(LAYOUTS[layout].encode())
+    with pytest.raises(ConfigError, match=f"cannot update \\[tool.testfloor\\] written as {named}"):
+        EDITS[edit][0](pyproject)
+    assert pyproject.read_bytes() == LAYOUTS[layout].encode()
+
+
+def test_new_tables_are_set_off_by_a_blank_line(tmp_path: Path) -> None:
+    pyproject = make_file(tmp_path / "pyproject.toml", '[project]\nname = "x"\n[tool.testfloor]\nstubs = ["ray"]\n')
+    add_quarantine(pyproject, {"t.py": "bug"})
+    add_values(pyproject, {"A": "1"}, "env")
+    text = pyproject.read_text()
+    assert '[project]\nname = "x"\n[tool.testfloor]\n' in text  # the project's own layout stays
+    assert 'stubs = ["ray"]\n\n[[tool.testfloor.quarantine]]\n' in text
+    assert '\n\n[tool.testfloor.env]\nA = "1"\n' in text
+
+
+def test_toml_nested_too_deeply_is_one_config_error(tmp_path: Path) -> None:
+    text = "x = " + "[" * 3000 + "]" * 3000 + "\n"
+    pyproject = make_file(tmp_path / "pyproject.toml", text)
+    with pytest.raises(ConfigError, match="cannot update: "):
+        extend_list(pyproject, "stubs", ["x"])
+    assert pyproject.read_text() == text
+
+
+def test_an_edit_that_would_read_back_otherwise_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import tomlkit
+
+    pyproject = make_file(tmp_path / "pyproject.toml", COMMENTED)
+    monkeypatch.setattr(tomlkit, "dumps", lambda document: COMMENTED.replace("[project]", "[tool.testfloor.env]"))
+    with pytest.raises(ConfigError, match="cannot update this layout: the edit would not read back"):
+        extend_list(pyproject, "stubs", ["torch"])
+    assert pyproject.read_text() == COMMENTED
+
+
+def test_an_edit_that_changes_a_line_outside_the_table_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tomlkit
+
+    pyproject = make_file(tmp_path / "pyproject.toml", COMMENTED)
+    real = tomlkit.dumps
+    monkeypatch.setattr(tomlkit, "dumps", lambda document: real(document).replace("keep this", "dropped"))
+    with pytest.raises(ConfigError, match="the edit would not read back"):
+        extend_list(pyproject, "stubs", ["torch"])
+    assert pyproject.read_text() == COMMENTED

@@ -6,7 +6,7 @@ import json
 import math
 from dataclasses import dataclass, field
 from fractions import Fraction
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from testfloor import atomic
@@ -141,34 +141,79 @@ def from_coverage_json(path: Path) -> Baseline:
     files = document.get("files")
     if not isinstance(files, dict):
         raise DataError(f"{path}: not a coverage.py JSON report (no 'files' table)")
-    counts = {}
+    counts: dict[str, Counts] = {}
     for name, entry in files.items():
         summary = entry.get("summary") if isinstance(entry, dict) else None
         if not isinstance(summary, dict):
             raise DataError(f"{path}: {name}: no summary")
-        counts[Path(name).as_posix()] = Counts(
-            statements=_count(path, name, summary, "num_statements"),
-            covered_lines=_count(path, name, summary, "covered_lines"),
-            branches=_count(path, name, summary, "num_branches", default=0),
-            covered_branches=_count(path, name, summary, "covered_branches", default=0),
-        )
+        _add(path, counts, name, _counts(path, name, summary, _COVERAGE_KEYS))
     return Baseline(counts)
 
 
 def read_baseline(path: Path) -> Baseline:
     """Read a baseline file written by `write_baseline`."""
     document = _load_json(path)
-    if document.get("format") != FORMAT:
-        raise DataError(f"{path}: unknown baseline format {document.get('format')!r} (this testfloor reads {FORMAT})")
+    version = document.get("format")
+    if type(version) is not int or version != FORMAT:  # not `true`, which Python takes for 1
+        raise DataError(f"{path}: unknown baseline format {version!r} (this testfloor reads {FORMAT})")
     files = document.get("files")
     if not isinstance(files, dict):
         raise DataError(f"{path}: 'files' must be a table")
-    counts = {}
+    counts: dict[str, Counts] = {}
     for name, entry in files.items():
         if not isinstance(entry, dict):
             raise DataError(f"{path}: {name}: expected a table of counts")
-        counts[name] = Counts(**{key: _count(path, name, entry, key) for key in Counts().to_json()})
+        _add(path, counts, name, _counts(path, name, entry, _BASELINE_KEYS))
     return Baseline(counts)
+
+
+# Where each count is, in a baseline and in a coverage.py JSON report, and its default when absent.
+_BASELINE_KEYS = {
+    "branches": ("branches", None),
+    "covered_branches": ("covered_branches", None),
+    "covered_lines": ("covered_lines", None),
+    "statements": ("statements", None),
+}
+_COVERAGE_KEYS = {
+    "statements": ("num_statements", None),
+    "covered_lines": ("covered_lines", None),
+    "branches": ("num_branches", 0),
+    "covered_branches": ("covered_branches", 0),
+}
+
+
+def _counts(path: Path, name: str, table: Mapping[str, object], keys: Mapping[str, tuple[str, int | None]]) -> Counts:
+    counts = Counts(**{field: _count(path, name, table, key, default) for field, (key, default) in keys.items()})
+    if counts.covered_lines > counts.statements or counts.covered_branches > counts.branches:
+        raise DataError(
+            f"{path}: {name}: more covered than there is "
+            f"(lines {counts.covered_lines}/{counts.statements}, branches {counts.covered_branches}/{counts.branches})"
+        )
+    return counts
+
+
+def _add(path: Path, counts: dict[str, Counts], name: str, entry: Counts) -> None:
+    """Add `entry` under `name` made relative and POSIX; a name outside the project, or met twice, is refused."""
+    normal = normal_name(name)
+    if normal is None:
+        raise DataError(f"{path}: {name!r}: expected a relative path inside the project")
+    if normal in counts:
+        raise DataError(f"{path}: {name!r}: the same file as another entry ({normal})")
+    counts[normal] = entry
+
+
+def normal_name(name: str) -> str | None:
+    """Return `name` as a relative POSIX path without ``.`` parts; `None` if it is absolute, empty or leaves the tree.
+
+    >>> normal_name("src/./pkg//a.py")
+    'src/pkg/a.py'
+    """
+    if not name or "\0" in name or Path(name).anchor or PurePosixPath(name).is_absolute():
+        return None
+    parts = [part for part in Path(name).as_posix().split("/") if part not in ("", ".")]
+    if not parts or ".." in parts:
+        return None
+    return "/".join(parts)
 
 
 def write_baseline(path: Path, baseline: Baseline) -> None:
@@ -181,15 +226,30 @@ def _load_json(path: Path) -> dict[str, Any]:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise DataError(f"{path}: not found") from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise DataError(f"{path}: cannot read: {err}") from None
+    except (OSError, ValueError) as err:  # ValueError: not UTF-8, or a name the system refuses (a NUL, a surrogate)
+        raise DataError(f"{path}: cannot read: {_reason(err)}") from None
     try:
-        document = json.loads(text)
-    except json.JSONDecodeError as err:
+        document = json.loads(text, object_pairs_hook=_unique)
+    except ValueError as err:  # also an integer too long to convert, and a key met twice
         raise DataError(f"{path}: invalid JSON: {err}") from None
+    except RecursionError:
+        raise DataError(f"{path}: invalid JSON: nested too deeply") from None
     if not isinstance(document, dict):
         raise DataError(f"{path}: expected a JSON object")
     return document
+
+
+def _unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    table = dict(pairs)
+    if len(table) < len(pairs):
+        seen: set[str] = set()
+        twice = next(key for key, _value in pairs if key in seen or seen.add(key))  # type: ignore[func-returns-value]
+        raise ValueError(f"the key {twice!r} appears twice in one object")
+    return table
+
+
+def _reason(err: BaseException) -> str:
+    return err.strerror if isinstance(err, OSError) and err.strerror else str(err)
 
 
 def _count(path: Path, name: str, table: Mapping[str, object], key: str, default: int | None = None) -> int:

@@ -17,6 +17,7 @@ from testfloor.config import (
     Overrides,
     load_config,
     number_from_text,
+    parse_baseline,
     parse_new_file_minimum,
     parse_python,
     parse_stubs,
@@ -31,6 +32,7 @@ from testfloor.errors import (
     EnvironmentBuildError,
     InitError,
     NoSettingsError,
+    OutputError,
     RegressionError,
     TestfloorError,
 )
@@ -58,6 +60,7 @@ class ExitCode(enum.IntEnum):
     INIT = 11  # init: a file of the project would be overwritten (see --force), or cannot be read
     TIGHTER = 12  # opt-in (--fail-if-tighter): coverage rose, so the committed baseline can be tightened
     ENVIRONMENT = 13  # doctor --fix, init: the test environment cannot be built (no allowed Python, an install fails)
+    OUTPUT = 14  # a file testfloor writes cannot be written (a directory, no permission)
 
 
 _EXIT_FOR_ERROR: dict[type[TestfloorError], ExitCode] = {
@@ -69,6 +72,7 @@ _EXIT_FOR_ERROR: dict[type[TestfloorError], ExitCode] = {
     InitError: ExitCode.INIT,
     EnvironmentBuildError: ExitCode.ENVIRONMENT,
     NoSettingsError: ExitCode.NO_SETTINGS,
+    OutputError: ExitCode.OUTPUT,
 }
 
 EPILOG = "exit codes:\n" + "\n".join(f"  {code.value}  {code.name.lower()}" for code in ExitCode)
@@ -90,7 +94,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return run(args)
     except TestfloorError as err:
-        print(f"testfloor: {err}", file=sys.stderr)
+        # A name with a lone surrogate is shown escaped, whatever stderr's error handler.
+        print(f"testfloor: {err}".encode("utf-8", "backslashreplace").decode("utf-8"), file=sys.stderr)
         return exit_code_for(err)
 
 
@@ -247,7 +252,7 @@ def _add_path(parser: argparse.ArgumentParser) -> None:
 
 def _add_project_options(parser: argparse.ArgumentParser) -> None:
     _add_path(parser)
-    parser.add_argument("--baseline", help="baseline file, relative to the project")
+    parser.add_argument("--baseline", type=_arg(parse_baseline), help="baseline file, relative to the project")
     parser.add_argument("--python", type=_arg(parse_python, split=True), help="Python versions, comma-separated")
     parser.add_argument("--stubs", type=_arg(parse_stubs, split=True), help="modules to stub, comma-separated")
     parser.add_argument("--stub-mode", choices=STUB_MODES, help="stub only missing modules, or always")
@@ -308,6 +313,8 @@ def _count(text: str) -> int:
 
 
 def _config_from(args: argparse.Namespace) -> Config:
+    if not os.path.isdir(args.path):  # never raises: a name the system refuses is no directory either
+        raise ConfigError(f"{args.path}: no such project directory")
     overrides = Overrides(
         baseline=args.baseline,
         python=args.python,
@@ -380,10 +387,20 @@ def run_report(
         _total, table = report.write_reports(data_file, outputs, fail_under, jobs, cache)
     finally:
         if markdown is not None and markdown.is_file() and os.environ.get("GITHUB_STEP_SUMMARY"):
-            with open(os.environ["GITHUB_STEP_SUMMARY"], "a", encoding="utf-8") as summary:
-                summary.write(markdown.read_text(encoding="utf-8"))
+            _append_step_summary(markdown.read_text(encoding="utf-8"))
     print(table, end="")
     return ExitCode.OK
+
+
+def _append_step_summary(text: str) -> None:
+    """Append `text` to the file ``$GITHUB_STEP_SUMMARY`` names; one that cannot be written is an `OutputError`."""
+    name = os.environ["GITHUB_STEP_SUMMARY"]
+    try:
+        with open(name, "a", encoding="utf-8") as summary:
+            summary.write(text)
+    except (OSError, ValueError) as err:
+        reason = err.strerror if isinstance(err, OSError) and err.strerror else str(err)
+        raise OutputError(f"{name} ($GITHUB_STEP_SUMMARY): cannot write: {reason}") from None
 
 
 def _policy(config: Config) -> Policy:
@@ -419,8 +436,7 @@ def baseline_check(
     if markdown is not None:
         atomic.write_text(markdown, summary)
     if os.environ.get("GITHUB_STEP_SUMMARY"):
-        with open(os.environ["GITHUB_STEP_SUMMARY"], "a", encoding="utf-8") as step_summary:
-            step_summary.write(summary)
+        _append_step_summary(summary)
     if json_out is not None:
         document = json.dumps(comparison.to_json(), indent=2, sort_keys=True) + "\n"
         if str(json_out) == "-":

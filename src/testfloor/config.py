@@ -170,12 +170,14 @@ def read_tool_table(path: Path) -> dict[str, Any] | None:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return None
-    except (OSError, UnicodeDecodeError) as err:
-        raise ConfigError(f"{path}: cannot read: {err}") from err
+    except (OSError, ValueError) as err:  # ValueError: a path the system cannot name, a file that is not UTF-8
+        raise ConfigError(f"{path}: cannot read: {err}") from None
     try:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"{path}: invalid TOML: {err}") from err
+    except RecursionError:
+        raise ConfigError(f"{path}: invalid TOML: nested too deeply") from None
     tool = document.get("tool", {})
     if not isinstance(tool, dict):
         raise ConfigError(f"{path}: [tool]: expected a table, got {toml_type(tool)}")
@@ -238,6 +240,8 @@ def _scalar_text(item: object) -> str:
     if isinstance(item, bool):
         return "true" if item else "false"
     if isinstance(item, (str, int, float)):
+        if "\0" in str(item):
+            raise ValueError("an environment value cannot hold a NUL character")
         return str(item)
     raise ValueError(f"expected a string, number or boolean, got {toml_type(item)}")
 
@@ -307,6 +311,8 @@ def parse_baseline(value: object) -> str:
     if not isinstance(value, str) or not value.strip():
         shown = "an empty string" if isinstance(value, str) else toml_type(value)
         raise ValueError(f"expected a file path, got {shown}")
+    if "\0" in value:
+        raise ValueError("a path cannot hold a NUL character")
     return value
 
 

@@ -21,6 +21,10 @@ class DataError(TestfloorError):
     """A data file testfloor reads (coverage data, a baseline) is missing or unreadable."""
 
 
+class OutputError(TestfloorError):
+    """A file testfloor writes cannot be written: its path is a directory, or not writable."""
+
+
 class RegressionError(TestfloorError):
     """Coverage dropped below the committed baseline."""
 

@@ -16,6 +16,11 @@ place; an entry that cannot be read is a miss, never an error, and a
 cache that cannot be written is only slower. `prune` leaves the entries one
 report used: the cache holds the last report's tree, not every tree ever seen.
 
+The cache deletes only what it recognises as its own: directories named by a
+settings hash holding nothing but entries (``*.parse``) and their temporary
+files (``*.tmp``). `claim` refuses a cache directory that holds anything
+else, so ``--cache .`` on a project is an error, never a deletion.
+
 `PythonParser` and `PythonFileReporter._parser` are coverage.py internals:
 `analysis.supported` checks the version before any of this runs.
 """
@@ -28,13 +33,15 @@ import hashlib
 import json
 import marshal
 import os
-import shutil
+import re
 import sys
 from typing import TYPE_CHECKING, Any
 
 import coverage
 from coverage.parser import PythonParser
 from coverage.plugin import CodeRegion
+
+from testfloor.errors import DataError
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -45,6 +52,8 @@ _LEFT_OUT = ("text", "_ast_root", "_first_line_cache")
 _FACTORIES: dict[Any, str] = {list: "list", int: "int", set: "set"}
 _MADE_BY = {name: factory for factory, name in _FACTORIES.items()}
 _ENTRY_SUFFIX = ".parse"
+_SETTINGS_NAME = re.compile(r"[0-9a-f]{24}")
+_ENTRY_NAME = re.compile(r"[^/\\]+\.(parse|tmp)")
 
 
 class ParseCache:
@@ -104,15 +113,42 @@ class ParseCache:
             return False
         return True
 
+    def claim(self) -> None:
+        """Refuse a cache directory holding anything the cache did not make; raise `DataError` naming it."""
+        try:
+            if not self.root.is_dir():  # nothing to delete; a file there only means nothing is kept
+                return
+            strangers = [path for path in self.root.iterdir() if not _is_settings_directory(path)]
+        except (OSError, ValueError) as err:
+            raise DataError(f"{self.root}: cannot use as a parse cache: {err}") from None
+        if strangers:
+            raise DataError(
+                f"{self.root}: not a parse cache (it holds {strangers[0].name}); name an empty or new directory"
+            )
+
     def prune(self, used: Iterable[str]) -> None:
-        """Remove the entries not in `used`, and the directories of other settings."""
+        """Remove the entries not in `used`, and the directories of other settings, all recognised as the cache's."""
         keep = {key + _ENTRY_SUFFIX for key in used}
         try:
             for other in self.root.iterdir():
-                if other != self.directory and other.is_dir():
-                    shutil.rmtree(other, ignore_errors=True)
+                if other != self.directory and _is_settings_directory(other):
+                    for stale in other.iterdir():
+                        stale.unlink()
+                    other.rmdir()
             for entry in os.scandir(self.directory):
-                if entry.name not in keep:
+                if entry.name not in keep and _is_entry(entry.path):
                     os.unlink(entry.path)
         except OSError:
             pass
+
+
+def _is_entry(path: str | os.PathLike[str]) -> bool:
+    name = os.path.basename(path)
+    return _ENTRY_NAME.fullmatch(name) is not None and os.path.isfile(path) and not os.path.islink(path)
+
+
+def _is_settings_directory(path: Path) -> bool:
+    """Tell whether `path` is a directory the cache made: a settings hash holding entries and nothing else."""
+    if _SETTINGS_NAME.fullmatch(path.name) is None or path.is_symlink() or not path.is_dir():
+        return False
+    return all(_is_entry(entry) for entry in path.iterdir())

@@ -6,6 +6,7 @@ import contextlib
 import functools
 import glob
 import io
+import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -15,11 +16,17 @@ from coverage.exceptions import CoverageException
 from coverage.results import should_fail_under
 
 from testfloor import analysis, atomic
-from testfloor.errors import DataError, RegressionError
+from testfloor.errors import DataError, OutputError, RegressionError
 from testfloor.parsecache import ParseCache
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
+
+# What reading coverage data or sources can raise besides coverage.py's own errors: damaged metadata (ValueError),
+# a broken database (sqlite3), a file that is not text or cannot be opened.
+# A source whose encoding cookie names no codec raises SyntaxError while it is read.
+_READ_ERRORS = (CoverageException, sqlite3.Error, OSError, ValueError, RecursionError, SyntaxError)
+_SQLITE_HEADER = b"SQLite format 3\0"
 
 
 @dataclass(frozen=True)
@@ -35,14 +42,19 @@ def find_shards(patterns: Sequence[Path], expect: int | None = None) -> list[Pat
     """Expand `patterns` (paths, or globs like ``.coverage.*``) into shard files, checking that all are there.
 
     A plain path that is not a file, or a glob that matches nothing, is named
-    as missing. With `expect`, finding any other number of shards is an error
-    that lists what was found: CI lost a shard, or uploaded one twice.
+    as missing. A glob never matches a temporary file a killed write left
+    behind. With `expect`, finding any other number of shards is an error that
+    lists what was found: CI lost a shard, or uploaded one twice.
     """
     shards: list[Path] = []
     missing: list[str] = []
     for pattern in patterns:
         if glob.has_magic(str(pattern)):
-            found = sorted(Path(name) for name in glob.glob(str(pattern)) if Path(name).is_file())
+            found = sorted(
+                Path(name)
+                for name in glob.glob(str(pattern))
+                if Path(name).is_file() and not atomic.is_temporary(Path(name))
+            )
             shards += [shard for shard in found if shard not in shards]
             if not found:
                 missing.append(f"{pattern} (no match)")
@@ -62,17 +74,24 @@ def combine(shards: Sequence[Path], data_file: Path, expect: int | None = None) 
     """Combine the `shards` (paths or globs) into `data_file`, keeping them.
 
     Every shard must exist and be readable, there must be `expect` of them
-    when it is given, and the result must not be empty: coverage.py itself only
-    warns about an unreadable file and skips it, and combines what it finds.
+    when it is given, all must measure lines or all branches, and the result
+    must not be empty: coverage.py itself only warns about an unreadable file
+    and skips it, and combines what it finds. Nothing is written before every
+    shard is checked, and checking writes nothing.
     """
     shards = find_shards(shards, expect)
-    for shard in shards:
-        _check_readable(shard)
+    kinds = {shard: _check_readable(shard) for shard in shards}
+    if len(set(kinds.values())) > 1:
+        lines = next(shard for shard, arcs in kinds.items() if not arcs)
+        branches = next(shard for shard, arcs in kinds.items() if arcs)
+        raise DataError(f"{lines}: measured lines only, but {branches} measured branches: cannot combine them")
+    if data_file.is_dir():
+        raise OutputError(f"{data_file}: cannot write: Is a directory")
     with _opened(data_file) as cov:
         try:
             cov.combine([str(shard) for shard in shards], strict=True, keep=True)
             cov.save()
-        except CoverageException as err:
+        except _READ_ERRORS as err:
             raise DataError(f"{data_file}: cannot combine: {err}") from None
         if not cov.get_data().measured_files():
             raise DataError(f"{data_file}: the combined data measured no files (was it combined twice?)")
@@ -88,17 +107,31 @@ def _opened(data_file: Path) -> Iterator[coverage.Coverage]:
         cov.get_data().close(force=True)
 
 
-def _check_readable(path: Path) -> None:
+def _check_readable(path: Path) -> bool:
+    """Check that `path` is coverage data that measured something; return whether it measured branches.
+
+    coverage.py makes a database of a file that is not one (an empty file
+    becomes 53 KB): a file without SQLite's header is refused unopened.
+    """
+    try:
+        with open(path, "rb") as shard:
+            header = shard.read(len(_SQLITE_HEADER))
+    except OSError as err:
+        raise DataError(f"{path}: unreadable coverage data: {err.strerror}") from None
+    if header != _SQLITE_HEADER:
+        raise DataError(f"{path}: unreadable coverage data: not an SQLite database")
     data = coverage.CoverageData(basename=str(path))
     try:
         data.read()
         measured = data.measured_files()
-    except CoverageException as err:
+        arcs = data.has_arcs()
+    except _READ_ERRORS as err:
         raise DataError(f"{path}: unreadable coverage data: {err}") from None
     finally:
         data.close(force=True)
     if not measured:
         raise DataError(f"{path}: coverage data measured no files")
+    return arcs
 
 
 def write_reports(
@@ -120,17 +153,22 @@ def write_reports(
     """
     if not data_file.is_file():
         raise DataError(f"{data_file}: not found")
+    for output in (outputs.xml, outputs.json, outputs.markdown):
+        if output is not None and output.is_dir():
+            raise OutputError(f"{output}: cannot write: Is a directory")
     with _opened(data_file) as cov:
         try:
             cov.load()
-        except CoverageException as err:
+            cov.get_data().has_arcs()
+        except _READ_ERRORS as err:
             raise DataError(f"{data_file}: cannot report: {err}") from None
         jobs = analysis.default_jobs() if jobs is None else jobs
         kept = None
         if cache is not None:
             # What a parse depends on besides the file: whether arcs are wanted, and the exclusion patterns.
             kept = ParseCache(cache, [cov.get_data().has_arcs(), cov.config.exclude_list])
-        with analysis.shared(cov, jobs, kept) as sharing:
+            kept.claim()
+        with analysis.shared(cov, jobs, kept) as sharing:  # analyses are made as the reports ask, inside `_write`
             return _write(cov, data_file, outputs, fail_under, jobs if sharing else 1)
 
 
@@ -147,7 +185,7 @@ def _write(
         analysis.run_concurrently(cov, [writer for writer in writers if writer is not None], jobs)
         table = io.StringIO()
         total = cov.report(file=table)
-    except CoverageException as err:
+    except _READ_ERRORS as err:
         raise DataError(f"{data_file}: cannot report: {err}") from None
     precision = cov.config.precision
     if fail_under is not None and should_fail_under(total, fail_under, precision):

@@ -154,7 +154,6 @@ def discover(
     while changed:
         rounds += 1
         values = _proposed(known, chosen)
-        _create_placeholders(root, known, chosen)
         found = run_probe(python, root, modules, {**base, **values})
         known = {
             (entry["name"], item["name"]): {**item, "settings": entry["name"]}
@@ -180,21 +179,6 @@ def _proposed(known: Mapping[tuple[str, str], dict[str, Any]], chosen: Mapping[t
     for key, index in chosen.items():
         values.update(known[key]["candidates"][index])
     return values
-
-
-def _create_placeholders(
-    root: Path, known: Mapping[tuple[str, str], dict[str, Any]], chosen: Mapping[tuple[str, str], int]
-) -> None:
-    """Create the file or directory a chosen ``FilePath``/``DirectoryPath`` value names (under ``.testfloor/``)."""
-    for key, index in chosen.items():
-        kind = known[key]["create"]
-        for value in known[key]["candidates"][index].values() if kind else ():
-            path = root / value
-            if kind == "dir":
-                path.mkdir(parents=True, exist_ok=True)
-            else:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                path.touch()
 
 
 def _advance(

@@ -23,7 +23,9 @@ import typing
 from pathlib import Path
 from typing import Any
 
-PLACEHOLDER_DIR = ".testfloor/env"
+# Paths that exist in every project where its tests run (the working directory is the project's root), so a
+# FilePath or DirectoryPath validates without discovery creating anything; a NewPath gets a name nothing has.
+_EXISTING_PATHS = {"file": ("pyproject.toml", "setup.py", "setup.cfg"), "dir": (".",)}
 
 # Values for types known by their class name, in pydantic v1 and v2 alike.
 _BY_NAME: dict[str, tuple[str, ...]] = {
@@ -140,8 +142,12 @@ def synthesize(name: str, annotation: Any, constraints: dict[str, Any]) -> list[
     annotation = _unwrap(annotation, constraints)
     origin = typing.get_origin(annotation)
     path_type = constraints.get("path_type")
-    if path_type is not None or (isinstance(annotation, type) and annotation.__name__ in ("FilePath", "DirectoryPath")):
-        return [f"{PLACEHOLDER_DIR}/{name.lower()}"]
+    if path_type is None and isinstance(annotation, type):
+        path_type = {"FilePath": "file", "DirectoryPath": "dir", "NewPath": "new"}.get(annotation.__name__)
+    if path_type == "new":
+        return [f"testfloor-new-{name.lower()}"]
+    if path_type is not None:  # any other kind (a socket) has no value that is always there: left unresolved
+        return list(_EXISTING_PATHS.get(path_type, ()))
     if origin is typing.Literal:
         return [str(getattr(choice, "value", choice)) for choice in typing.get_args(annotation)]
     if origin in (list, set, frozenset, tuple, typing.Sequence) or annotation in (list, set, tuple):
@@ -330,16 +336,12 @@ def _fields_v1(cls: Any) -> list[dict[str, Any]]:
 
 def _field(name: str, annotation: Any, constraints: dict[str, Any], env: list[str], candidates: list[Any]) -> Any:
     shown = {key: value for key, value in constraints.items() if key != "path_type"}
-    path_type = constraints.get("path_type") or {"FilePath": "file", "DirectoryPath": "dir"}.get(
-        getattr(annotation, "__name__", "")
-    )
     return {
         "name": name,
         "type": _type_name(annotation),
         "constraint": ", ".join(f"{key}={value!r}" for key, value in sorted(shown.items())),
         "env": env,
         "candidates": candidates,
-        "create": path_type,
     }
 
 
