@@ -236,3 +236,15 @@ def test_an_edit_that_changes_a_line_outside_the_table_is_refused(
     with pytest.raises(ConfigError, match="the edit would not read back"):
         extend_list(pyproject, "stubs", ["torch"])
     assert pyproject.read_text() == COMMENTED
+
+
+def test_an_edit_the_layout_would_lose_silently_is_refused(tmp_path: Path) -> None:
+    from testfloor.errors import ConfigError
+    from testfloor.toolconfig import add_quarantine
+
+    text = "[[tool.testfloor.quarantine]]\n[project]\n[[tool.testfloor.quarantine]]\n"
+    pyproject = tmp_path / "pyproject.toml"
+    pyproject.write_text(text)
+    with pytest.raises(ConfigError, match="cannot update"):
+        add_quarantine(pyproject, {"tests/t9.py": "bug"})
+    assert pyproject.read_text() == text

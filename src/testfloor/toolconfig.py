@@ -40,10 +40,12 @@ def editing(pyproject: Path, *keys: str) -> Iterator[Any]:
         # newline="": CRLF line ends are kept as they are, not read as LF and written back changed.
         text = pyproject.read_bytes().decode("utf-8") if pyproject.exists() else ""
         document = tomlkit.parse(text)
+        original = _ours_of(document.unwrap())
     except (OSError, ValueError, TOMLKitError, RecursionError) as err:
         raise ConfigError(f"{pyproject}: cannot update: {err}") from None
     table: Any = document
     path = ("tool", "testfloor", *keys)
+    ours: Any = None
     try:
         for key in path:
             if key not in table:
@@ -52,12 +54,17 @@ def editing(pyproject: Path, *keys: str) -> Iterator[Any]:
             table = table[key]
             if not isinstance(table, dict):
                 raise ConfigError(f"{pyproject}: [{where}]: {key} is not a table")
+            ours = table if key == "testfloor" else ours
         yield table
         new_text = _with_line_ends(tomlkit.dumps(document), text)
     except (TOMLKitError, ValueError, TypeError) as err:  # tomlkit refuses an edit of this layout
         raise ConfigError(f"{pyproject}: cannot update {_layout(text)}: {err}") from None
-    if new_text != text:
-        new_text = _prove(pyproject, text, new_text, document.unwrap())
+    # The settings as the block made them, read through the table it was given: an edit tomlkit keeps there but
+    # does not write (an array of tables split by another table) must not pass for done.
+    intended = document.unwrap()
+    intended.setdefault("tool", {})["testfloor"] = ours.unwrap()
+    if new_text != text or _ours_of(intended) != original:
+        new_text = _prove(pyproject, text, new_text, intended)
         atomic.write_text(pyproject, new_text)
 
 
