@@ -27,6 +27,8 @@ from testfloor.testenv import testfloor_requirement as testfloor_requirement
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
+    from tomlkit import TOMLDocument
+
     from testfloor.config import Config
     from testfloor.dependencies import Metadata
     from testfloor.doctor import Report
@@ -87,9 +89,11 @@ def plan(root: Path, *, requirement: str = "testfloor", force: bool = False) -> 
         raise InitError(f"{root}: not a directory")
     from testfloor.project import describe
 
+    before = _read(root / "pyproject.toml")
+    document = _parse(root / "pyproject.toml", before)  # first: tomlkit is the stricter reader of the two
     try:
         project = describe(root, backend=True)
-        pyproject = _pyproject(root, project)
+        pyproject = _pyproject(root, project, before, document)
     except ConfigError as err:  # a file of the project init cannot read, named
         raise InitError(str(err)) from None
     changes = [
@@ -125,15 +129,19 @@ def _read(path: Path) -> str | None:
         raise InitError(f"{path}: cannot read: {err}") from None
 
 
-def _pyproject(root: Path, project: Project) -> Change:
+def _parse(path: Path, text: str | None) -> TOMLDocument:
+    import tomlkit
+
+    try:
+        return tomlkit.parse(text or "")
+    except Exception as err:  # tomlkit raises several classes of its own for bad TOML
+        raise InitError(f"{path}: invalid TOML: {' '.join(str(err).split())}") from None
+
+
+def _pyproject(root: Path, project: Project, before: str | None, document: TOMLDocument) -> Change:
     import tomlkit
 
     path = root / "pyproject.toml"
-    before = _read(path)
-    try:
-        document = tomlkit.parse(before or "")
-    except Exception as err:  # tomlkit raises several classes of its own for bad TOML
-        raise InitError(f"{path}: invalid TOML: {err}") from None
     tool = document.setdefault("tool", tomlkit.table(is_super_table=True))
     if "testfloor" not in tool:
         from testfloor.dependencies import light_and_heavy
