@@ -226,7 +226,8 @@ def install(environment: Environment, arguments: Sequence[str], *, cwd: Path, uv
     else:
         command = [str(environment.python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
         command += arguments
-    _run(command, cwd, "install " + " ".join(arguments))
+    shown = " ".join(argument.replace(f"{cwd}{os.sep}", "") for argument in arguments)  # paths as the project's
+    _run(command, cwd, f"install {shown}")
 
 
 def would_install(environment: Environment, arguments: Sequence[str], *, cwd: Path) -> list[str] | None:
