@@ -90,7 +90,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return run(args)
     except TestfloorError as err:
-        print(f"testfloor: {err}", file=sys.stderr)
+        from testfloor.env import scrub
+
+        print(f"testfloor: {scrub(str(err))}", file=sys.stderr)
         return exit_code_for(err)
 
 
