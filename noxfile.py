@@ -86,6 +86,30 @@ def compat(session: nox.Session, pytest: str, pytest_asyncio: str) -> None:
     session.run("pytest", "-p", "testfloor", *PLUGIN_TESTS, *session.posargs)
 
 
+# The report tests, and the coverage.py releases they run on besides the locked one: the report patches coverage.py's
+# private reporting hooks for speed where `testfloor.analysis.supported` knows them, and falls back to its reporters.
+REPORT_TESTS = ["tests/test_analysis.py", "tests/test_report.py", "tests/test_parsecache.py"]
+COVERAGES = [
+    nox.param("coverage==7.10.*", id="oldest"),  # the oldest testfloor supports (coverage>=7.10): the plain path only
+    nox.param("coverage==7.15.*", id="oldest-fast"),  # the oldest whose hooks the fast path knows (analysis.SUPPORTED)
+    nox.param("coverage", id="newest"),  # the newest released: one the fast path does not know takes the plain path
+]
+
+
+@nox.session(python=MAIN_PYTHON, tags=["tests"])
+@nox.parametrize("coverage", COVERAGES)
+def coverage_compat(session: nox.Session, coverage: str) -> None:
+    """Run the report tests on older coverage.py releases than requirements-test.txt pins, and on the newest."""
+    pins = Path(session.create_tmp()) / "requirements.txt"
+    # create_tmp points TMPDIR inside this repository, where the tests' projects would find its settings.
+    session.env.pop("TMPDIR")
+    lines = Path(floor.REQUIREMENTS).read_text(encoding="utf-8").splitlines()
+    pins.write_text("\n".join(line for line in lines if not line.startswith("coverage==")))
+    session.install("--upgrade", "-r", str(pins), coverage, ".")
+    session.run("python", "-c", "import coverage; print('coverage.py', coverage.__version__)")
+    session.run("pytest", "-p", "testfloor", *REPORT_TESTS, *session.posargs)
+
+
 @nox.session(python=MAIN_PYTHON, default=False, tags=["demo"])
 def demo(session: nox.Session) -> None:
     """Replay the seed plan on the bundled example: broken, testfloor init, then collect, coverage and baseline."""

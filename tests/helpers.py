@@ -8,8 +8,24 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 # A small project measured by the report tests, and coverage.py's own reports of it ("expected").
 GOLDEN = Path(__file__).parent / "data" / "golden"
+
+
+def _fast_path() -> bool:
+    import coverage
+
+    from testfloor.analysis import supported
+
+    return supported(coverage.Coverage(config_file=False))
+
+
+# Whether this coverage.py has the private hooks `testfloor.analysis.shared` knows; without them, the reports are
+# written the plain way (the nox session `coverage_compat` runs the report tests on such a coverage.py).
+FAST_PATH = _fast_path()
+needs_fast_path = pytest.mark.skipif(not FAST_PATH, reason="this coverage.py reports the plain way: no fast path")
 
 
 def make_file(path: Path, text: str = "") -> Path:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import collections
+import contextlib
 import importlib
 import io
 import json
@@ -9,7 +10,9 @@ import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import coverage
 import coverage.jsonreport
@@ -18,7 +21,7 @@ import coverage.xmlreport
 import pytest
 from coverage.exceptions import CoverageException, CoverageWarning
 
-from helpers import GOLDEN, clean_environ
+from helpers import FAST_PATH, GOLDEN, clean_environ, needs_fast_path
 from testfloor import analysis
 from testfloor.errors import DataError
 from testfloor.report import Outputs, write_reports
@@ -67,14 +70,18 @@ def test_every_report_equals_what_coverage_itself_writes(
 
 def test_the_reports_match_the_committed_golden_files(golden_project: tuple[str, Path]) -> None:
     mode, root = golden_project
-    table = write_all(root, 1)
     expected = GOLDEN / "expected"
+    if normalized_json((root / "own.json").read_text()) != json.loads((expected / f"{mode}.json").read_text()):
+        # Not testfloor's doing: `test_every_report_equals_what_coverage_itself_writes` holds on every release.
+        pytest.skip(f"the golden files are another coverage.py's reports than {coverage.__version__}'s")
+    table = write_all(root, 1)
     assert normalized_xml((root / "ours.xml").read_text()) == (expected / f"{mode}.xml").read_text()
     assert normalized_json((root / "ours.json").read_text()) == json.loads((expected / f"{mode}.json").read_text())
     assert (root / "ours.md").read_text() == (expected / f"{mode}.md").read_text()
     assert table == (expected / f"{mode}.txt").read_text()
 
 
+@needs_fast_path
 def test_each_file_is_analysed_once_for_all_the_reports(
     golden_project: tuple[str, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -103,6 +110,7 @@ def test_an_unknown_coverage_version_takes_the_plain_path_with_the_same_reports(
     assert_same_as_coverage(root, write_all(root, 2))
 
 
+@needs_fast_path
 def test_missing_hooks_are_not_supported(golden_project: tuple[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
     _mode, root = golden_project
     with coverage_object(root) as cov:
@@ -120,6 +128,7 @@ def test_missing_hooks_are_not_supported(golden_project: tuple[str, Path], monke
         assert not analysis.supported(cov)
 
 
+@needs_fast_path
 def test_the_hooks_go_when_the_block_ends_and_other_callers_take_the_plain_path(
     golden_project: tuple[str, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -146,6 +155,7 @@ def test_the_hooks_go_when_the_block_ends_and_other_callers_take_the_plain_path(
     assert "unused.py" not in one.getvalue()
 
 
+@needs_fast_path
 @needs_fork
 def test_workers_are_used_only_for_enough_files_and_when_forking_is_safe(
     golden_project: tuple[str, Path], monkeypatch: pytest.MonkeyPatch
@@ -163,6 +173,7 @@ def test_workers_are_used_only_for_enough_files_and_when_forking_is_safe(
         assert sorted(analysis.analyze_in_workers(cov, data_file, names, jobs=2)) == names
 
 
+@needs_fast_path
 def test_a_worker_leaves_out_a_file_it_cannot_analyse(golden_project: tuple[str, Path]) -> None:
     _mode, root = golden_project
     (root / "unused.py").write_text("def broken(:\n")
@@ -386,6 +397,7 @@ def test_a_reporter_module_that_changed_is_not_supported(
         assert not analysis.supported(cov)
 
 
+@needs_fast_path
 @needs_fork
 def test_a_failing_worker_leaves_its_files_to_the_reporters(
     golden_project: tuple[str, Path], monkeypatch: pytest.MonkeyPatch
@@ -412,3 +424,36 @@ def test_forking_needs_one_thread(monkeypatch: pytest.MonkeyPatch) -> None:
     assert not analysis.can_fork()
     monkeypatch.setattr(analysis, "_thread_count", lambda: 1)
     assert analysis.can_fork() == hasattr(os, "fork")
+
+
+@pytest.mark.parametrize("pretty", [False, True])
+def test_the_fallback_writes_byte_for_byte_the_reports_of_the_fast_path(
+    golden_project: tuple[str, Path], monkeypatch: pytest.MonkeyPatch, pretty: bool
+) -> None:
+    # What a coverage.py whose private hooks changed gets: coverage.py's own reporters, slower, the same bytes.
+    _mode, root = golden_project
+    if pretty:
+        with open(root / ".coveragerc", "a") as config:
+            config.write("[json]\npretty_print = True\n")
+    taken: list[bool] = []
+    original = analysis.shared
+
+    @contextlib.contextmanager
+    def spied(*args: Any, **kwargs: Any) -> Iterator[bool]:
+        with original(*args, **kwargs) as sharing:
+            taken.append(sharing)
+            yield sharing
+
+    monkeypatch.setattr(analysis, "shared", spied)
+    reports = {}
+    for fast in (True, False):
+        if not fast:
+            monkeypatch.setattr(analysis, "supported", lambda cov: False)
+        table = write_all(root, 1)
+        reports[fast] = [table] + [
+            re.sub(r'(timestamp="\d+"|"timestamp": "[^"]*")', "", (root / name).read_text(encoding="utf-8"))
+            for name in ("ours.xml", "ours.json", "ours.md")
+        ]
+    assert taken == [FAST_PATH, False]
+    assert reports[False] == reports[True]
+    assert ('\n    "meta"' in reports[True][2]) is pretty

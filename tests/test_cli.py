@@ -578,3 +578,11 @@ def test_a_baseline_option_with_a_nul_is_a_usage_error(capsys: pytest.CaptureFix
         main(["baseline", "check", "--baseline", "a\0b"])
     assert excinfo.value.code == ExitCode.USAGE
     assert "a path cannot hold a NUL character" in capsys.readouterr().err
+
+
+def test_an_error_message_is_masked_before_it_is_printed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    make_file(tmp_path / "pyproject.toml", '[tool.testfloor]\npython = ["https://user:p@ss/w:rd@host"]\n')
+    assert main(["config", str(tmp_path)]) == ExitCode.CONFIG
+    err = capsys.readouterr().err
+    assert "got 'https://user:****@host'" in err
+    assert "p@ss" not in err

@@ -199,3 +199,27 @@ def test_a_full_run_with_the_report_option_records_test_failures_only_as_a_statu
     result = pytester.runpytest(f"--testfloor-collect-report={report}")
     assert result.ret == 1
     assert read_outcome(report) == Outcome(1, ("test_a.py::test_fails",), ())
+
+
+def test_the_report_never_holds_a_secret_of_the_environment_or_a_url(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytester.makepyprojecttoml('[tool.testfloor.env]\nSESSION_COOKIE_SIGNER = "declared-signer"\n')
+    monkeypatch.setenv("GITHUB_PAT", "ghp_from_the_environment")
+    pytester.makepyfile(
+        test_db="""
+        import os
+        raise RuntimeError(
+            "cannot connect to postgresql://admin:p@ss/w:rd@db/app with " + os.environ["GITHUB_PAT"]
+            + " and " + os.environ["SESSION_COOKIE_SIGNER"] + " " + "x" * 300
+        )
+        """,
+        test_script="import os, sys\nsys.exit('exit with ' + os.environ['GITHUB_PAT'])\n",
+    )
+    report = pytester.path / "collect.json"
+    pytester.runpytest("--collect-only", "-q", f"--testfloor-collect-report={report}")
+    text = report.read_text()
+    assert "cannot connect to postgresql://admin:****@db/app with **** and ****" in text
+    assert not [secret for secret in ("p@ss", "w:rd", "ghp_from", "declared-signer") if secret in text]
+    if EXIT_ENDS_THE_RUN:
+        assert "SystemExit('exit with ****') raised while importing" in text

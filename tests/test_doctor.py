@@ -400,3 +400,19 @@ def test_undoing_a_pass_restores_both_files_as_they_were(tmp_path: Path) -> None
     assert not (tmp_path / "requirements-test.txt").exists()
     doctor._restore(snapshot)  # already as it was: nothing to write
     assert (tmp_path / "pyproject.toml").read_text() == "[tool.testfloor]\n"
+
+
+def test_a_quarantine_reason_and_the_report_never_hold_a_secret(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    make_file(project / "pyproject.toml", '[tool.testfloor.env]\nSESSION_COOKIE_SIGNER = "declared-signer"\n')
+    monkeypatch.setenv("GITHUB_PAT", "ghp_from_the_environment")
+    message = "cannot connect to postgresql://admin:p@ss/w:rd@db/app with ghp_from_the_environment by declared-signer"
+    bug = CollectError("tests/test_db.py", "E   boom", (Cause("builtins.RuntimeError", message, None, "src/db.py", 2),))
+    report = doctor.run(project, fix=True, collect=outcomes((bug,), (bug,)))
+    masked = "RuntimeError: cannot connect to postgresql://admin:****@db/app with **** by **** (src/db.py:2)"
+    assert [entry.reason for entry in load_config(project).quarantine] == [f"project bug: {masked}"]
+    assert [item.cause for item in report.remaining] == [masked.rpartition(" (")[0]]
+    shown = "\n".join(doctor.describe(report)) + doctor.to_json(report)
+    assert not [secret for secret in ("p@ss", "w:rd", "ghp_from", "declared-signer") if secret in shown]
+    written = (project / "pyproject.toml").read_text()
+    assert written.count("declared-signer") == 1  # where the project declares it
+    assert not [secret for secret in ("p@ss", "w:rd", "ghp_from") if secret in written]

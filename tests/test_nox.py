@@ -643,3 +643,45 @@ def test_settings_nox_cannot_read_stop_it_with_one_line_and_the_config_exit_code
     assert [line for line in result.stderr.splitlines() if line.startswith("testfloor: ")] == [
         line for line in result.stderr.splitlines() if line.strip()
     ][-1:]
+
+
+SECRET_OUTPUT = "E   RuntimeError: postgresql://admin:p@ss/w:rd@db/app [type=x, input_value='echoed', input_type=str]\n"
+
+
+@pytest.mark.parametrize("report", [True, False])
+def test_a_failing_gate_masks_pytest_s_output_and_its_errors(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, report: bool
+) -> None:
+    monkeypatch.setenv("GITHUB_PAT", "ghp_from_the_environment")
+    session = fake_session(tmp_path)
+    message = "boom ghp_from_the_environment declared-signer"
+    chain = [{"type": "builtins.RuntimeError", "message": message, "name": None, "path": "tests/test_m.py",
+              "line": 1, "title": None, "fields": []}]  # fmt: skip
+    document = {"exitstatus": 2, "nodeids": [], "errors": [{"nodeid": "tests/test_m.py", "message": message,
+                                                            "chain": chain}]}  # fmt: skip
+
+    def run(*args: object, **kwargs: object) -> str:
+        if report:
+            (tmp_path / "tmp" / "collect-0.json").write_text(json.dumps(document))
+        else:  # a report that cannot be read: its error names the path, here one holding a secret
+            (tmp_path / "tmp" / "collect-0.json").write_text("not json ghp_from_the_environment")
+        return SECRET_OUTPUT + "declared-signer ghp_from_the_environment\n"
+
+    session.run.side_effect = run
+    config = Config(tmp_path, env={"SESSION_COOKIE_SIGNER": EnvValue("declared-signer")})
+    with pytest.raises(RuntimeError):
+        floor.collect(session, config)
+    shown = capsys.readouterr().err + " ".join(str(call.args) for call in session.method_calls)
+    assert "postgresql://admin:****@db/app [type=x, input_value=****, input_type=str]" in shown
+    assert not [secret for secret in ("p@ss", "w:rd", "echoed", "ghp_from", "declared-signer") if secret in shown]
+
+
+def test_settings_that_stop_nox_are_told_without_their_secrets(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    make_file(tmp_path / "pyproject.toml", '[tool.testfloor]\npython = ["https://user:p@ss/w:rd@host"]\n')
+    with pytest.raises(SystemExit):
+        floor.load(tmp_path)
+    err = capsys.readouterr().err
+    assert "got 'https://user:****@host'" in err
+    assert "p@ss" not in err

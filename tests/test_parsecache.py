@@ -12,7 +12,7 @@ import pytest
 from coverage.parser import PythonParser
 from coverage.plugin import CodeRegion
 
-from helpers import clean_environ
+from helpers import clean_environ, needs_fast_path
 from testfloor import analysis
 from testfloor.errors import DataError
 from testfloor.parsecache import ParseCache
@@ -68,6 +68,7 @@ def entries(cache: Path) -> list[Path]:
     return sorted(cache.glob("*/*"))
 
 
+@needs_fast_path
 @pytest.mark.parametrize("jobs", [1, 2])
 def test_kept_parses_give_the_reports_coverage_writes_without_parsing_again(
     project: Path, parses: list[str], monkeypatch: pytest.MonkeyPatch, jobs: int
@@ -85,6 +86,7 @@ def test_kept_parses_give_the_reports_coverage_writes_without_parsing_again(
     assert {path: path.read_bytes() for path in entries(cache)} == first
 
 
+@needs_fast_path
 def test_a_changed_file_is_parsed_again_and_its_old_parse_goes(project: Path, parses: list[str]) -> None:
     cache = project / "cache"
     report(project, cache)
@@ -99,6 +101,7 @@ def test_a_changed_file_is_parsed_again_and_its_old_parse_goes(project: Path, pa
     assert len(after - before) == len(before - after) == 1
 
 
+@needs_fast_path
 def test_other_exclusion_patterns_use_other_entries_and_remove_the_old_ones(project: Path, parses: list[str]) -> None:
     cache = project / "cache"
     report(project, cache)
@@ -112,6 +115,7 @@ def test_other_exclusion_patterns_use_other_entries_and_remove_the_old_ones(proj
     assert new_settings != old_settings
 
 
+@needs_fast_path
 @pytest.mark.parametrize("damage", [b"", b"\0\0\0", b"not marshal data", None])
 def test_a_damaged_entry_is_a_miss_and_is_written_again(project: Path, parses: list[str], damage: bytes | None) -> None:
     cache = project / "cache"
@@ -125,6 +129,7 @@ def test_a_damaged_entry_is_a_miss_and_is_written_again(project: Path, parses: l
     assert entry.read_bytes() == whole
 
 
+@needs_fast_path
 def test_a_cache_that_cannot_be_written_only_costs_time(project: Path, parses: list[str]) -> None:
     cache = project / "cache"
     cache.write_text("a file, not a directory\n")
@@ -166,6 +171,7 @@ def test_a_parse_holding_more_than_plain_data_is_not_kept(project: Path) -> None
     assert [path.name for path in entries(project / "cache")] == ["k.parse"]
 
 
+@needs_fast_path
 def test_a_kept_parse_answers_as_the_parser_did(project: Path) -> None:
     cache = ParseCache(project / "cache", [True])
     parser = parsed(project)
@@ -201,6 +207,7 @@ def test_pruning_a_cache_that_was_never_written_is_quiet(tmp_path: Path) -> None
     assert not (tmp_path / "missing").exists()
 
 
+@needs_fast_path
 @pytest.mark.parametrize("jobs", [1, 3])
 def test_the_cache_is_pruned_only_after_every_file_was_analysed(
     project: Path, monkeypatch: pytest.MonkeyPatch, jobs: int

@@ -172,3 +172,18 @@ def test_a_pythonpath_entry_already_on_the_path_is_not_added_twice(
     before = list(sys.path)
     assert _paths(SimpleNamespace(), [], Config(tmp_path, pythonpath=(".",))) == []  # type: ignore[arg-type]
     assert sys.path == before
+
+
+def test_no_header_line_holds_a_secret(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GITHUB_PAT", "ghp_from_the_environment")
+    pytester.makepyprojecttoml(
+        '[tool.testfloor]\n"https://user:p@ss/w:rd@host" = 1\n\n'
+        '[tool.testfloor.env]\nCLONE = "git ghp_from_the_environment"\n'
+    )
+    pytester.makepyfile(test_a="def test_a(): pass\n")
+    result = pytester.runpytest()
+    result.assert_outcomes(passed=1)
+    header = "\n".join(line for line in result.outlines if line.startswith("testfloor"))
+    assert f"unknown key 'https://user:{MASK}@host'" in header
+    assert f"CLONE=git {MASK} (declared)" in header
+    assert not [secret for secret in ("p@ss", "w:rd", "ghp_from") if secret in header]

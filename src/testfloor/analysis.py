@@ -63,8 +63,9 @@ if TYPE_CHECKING:
 
     from testfloor.parsecache import ParseCache
 
-# The coverage.py versions whose private reporting hooks are known to behave as described above.
-SUPPORTED = ((7, 10), (8, 0))
+# The coverage.py versions whose private reporting hooks are known to behave as described above: 7.15 is the first
+# whose `_analyze` takes the `file_reporter`; 7.10 to 7.14 (which testfloor supports) report the plain way.
+SUPPORTED = ((7, 15), (8, 0))
 _HOOKS = ("_analyze", "_get_file_reporter", "_get_file_reporters", "_prepare_data_for_reporting")
 # Below this many files, starting worker processes costs more than it saves.
 MIN_FILES_PER_WORKER = 50

@@ -94,8 +94,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return run(args)
     except TestfloorError as err:
-        # A name with a lone surrogate is shown escaped, whatever stderr's error handler.
-        print(f"testfloor: {err}".encode("utf-8", "backslashreplace").decode("utf-8"), file=sys.stderr)
+        from testfloor.env import scrub
+
+        # Masked like everything testfloor prints; a name with a lone surrogate is shown escaped.
+        line = f"testfloor: {scrub(str(err))}"
+        print(line.encode("utf-8", "backslashreplace").decode("utf-8"), file=sys.stderr)
         return exit_code_for(err)
 
 

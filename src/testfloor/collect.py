@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from testfloor import atomic
+from testfloor.env import scrub, scrub_document
 from testfloor.errors import CollectionError, DataError
 
 if TYPE_CHECKING:
@@ -114,7 +115,9 @@ def _cause(exc: BaseException, root: Path) -> Cause:
             ".".join(map(str, error["loc"])) for error in errors() if isinstance(error, dict) and "loc" in error
         )
     name = getattr(exc, "name", None) if isinstance(exc, ImportError) else None
-    message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    # Masked before it is cut: a secret cut in two would no longer be recognised.
+    text = scrub(str(exc)).strip()
+    message = text.splitlines()[0] if text else ""
     # Paths inside the project read relative to it: the message may end up in committed settings.
     message = message.replace(f"{root}{os.sep}", "")
     return Cause(f"{kind.__module__}.{kind.__qualname__}", message[:300], name, path, line, title, fields)
@@ -224,7 +227,7 @@ def exit_report(collector: pytest.Collector, exc: SystemExit, recorder: Recorder
     if recorder is not None:
         recorder.chains[collector.nodeid] = chain
     where = f" at {chain[0].path}:{chain[0].line}" if chain[0].path else ""
-    message = f"SystemExit({exc.code!r}) raised while importing{where}: a script, not a test module"
+    message = scrub(f"SystemExit({exc.code!r}) raised while importing{where}: a script, not a test module")
     return pytest.CollectReport(collector.nodeid, "failed", message, [])
 
 
@@ -238,7 +241,11 @@ def record_early_failure(path: str | Path, exc: BaseException, root: Path) -> No
 
 
 def write_outcome(path: Path, outcome: Outcome) -> None:
-    """Write `outcome` as versioned JSON, atomically."""
+    """Write `outcome` as versioned JSON, atomically, every string masked (`testfloor.env.scrub`).
+
+    The values the plugin applied from ``[tool.testfloor.env]`` are in this
+    process's environment, where `scrub` looks for secrets.
+    """
     document = {
         "errors": [
             {"chain": [_cause_json(cause) for cause in error.chain], "message": error.message, "nodeid": error.nodeid}
@@ -249,7 +256,7 @@ def write_outcome(path: Path, outcome: Outcome) -> None:
         "nodeids": list(outcome.nodeids),
         "overrides": list(outcome.overrides),
     }
-    atomic.write_text(path, json.dumps(document, indent=1, sort_keys=True) + "\n")
+    atomic.write_text(path, json.dumps(scrub_document(document), indent=1, sort_keys=True) + "\n")
 
 
 def _cause_json(cause: Cause) -> dict[str, Any]:

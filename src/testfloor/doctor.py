@@ -14,13 +14,14 @@ import subprocess
 import sys
 import tempfile
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from testfloor.classify import KINDS, Diagnosis, classify
 from testfloor.collect import STATUS_MEANING, CollectError, Outcome, merge, read_outcome, relocate
 from testfloor.config import ROOT_VARIABLE, Config, load_config
+from testfloor.env import scrub, scrub_document
 from testfloor.errors import CollectionError
 from testfloor.testenv import REQUIREMENTS, Environment, try_install
 
@@ -84,6 +85,7 @@ def _probe_once(root: Path, args: list[str], sub_project: bool, python: str | Pa
         except CollectionError:
             lines = [line for line in (result.stdout + result.stderr).splitlines() if line.strip()]
             message = lines[-1] if lines else f"pytest exited with status {result.returncode}"
+            message = scrub(message, load_config(root).env)
             return Outcome(result.returncode, (), (CollectError("", message),))
 
 
@@ -159,7 +161,10 @@ def run(
             break
         if prepare and any(change.startswith("python ") for change in changes):
             environment = prepare()  # another interpreter: the environment the sessions build on it
-    quarantined = tuple(entry.node for entry in load_config(root).quarantine)
+    config = load_config(root)
+    quarantined = tuple(entry.node for entry in config.quarantine)
+    # The project's messages may hold the values [tool.testfloor.env] gave the probe: this process never had them.
+    diagnoses = [replace(item, cause=scrub(item.cause, config.env)) for item in diagnoses]
     return Report(
         tuple(passes),
         tuple(diagnoses),
@@ -293,7 +298,8 @@ def apply_fixes(
         changes.append(f"{len(added)} env vars read by hand at import ({', '.join(added)})")
         fixes["env"] += len(added)
     if not changes:
-        bugs = {item.nodeid: item.quarantine_reason for item in by_fix.get(None, []) if item.nodeid}
+        # The reason is committed with pyproject.toml: masked like everything testfloor writes.
+        bugs = {item.nodeid: scrub(item.quarantine_reason, config.env) for item in by_fix.get(None, []) if item.nodeid}
         added = toolconfig.add_quarantine(config.pyproject, bugs)
         if added:
             changes.append(f"quarantined {', '.join(added)}")
@@ -416,7 +422,7 @@ def describe(report: Report) -> list[str]:
         lines.append(f"  quarantined: {node}")
     if report.problem:
         lines.append(f"stopped: {report.problem}")
-    return lines
+    return [scrub(line) for line in lines]
 
 
 def table(diagnoses: Sequence[Diagnosis]) -> list[str]:
@@ -444,4 +450,4 @@ def to_json(report: Report) -> str:
         "remaining": [asdict(item) for item in report.remaining],
         "status": report.status,
     }
-    return json.dumps(document, indent=2, sort_keys=True) + "\n"
+    return json.dumps(scrub_document(document), indent=2, sort_keys=True) + "\n"

@@ -69,7 +69,7 @@ def _one_line() -> Iterator[None]:
     except TestfloorError as err:
         from testfloor.cli import exit_code_for
 
-        print(f"testfloor: {err}", file=sys.stderr)
+        print(f"testfloor: {env.scrub(str(err))}", file=sys.stderr)
         raise SystemExit(exit_code_for(err)) from None
 
 
@@ -172,8 +172,9 @@ def collect(session: nox.Session, config: Config, *args: str) -> int:
         try:
             outcomes.append(relocate(read_outcome(report), prefix))
         except TestfloorError as err:
-            print("".join(outputs), end="", file=sys.stderr)
-            session.error(str(err))
+            # pytest's own output, with the project's secrets in its tracebacks: masked before it is shown.
+            print(env.scrub("".join(outputs), config.env), end="", file=sys.stderr)
+            session.error(env.scrub(str(err), config.env))
     outcome = merge(outcomes)
     for override in outcome.overrides:
         session.log(f"override {override}")
@@ -182,11 +183,11 @@ def collect(session: nox.Session, config: Config, *args: str) -> int:
     except TestfloorError as err:
         from testfloor.doctor import diagnose, table
 
-        print("".join(outputs), end="", file=sys.stderr)
+        print(env.scrub("".join(outputs), config.env), end="", file=sys.stderr)
         for line in table(diagnose(outcome, config.root)):
-            session.log(line)
+            session.log(env.scrub(line, config.env))
         session.log("testfloor doctor --fix repairs what the environment can fix and quarantines the rest")
-        session.error(str(err))
+        session.error(env.scrub(str(err), config.env))
     session.log(f"collected {count} tests")
     return count
 

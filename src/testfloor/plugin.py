@@ -115,7 +115,7 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     settings = config.stash.get(_CONFIG, None)
     if settings is None or not settings.configured:
         return []
-    from testfloor.env import describe
+    from testfloor.env import describe, scrub
 
     lines = [f"testfloor: {settings.pyproject}"]
     lines.extend(f"testfloor: warning: {warning}" for warning in settings.warnings)
@@ -130,7 +130,7 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 
         shown = ", ".join(f"{name} ({state})" for name, state in status(settings.stubs).items())
         lines.append(f"testfloor stubs (mode {settings.stub_mode}): {shown}")
-    return lines
+    return [scrub(line, settings.env) for line in lines]
 
 
 @pytest.hookimpl(tryfirst=True)

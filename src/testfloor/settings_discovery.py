@@ -17,11 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from testfloor.env import MASK, applicable, is_secret_name, mask
+from testfloor.env import applicable, mask, scrub
 from testfloor.errors import DiscoveryError, NoSettingsError
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator, Mapping, Sequence
+    from collections.abc import Iterator, Mapping, Sequence
 
     from testfloor.config import EnvValue
 
@@ -161,15 +161,16 @@ def discover(
             for item in entry["fields"]
         }
         problems, changed = _advance(found, known, chosen, last=rounds >= MAX_ROUNDS)
-    secrets = {value for name, value in {**base, **values}.items() if is_secret_name(name) and len(value) >= 4}
+    # What the probe saw, the proposed values included: the project's messages may repeat any of them.
+    seen = {**base, **values}
     failures = found["import_errors"]
     if failures:
         text = "; ".join(f"importing {item['module']} failed: {item['error']}" for item in failures)
-        raise DiscoveryError(_scrub(text, secrets))
+        raise DiscoveryError(scrub(text, environ=seen))
     if not found["classes"]:
         raise NoSettingsError(f"no pydantic-settings classes found in {', '.join(modules)}")
-    fields = [_field(key, item, chosen, problems.get(key), secrets) for key, item in known.items()]
-    fields += [_field(key, None, chosen, problem, secrets) for key, problem in problems.items() if key not in known]
+    fields = [_field(key, item, chosen, problems.get(key), seen) for key, item in known.items()]
+    fields += [_field(key, None, chosen, problem, seen) for key, problem in problems.items() if key not in known]
     classes = tuple(entry["name"] for entry in found["classes"])
     return Discovery(root, modules, classes, tuple(fields), rounds)
 
@@ -216,10 +217,10 @@ def _field(
     item: Mapping[str, Any] | None,
     chosen: Mapping[tuple[str, str], int],
     problem: str | None,
-    secrets: Iterable[str],
+    seen: Mapping[str, str],
 ) -> Field:
     if item is None:  # a class-level error, or an optional field with a bad value
-        return Field(key[0], key[1], "", "", (), problem=_scrub(problem or "", secrets))
+        return Field(key[0], key[1], "", "", (), problem=scrub(problem or "", environ=seen))
     values = item["candidates"][chosen[key]] if key in chosen and problem is None else {}
     return Field(
         settings=key[0],
@@ -228,15 +229,8 @@ def _field(
         constraint=item["constraint"],
         env=tuple(item["env"]),
         values=dict(values),
-        problem=None if problem is None else _scrub(problem, secrets),
+        problem=None if problem is None else scrub(problem, environ=seen),
     )
-
-
-def _scrub(text: str, secrets: Iterable[str]) -> str:
-    """Mask the secret values, and passwords in URLs, that the project's code may have put in a message."""
-    for secret in sorted(secrets, key=len, reverse=True):
-        text = text.replace(secret, MASK)
-    return mask("", text)
 
 
 def run_probe(python: str, root: Path, modules: Sequence[str], environ: Mapping[str, str]) -> dict[str, Any]:
@@ -258,7 +252,7 @@ def run_probe(python: str, root: Path, modules: Sequence[str], environ: Mapping[
         )
         if done.returncode != 0:
             lines = done.stderr.strip().splitlines() or [f"exit status {done.returncode}"]
-            raise DiscoveryError(f"the settings probe failed: {lines[-1]}")
+            raise DiscoveryError(scrub(f"the settings probe failed: {lines[-1]}", environ=environ))
         found: dict[str, Any] = json.loads(done.stdout)
     except (OSError, subprocess.SubprocessError, ValueError) as err:
         raise DiscoveryError(f"the settings probe could not run with {python}: {err}") from err
