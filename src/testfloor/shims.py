@@ -222,6 +222,26 @@ def _module_class(name: str, module: str) -> Any:
     return stubs.StubMeta(name, bases, body)
 
 
+class GradMode:
+    """What ``torch.no_grad()`` and its kin return: a context manager and a decorator that change nothing."""
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc_info: object) -> None:
+        return None
+
+    def __call__(self, function: Any) -> Any:
+        return function
+
+
+def grad_mode(*args: Any, **kwargs: Any) -> Any:
+    """``with torch.no_grad():``, ``@torch.no_grad()``, ``@torch.no_grad``: no stub value, so no skip."""
+    if len(args) == 1 and not kwargs and callable(args[0]):
+        return args[0]
+    return GradMode()
+
+
 def _no(*_args: Any, **_kwargs: Any) -> bool:
     return False
 
@@ -262,6 +282,9 @@ ATTRIBUTES: dict[str, dict[str, Callable[[str], object]]] = {
                 "ObjectRef": ObjectRef,
             }.items()
         },
+    },
+    "torch": {
+        name: lambda _module: grad_mode for name in ("no_grad", "enable_grad", "inference_mode", "set_grad_enabled")
     },
     "torch.nn": {"Module": lambda module: _module_class("Module", module)},
     "torch.cuda": {"is_available": lambda _module: _no, "device_count": lambda _module: _none},
