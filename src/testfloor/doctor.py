@@ -124,6 +124,9 @@ def run(
         with toolconfig.editing(root / "pyproject.toml"):
             pass
         progress("added [tool.testfloor] to pyproject.toml")
+    if fix and (heavy := _heavy_imports(root, environment)):
+        fixes["stub"] += len(heavy)
+        progress(f"stubbed {', '.join(heavy)} (heavy, imported by the project, not installed)")
     number = 0
     while True:
         number += 1
@@ -156,6 +159,15 @@ def run(
         dict(fixes),
         describe_environment(root, environment),
     )
+
+
+def _heavy_imports(root: Path, environment: Environment) -> list[str]:
+    # An import inside a fixture or a test body is no collection error: found by reading the code instead.
+    from testfloor import imports, toolconfig
+
+    config = load_config(root)
+    heavy = imports.heavy_absent(root, environment.python, config.stubs)
+    return toolconfig.extend_list(config.pyproject, "stubs", heavy) if heavy else []
 
 
 def write_requirements(root: Path) -> bool:
