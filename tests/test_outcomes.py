@@ -86,3 +86,45 @@ def test_a_light_module_or_a_missing_submodule_stays_the_tests_error() -> None:
     assert outcomes.skip_reason(_missing("not_installed_light")) is None
     assert outcomes.skip_reason(_missing("torch.not_a_submodule")) is None
     assert outcomes.skip_reason(ModuleNotFoundError("no name")) is None
+
+
+def test_requested_gives_the_fixtures_a_test_function_names(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import pytest
+
+        from testfloor.outcomes import requested
+
+        SEEN = {}
+
+
+        @pytest.fixture(autouse=True)
+        def automatic():
+            return "auto"
+
+
+        @pytest.fixture
+        def inner():
+            return "inner"
+
+
+        @pytest.fixture
+        def outer(inner):
+            return "outer:" + inner
+
+
+        def test_one(outer, request):
+            SEEN["one"] = requested(request.node)
+
+
+        def test_two():
+            assert SEEN["one"] == {"outer": "outer:inner", "request": SEEN["one"]["request"]}
+            assert requested(object()) == {}
+        """
+    )
+    pytester.runpytest("-p", "no:randomly").assert_outcomes(passed=2)
+
+
+def test_requested_copes_with_a_test_function_without_a_signature() -> None:
+    item = types.SimpleNamespace(function=1, funcargs={"x": 1})
+    assert outcomes.requested(item) == {}  # type: ignore[arg-type]

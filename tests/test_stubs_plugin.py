@@ -667,6 +667,11 @@ def model():
     return torch.nn.Linear(2, 2)
 
 
+@pytest.fixture(autouse=True)
+def device():
+    return torch.device("cpu")  # not asked for by name: no test is skipped for it
+
+
 @pytest.fixture(scope="module")
 def tf_session():
     import tensorflow

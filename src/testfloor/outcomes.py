@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import types
 from typing import TYPE_CHECKING
 
@@ -10,6 +11,8 @@ from testfloor.classify import HEAVY
 
 if TYPE_CHECKING:
     from collections.abc import Collection, Mapping
+
+    import pytest
 
 
 def exercised_reason(module: str) -> str:
@@ -47,6 +50,17 @@ def skip_reason(
             return missing_reason(missing)
     module = min(exercised, default=None) or _held(fixtures or {})
     return None if module is None else exercised_reason(module)
+
+
+def requested(item: pytest.Item) -> dict[str, object]:
+    """Return the fixture values `item`'s test function asks for by name (not autouse or indirect fixtures)."""
+    function = getattr(item, "function", None)
+    values = getattr(item, "funcargs", {})
+    try:
+        names = inspect.signature(function).parameters if function is not None else {}
+    except (TypeError, ValueError):  # a callable without a signature
+        return {}
+    return {name: values[name] for name in names if name in values}
 
 
 def _missing_heavy(error: BaseException, stubbed: Collection[str]) -> str | None:

@@ -211,11 +211,11 @@ def pytest_runtest_makereport(
     settings = item.config.stash.get(_CONFIG, None)
     if settings is None or not settings.configured or report.outcome == "skipped" or call.when == "teardown":
         return report
-    from testfloor.outcomes import skip_reason
+    from testfloor.outcomes import requested, skip_reason
 
     error = None if call.excinfo is None else call.excinfo.value
     exercised = item.stash.get(_EXERCISED, set()) if call.when == "call" else set()
-    fixtures = getattr(item, "funcargs", {}) if call.when == "call" and _STUBS in item.config.stash else {}
+    fixtures = requested(item) if call.when == "call" and _STUBS in item.config.stash else {}
     reason = skip_reason(error, exercised, fixtures, settings.stubs)
     if reason is not None:
         report.outcome = "skipped"
