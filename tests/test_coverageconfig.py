@@ -126,3 +126,91 @@ def test_settings_that_name_their_source_or_a_project_without_packages_need_no_c
     make_file(tmp_path / ".coveragerc", "[run]\nsource_pkgs = svc\n")
     assert runnable_rcfile(tmp_path, lambda: tmp_path / ".nox", set)[0] == []
     assert not (tmp_path / ".nox").exists()
+
+
+def test_a_missing_gevent_or_eventlet_becomes_greenlet_only_when_greenlet_can_run(tmp_path: Path) -> None:
+    from testfloor.coverageconfig import replacement
+
+    make_file(tmp_path / ".coveragerc", "[run]\nconcurrency = eventlet\n    thread\n")
+    settings = read_coverage_settings(tmp_path)
+    assert settings is not None
+    assert settings.without_concurrency({"eventlet"}, greenlet=True).concurrency() == ["thread", "greenlet"]
+    assert settings.without_concurrency({"eventlet"}).concurrency() == ["thread"]
+    assert settings.without_concurrency({"thread"}, greenlet=True).concurrency() == ["eventlet"]
+    assert replacement({"eventlet"}, settings.without_concurrency({"eventlet"}, greenlet=True)) == "greenlet"
+    assert replacement({"eventlet"}, settings.without_concurrency({"eventlet"})) is None
+    make_file(tmp_path / ".coveragerc", "[run]\nconcurrency = gevent\n    greenlet\n")
+    settings = read_coverage_settings(tmp_path)
+    assert settings is not None
+    assert settings.without_concurrency({"gevent"}, greenlet=True).concurrency() == ["greenlet"]
+
+
+GREEN_TASKS = """
+import greenlet
+
+
+def task(n):
+    total = 0
+    for i in range(n):
+        total += i
+        greenlet.getcurrent().parent.switch(total)
+    if total > 1:
+        total = -total
+    return total
+"""
+
+GREEN_RUNNER = """
+import greenlet
+
+from svc.tasks import task
+
+
+def run(n):
+    worker = greenlet.greenlet(task)
+    results = [worker.switch(n)]
+    while not worker.dead:
+        results.append(worker.switch())
+    return results
+"""
+
+
+def _measure(root: Path, rcfile: Path) -> dict[str, object]:
+    environ = clean_environ(PYTHONPATH=str(root))
+    run = [sys.executable, "-m", "coverage"]
+    for data in root.glob(".coverage*"):
+        data.unlink()
+    pytest_run = ["run", f"--rcfile={rcfile}", "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:testfloor"]
+    subprocess.run([*run, *pytest_run, "tests"], cwd=root, env=environ, capture_output=True, check=True)
+    report = subprocess.run(
+        [*run, "json", f"--rcfile={rcfile}", "-o", "-"], cwd=root, env=environ, capture_output=True, text=True
+    )
+    import json
+
+    files = json.loads(report.stdout)["files"]
+    return {name: (data["executed_lines"], data["executed_branches"]) for name, data in sorted(files.items())}
+
+
+def test_a_gevent_suite_without_gevent_measures_what_greenlet_concurrency_measures(tmp_path: Path) -> None:
+    from testfloor.coverageconfig import replacement, runnable_rcfile
+    from testfloor.imports import absent
+
+    make_file(tmp_path / ".coveragerc", "[run]\nbranch = True\nconcurrency = gevent\nsource = svc\n")
+    make_file(tmp_path / "svc" / "__init__.py")
+    make_file(tmp_path / "svc" / "tasks.py", GREEN_TASKS)
+    make_file(tmp_path / "svc" / "runner.py", GREEN_RUNNER)
+    make_file(
+        tmp_path / "tests" / "test_runner.py",
+        "from svc.runner import run\n\n\ndef test_run():\n    assert run(3) == [0, 1, 3, -3]\n",
+    )
+    rcfile, missing, runnable = runnable_rcfile(
+        tmp_path, lambda: tmp_path / ".nox", lambda names: set(absent(sys.executable, names))
+    )
+    assert missing == {"gevent"}
+    assert runnable is not None
+    assert replacement(missing, runnable) == "greenlet"
+    greenlet_rc = make_file(tmp_path / "greenlet.rc", "[run]\nbranch = True\nconcurrency = greenlet\nsource = svc\n")
+    dropped_rc = make_file(tmp_path / "dropped.rc", "[run]\nbranch = True\nsource = svc\n")
+    measured = _measure(tmp_path, Path(rcfile[0].removeprefix("--rcfile=")))
+    assert measured == _measure(tmp_path, greenlet_rc)
+    # Dropping the concurrency instead (what testfloor did before) follows the greenlets differently.
+    assert measured != _measure(tmp_path, dropped_rc)

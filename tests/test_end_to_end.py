@@ -146,6 +146,38 @@ def test_the_gate_stops_the_chain_on_a_collection_error(project: Path) -> None:
     assert not (project / "coverage.json").exists()
 
 
+def test_heavy_imports_inside_a_fixture_or_a_test_body_are_skipped_through_nox(project: Path) -> None:
+    make_file(
+        project / "tests" / "test_cluster.py",
+        """
+        import pytest
+
+
+        @pytest.fixture(scope="module")
+        def cluster():
+            import ray
+
+            return ray.init()
+
+
+        def test_uses_the_cluster(cluster):
+            assert cluster
+
+
+        def test_trains():
+            import torch
+
+            assert torch.zeros(1)
+        """,
+    )
+    result = nox(project, "-s", "tests", "--", "-rs")
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert "SKIPPED [1] tests/test_cluster.py:11: test needs heavy module 'ray' (not installed)" in output
+    assert "SKIPPED [1] tests/test_cluster.py:15: test needs heavy module 'torch' (not installed)" in output
+    assert "2 passed, 2 skipped" in output
+
+
 MESSY_PYTEST_INI = """
 [pytest]
 addopts = -n auto --timeout=5 --cov-fail-under=90 --strict-markers --strict-config

@@ -222,7 +222,7 @@ def test_an_installed_concurrency_library_needs_no_rcfile(tmp_path: Path) -> Non
     assert floor.coverage_rcfile(session, Config(tmp_path)) == []
 
 
-@pytest.mark.parametrize("probe_output", ["gevent\n", None])
+@pytest.mark.parametrize("probe_output", ["gevent greenlet\n", None])
 def test_a_missing_concurrency_library_gets_an_rcfile_without_it(tmp_path: Path, probe_output: str | None) -> None:
     make_file(tmp_path / ".coveragerc", "[run]\nbranch = True\nconcurrency = gevent\n")
     session = fake_session(tmp_path)
@@ -231,9 +231,21 @@ def test_a_missing_concurrency_library_gets_an_rcfile_without_it(tmp_path: Path,
     rcfile = Path(argument.removeprefix("--rcfile="))
     assert "concurrency" not in rcfile.read_text()
     assert "branch = True" in rcfile.read_text()
-    assert session.run.call_args.args[-1] == "gevent"
+    assert session.run.call_args.args[-2:] == ("gevent", "greenlet")
     session.log.assert_called_with(
         "override coverage: concurrency without gevent: not installed, though .coveragerc asks"
+    )
+
+
+def test_a_missing_gevent_becomes_greenlet_when_greenlet_is_installed(tmp_path: Path) -> None:
+    make_file(tmp_path / ".coveragerc", "[run]\nconcurrency = gevent\n    thread\n")
+    session = fake_session(tmp_path)
+    session.run.return_value = "gevent\n"
+    (argument,) = floor.coverage_rcfile(session, Config(tmp_path))
+    assert "concurrency =\n    thread\n    greenlet\n" in Path(argument.removeprefix("--rcfile=")).read_text()
+    session.log.assert_called_with(
+        "override coverage: concurrency greenlet instead of gevent: not installed, though .coveragerc asks;"
+        " greenlet follows the same tasks"
     )
 
 

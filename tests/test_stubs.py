@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import abc
 import asyncio
+import copy
 import importlib
 import importlib.util
 import json
@@ -423,7 +424,12 @@ def test_install_with_an_environment_prepares_subprocesses_and_uninstall_restore
     stubs.install(["torch"], versions={"torch": "2.2"}, environ=environ)
     directory = environ["PYTHONPATH"].split(os.pathsep)[0]
     assert environ["PYTHONPATH"].split(os.pathsep)[1:] == ["/elsewhere"]
-    assert json.loads(environ[stubs.ENV_VAR]) == {"mode": "missing", "names": ["torch"], "versions": {"torch": "2.2"}}
+    assert json.loads(environ[stubs.ENV_VAR]) == {
+        "mode": "missing",
+        "names": ["torch"],
+        "used": os.path.join(directory, "used"),
+        "versions": {"torch": "2.2"},
+    }
     assert os.path.isfile(os.path.join(directory, "sitecustomize.py"))
     stubs.uninstall()
     assert environ == {"PYTHONPATH": "/elsewhere"}
@@ -478,3 +484,155 @@ def test_a_missing_attribute_of_a_user_subclass_belongs_to_the_stub_it_derives_f
     with stubs.strict(), pytest.raises(stubs.StubUsedError) as excinfo:
         list(parameters())
     assert excinfo.value.module == "torch"
+
+
+def test_watch_records_a_stub_value_made_or_used_in_the_block() -> None:
+    stubs.install(["torch", "ray"])
+    torch = _import("torch")
+    made_before = torch.zeros(3)
+    with stubs.watch() as exercised:
+        torch.nn.Linear(1, 2)
+    assert exercised == {"torch"}
+    uses: list[Any] = [
+        lambda v: v.shape,
+        repr,
+        str,
+        hash,
+        pickle.dumps,
+        lambda v: isinstance(v, torch.Tensor),
+        lambda v: {v: 1},
+    ]
+    for use in uses:
+        with stubs.watch() as exercised:
+            use(made_before)
+        assert exercised == {"torch"}, use
+    with stubs.watch() as exercised, pytest.raises(stubs.StubUsedError):
+        f"{made_before:>10}"
+    assert exercised == {"torch"}
+
+
+def test_watch_leaves_names_exceptions_decorators_and_real_values_alone() -> None:
+    stubs.install(["torch"])
+    torch = _import("torch")
+
+    class Net(torch.nn.Module):
+        def forward(self, x: int) -> int:
+            return x + 1
+
+    with stubs.watch() as exercised:
+        assert Net()(1) == 2
+        assert not isinstance(1, torch.Tensor)
+        assert torch.float32 is torch.float32
+        assert torch.float32 == torch.float32
+        assert torch.float32 != typing.Any
+        assert {torch.float32: 1}[torch.float32] == 1
+        assert torch.jit.script(len) is len
+        with pytest.raises(torch.cuda.OutOfMemoryError):
+            raise torch.cuda.OutOfMemoryError("full")
+    assert exercised == set()
+    assert not stubs._RECORDER.active
+
+
+def test_a_stub_value_made_or_used_in_another_thread_counts() -> None:
+    import concurrent.futures
+    import threading
+
+    stubs.install(["torch"])
+    torch = _import("torch")
+    made_before = torch.zeros(3)
+    with stubs.watch() as exercised, concurrent.futures.ThreadPoolExecutor(1) as pool:
+        assert pool.submit(lambda: len(torch.zeros(3))).result() == 0
+    assert exercised == {"torch"}
+    with stubs.watch() as exercised:
+        thread = threading.Thread(target=lambda: made_before == 1)
+        thread.start()
+        thread.join()
+    assert exercised == {"torch"}
+
+
+def test_comparing_a_stub_class_with_a_value_has_no_answer() -> None:
+    stubs.install(["torch"])
+    torch = _import("torch")
+    assert not torch.version.cuda >= 11
+    assert not torch.version.cuda < 11
+    assert torch.version.cuda != "12.1"
+    with stubs.watch() as exercised:
+        assert torch.version.cuda != "12.1"
+    assert exercised == {"torch"}
+    with stubs.strict(), pytest.raises(stubs.StubUsedError, match="comparison"):
+        _ = torch.version.cuda >= 11
+
+    class Net(torch.nn.Module):
+        pass
+
+    with pytest.raises(TypeError):
+        _ = Net >= 1  # type: ignore[operator]
+    assert Net == Net
+    assert Net != torch.nn.Module
+
+
+def test_stub_values_have_a_container_protocol_that_user_subclasses_do_not() -> None:
+    stubs.install(["torch"])
+    torch = _import("torch")
+    x = torch.zeros(3)
+    assert stubs.is_stub(x[0])
+    x[0] = 1
+    del x[0]
+    with stubs.strict():
+        for use in (lambda v: v[0], lambda v: v.__setitem__(0, 1), lambda v: v.__delitem__(0)):
+            with pytest.raises(stubs.StubUsedError):
+                use(x)
+
+    class Net(torch.nn.Module):
+        pass
+
+    with pytest.raises(TypeError, match="does not support __getitem__"):
+        Net()[0]
+    net = Net()
+    assert format(net, "") == repr(net)
+    assert hash(net) == object.__hash__(net)
+    assert type(copy.copy(net)) is Net
+    assert format(x, "") == "<stub torch.zeros instance>"
+    assert torch.compile(mode="max-autotune")(len) is len
+
+
+def test_a_subprocess_reports_the_stub_values_it_made_to_the_watching_test(tmp_path: Any) -> None:
+    environ = dict(os.environ)
+    stubs.install(["torch"], environ=environ)
+    code = "import torch; print(len(torch.zeros(3)), len(torch.ones(3)))"
+    with stubs.watch() as exercised:
+        result = subprocess.run([sys.executable, "-c", code], env=environ, capture_output=True, text=True, check=True)
+    assert result.stdout.split() == ["0", "0"]
+    assert exercised == {"torch"}
+
+
+def test_in_a_subprocess_each_stubbed_module_used_is_written_once_to_the_parents_file(tmp_path: Any) -> None:
+    payload = {"mode": "missing", "names": ["torch"], "used": str(tmp_path / "used"), "versions": {}}
+    stubs.install_from_environ({stubs.ENV_VAR: json.dumps(payload)})
+    torch = _import("torch")
+    torch.zeros(3)
+    torch.ones(3)
+    assert (tmp_path / "used").read_text(encoding="utf-8") == "torch\n"
+    stubs.uninstall()
+    assert stubs._RECORDER.sink is None
+
+
+def test_planned_says_what_importing_each_name_gives_without_importing_it(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_file(tmp_path / "realmod_for_planned.py", "")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert stubs.planned(["torch"]) == {"torch": "installed"}  # no finder: nothing is stubbed
+    stubs.install(["torch", "ray", "json", "realmod_for_planned"])
+    _import("torch")
+    names = ["torch", "ray", "json", "realmod_for_planned"]
+    assert stubs.planned(names) == {
+        "torch": "stubbed",
+        "ray": "stubbed",
+        "json": "installed",
+        "realmod_for_planned": "installed",
+    }
+    assert "ray" not in sys.modules
+    assert "realmod_for_planned" not in sys.modules
+    stubs.install(["realmod_for_planned"], mode="always")
+    assert stubs.planned(["realmod_for_planned"]) == {"realmod_for_planned": "stubbed"}

@@ -180,3 +180,28 @@ def test_gymnasium_envs_subclass_and_spaces_construct() -> None:
 
     assert isinstance(Env().action_space, _import("gymnasium.spaces").Discrete)
     assert stubs.is_stub(_import("gym").spaces)
+
+
+def test_torch_grad_modes_are_context_managers_and_decorators_that_make_no_stub_value() -> None:
+    stubs.install(["torch"])
+    torch = _import("torch")
+
+    def f(x: int) -> int:
+        return x + 1
+
+    with stubs.watch() as exercised, torch.no_grad(), torch.inference_mode(), torch.set_grad_enabled(False):
+        assert torch.no_grad(f)(1) == 2
+        assert torch.enable_grad()(f)(2) == 3
+    assert exercised == set()
+
+
+def test_torch_seeding_and_settings_are_no_ops_that_make_no_stub_value() -> None:
+    stubs.install(["torch"])
+    torch = _import("torch")
+    with stubs.watch() as exercised:
+        assert torch.manual_seed(0) is None
+        assert torch.use_deterministic_algorithms(True) is None
+        assert torch.set_float32_matmul_precision("high") is None
+        assert torch.cuda.manual_seed_all(0) is None
+        assert torch.cuda.empty_cache() is None
+    assert exercised == set()

@@ -26,6 +26,8 @@ else:  # pragma: no cover - exercised only on Python 3.10, whose coverage is com
 
 # Concurrency libraries coverage can trace only when they are installed.
 OPTIONAL_CONCURRENCY = ("gevent", "eventlet", "greenlet")
+# gevent's and eventlet's tasks are greenlets: without the library, coverage still follows them with greenlet.
+GREEN = ("gevent", "eventlet")
 
 
 @dataclass(frozen=True)
@@ -39,10 +41,16 @@ class CoverageSettings:
         """Return the ``[run] concurrency`` entries."""
         return _split(self.sections.get("run", {}).get("concurrency", ""))
 
-    def without_concurrency(self, missing: set[str]) -> CoverageSettings:
-        """Return these settings with the `missing` concurrency libraries left out."""
+    def without_concurrency(self, missing: set[str], *, greenlet: bool = False) -> CoverageSettings:
+        """Return these settings with the `missing` concurrency libraries left out.
+
+        With `greenlet` (importable where coverage runs), a missing gevent or
+        eventlet is replaced by ``greenlet`` rather than dropped.
+        """
         sections = {name: dict(items) for name, items in self.sections.items()}
         kept = [name for name in self.concurrency() if name not in missing]
+        if greenlet and missing.intersection(GREEN) and "greenlet" not in kept:
+            kept.append("greenlet")
         if kept:
             sections["run"]["concurrency"] = "\n".join(kept)
         else:
@@ -97,19 +105,27 @@ def runnable_rcfile(
     `missing_of` answers which of the named concurrency libraries the Python
     that will run coverage cannot import. Returns the ``--rcfile=...``
     arguments (empty when the settings can run as they are), what was left
-    out, and the settings.
+    out (see `replacement` for what took its place), and the settings.
     """
     settings = read_coverage_settings(root)
     wanted = [name for name in settings.concurrency() if name in OPTIONAL_CONCURRENCY] if settings else []
-    missing = missing_of(wanted) if wanted else set()
+    asked = wanted + (["greenlet"] if set(wanted).intersection(GREEN) and "greenlet" not in wanted else [])
+    absent = missing_of(asked) if asked else set()
+    missing = absent.intersection(wanted)
     scoped = settings.scoped(root) if settings is not None else None
     if settings is None or (not missing and scoped is None):
         return [], set(), settings
     from testfloor import atomic
 
     rcfile = directory() / "coveragerc"
-    atomic.write_text(rcfile, (scoped or settings).without_concurrency(missing).to_ini())
-    return [f"--rcfile={rcfile}"], missing, settings
+    runnable = (scoped or settings).without_concurrency(missing, greenlet="greenlet" not in absent)
+    atomic.write_text(rcfile, runnable.to_ini())
+    return [f"--rcfile={rcfile}"], missing, runnable
+
+
+def replacement(missing: set[str], runnable: CoverageSettings) -> str | None:
+    """Return ``"greenlet"`` when `runnable` measures the `missing` gevent or eventlet with greenlet instead."""
+    return "greenlet" if missing.intersection(GREEN) and "greenlet" in runnable.concurrency() else None
 
 
 def _split(value: str) -> list[str]:

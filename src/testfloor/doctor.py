@@ -126,6 +126,9 @@ def run(
         with toolconfig.editing(root / "pyproject.toml"):
             pass
         progress("added [tool.testfloor] to pyproject.toml")
+    if fix and (heavy := _heavy_imports(root, environment)):
+        fixes["stub"] += len(heavy)
+        progress(f"stubbed {', '.join(heavy)} (heavy, imported by the project, not installed)")
     number = 0
     # The fix loop only moves forward: a pass whose changes bring new errors is undone, and its fixes not tried again.
     before: tuple[dict[Path, bytes | None], list[Diagnosis], tuple[str, ...]] | None = None
@@ -201,6 +204,15 @@ def _restore(snapshot: Mapping[Path, bytes | None]) -> None:
         elif not path.is_file() or path.read_bytes() != content:
             with atomic.replacing(path) as temporary:
                 temporary.write_bytes(content)
+
+
+def _heavy_imports(root: Path, environment: Environment) -> list[str]:
+    # An import inside a fixture or a test body is no collection error: found by reading the code instead.
+    from testfloor import imports, toolconfig
+
+    config = load_config(root)
+    heavy = imports.heavy_absent(root, environment.python, config.stubs)
+    return toolconfig.extend_list(config.pyproject, "stubs", heavy) if heavy else []
 
 
 def write_requirements(root: Path) -> bool:

@@ -289,7 +289,7 @@ def coverage_rcfile(session: nox.Session, config: Config) -> list[str]:
     Today that is a ``concurrency`` library the session does not have
     (gevent, eventlet, greenlet): ``coverage run`` would stop before any test.
     """
-    from testfloor.coverageconfig import runnable_rcfile
+    from testfloor.coverageconfig import replacement, runnable_rcfile
 
     def missing_of(names: list[str]) -> set[str]:
         output = session.run("python", "-c", _MISSING_MODULES, *names, silent=True)
@@ -300,9 +300,10 @@ def coverage_rcfile(session: nox.Session, config: Config) -> list[str]:
     rcfile, missing, settings = runnable_rcfile(config.root, lambda: Path(session.create_tmp()), missing_of)
     if settings is not None and missing:
         names = ", ".join(sorted(missing))
-        session.log(
-            f"override coverage: concurrency without {names}: not installed, though {settings.source.name} asks"
-        )
+        instead = replacement(missing, settings)
+        change = f"{instead} instead of {names}" if instead else f"without {names}"
+        why = f"; {instead} follows the same tasks" if instead else ""
+        session.log(f"override coverage: concurrency {change}: not installed, though {settings.source.name} asks{why}")
     return rcfile
 
 

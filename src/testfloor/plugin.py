@@ -24,6 +24,7 @@ _LOOP: pytest.StashKey[LoopPlan] = pytest.StashKey()
 _RECORDER: pytest.StashKey[Recorder] = pytest.StashKey()
 _SYS_PATH: pytest.StashKey[list[str]] = pytest.StashKey()
 _STUBS: pytest.StashKey[StubFinder] = pytest.StashKey()
+_EXERCISED: pytest.StashKey[set[str]] = pytest.StashKey()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -126,9 +127,10 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     if overrides:
         lines.append(f"testfloor overrides: {'; '.join(override.change for override in overrides)}")
     if _STUBS in config.stash:
-        from testfloor.stubs import status
+        # Before collection: what importing each name gives. Which were imported is known after it.
+        from testfloor.stubs import planned
 
-        shown = ", ".join(f"{name} ({state})" for name, state in status(settings.stubs).items())
+        shown = ", ".join(f"{name} ({state})" for name, state in planned(settings.stubs).items())
         lines.append(f"testfloor stubs (mode {settings.stub_mode}): {shown}")
     return [scrub(line, settings.env) for line in lines]
 
@@ -182,13 +184,22 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
         repair.deselect_quarantined(config, config.stash[_CONFIG], items)
 
 
+def pytest_collection_finish(session: pytest.Session) -> None:
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if _STUBS in session.config.stash and reporter is not None:
+        from testfloor.stubs import status
+
+        shown = ", ".join(f"{name} ({state})" for name, state in status(session.config.stash[_CONFIG].stubs).items())
+        reporter.write_line(f"testfloor stubs after collection: {shown}")
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
     if _STUBS not in item.config.stash:
         return (yield)
-    from testfloor.stubs import strict
+    from testfloor.stubs import watch
 
-    with strict():
+    with watch() as item.stash[_EXERCISED]:
         return (yield)
 
 
@@ -197,14 +208,21 @@ def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     report = yield
-    if _STUBS in item.config.stash and call.excinfo is not None:
-        from testfloor.stubs import skip_reason
+    settings = item.config.stash.get(_CONFIG, None)
+    if settings is None or not settings.configured or report.outcome == "skipped" or call.when == "teardown":
+        return report
+    from testfloor.outcomes import requested, skip_reason
 
-        reason = skip_reason(call.excinfo.value)
-        if reason is not None:
-            report.outcome = "skipped"
-            path, line = item.reportinfo()[:2]
-            report.longrepr = (str(path), (line or 0) + 1, f"Skipped: {reason}")
+    error = None if call.excinfo is None else call.excinfo.value
+    exercised = item.stash.get(_EXERCISED, set()) if call.when == "call" else set()
+    fixtures = requested(item) if call.when == "call" and _STUBS in item.config.stash else {}
+    reason = skip_reason(error, exercised, fixtures, settings.stubs)
+    if reason is not None:
+        report.outcome = "skipped"
+        path, line = item.reportinfo()[:2]
+        report.longrepr = (str(path), (line or 0) + 1, f"Skipped: {reason}")
+        if hasattr(report, "wasxfail"):
+            del report.wasxfail  # an unexpected pass on stub values is no xpass
     return report
 
 

@@ -222,6 +222,30 @@ def _module_class(name: str, module: str) -> Any:
     return stubs.StubMeta(name, bases, body)
 
 
+class GradMode:
+    """What ``torch.no_grad()`` and its kin return: a context manager and a decorator that change nothing."""
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc_info: object) -> None:
+        return None
+
+    def __call__(self, function: Any) -> Any:
+        return function
+
+
+def grad_mode(*args: Any, **kwargs: Any) -> Any:
+    """``with torch.no_grad():``, ``@torch.no_grad()``, ``@torch.no_grad``: no stub value, so no skip."""
+    if len(args) == 1 and not kwargs and callable(args[0]):
+        return args[0]
+    return GradMode()
+
+
+def _nothing(*_args: Any, **_kwargs: Any) -> None:
+    return None
+
+
 def _no(*_args: Any, **_kwargs: Any) -> bool:
     return False
 
@@ -263,8 +287,28 @@ ATTRIBUTES: dict[str, dict[str, Callable[[str], object]]] = {
             }.items()
         },
     },
+    "torch": {
+        **{
+            name: lambda _module: grad_mode for name in ("no_grad", "enable_grad", "inference_mode", "set_grad_enabled")
+        },
+        # Settings a test makes for their effect, not their value: no stub value, so no skip.
+        **{
+            name: lambda _module: _nothing
+            for name in (
+                "manual_seed",
+                "set_num_threads",
+                "set_default_dtype",
+                "use_deterministic_algorithms",
+                "set_float32_matmul_precision",
+            )
+        },
+    },
     "torch.nn": {"Module": lambda module: _module_class("Module", module)},
-    "torch.cuda": {"is_available": lambda _module: _no, "device_count": lambda _module: _none},
+    "torch.cuda": {
+        "is_available": lambda _module: _no,
+        "device_count": lambda _module: _none,
+        **{name: lambda _module: _nothing for name in ("manual_seed", "manual_seed_all", "empty_cache", "synchronize")},
+    },
     "torch.backends.mps": {"is_available": lambda _module: _no, "is_built": lambda _module: _no},
     "lightning": {"LightningModule": lambda _module: importlib.import_module("lightning.pytorch").LightningModule},
     "lightning.pytorch": _LIGHTNING,

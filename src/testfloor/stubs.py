@@ -26,6 +26,7 @@ DEFAULT_VERSION = "99.0.0"
 ORIGIN = "stub"
 _MARK = "__testfloor_stub__"
 _OWN_FRAMES = ("importlib", "testfloor.stubs", "testfloor.shims")
+_PLAIN = (str, bytes, int, float, complex)
 _EXCEPTION_SUFFIXES = ("Error", "Exception", "Exit", "Interrupt")
 # What a pure stub returns as a decorator: the decorated object itself.
 _DECORATABLE = (
@@ -56,7 +57,22 @@ class _State(threading.local):
     strict = False
 
 
+class _Recorder:
+    """The stubbed modules whose values were made or used while a test ran: in any thread, and in subprocesses.
+
+    Not thread-local: a value used in a worker thread counts. A subprocess started by the test (with the
+    environment `install` prepared) appends the module names to `sink`, the file its parent reads back.
+    """
+
+    def __init__(self) -> None:
+        self.active = False
+        self.modules: set[str] = set()
+        self.sink: Path | None = None
+        self.sent: set[str] = set()
+
+
 _STATE = _State()
+_RECORDER = _Recorder()
 _INSTALLED: list[tuple[StubFinder, Path | None, dict[str, str | None], MutableMapping[str, str] | None]] = []
 _IMPORTERS: dict[str, set[str]] = {}
 
@@ -89,7 +105,53 @@ def strict() -> Iterator[None]:
         _STATE.strict = before
 
 
+def _touch(obj: object) -> None:
+    # A stub value was made or used: the test's outcome says nothing about the code it ran.
+    if not (_RECORDER.active or _RECORDER.sink):
+        return
+    module = stub_root(obj)
+    if _RECORDER.active:
+        _RECORDER.modules.add(module)
+    if _RECORDER.sink is not None and module not in _RECORDER.sent:
+        _RECORDER.sent.add(module)
+        with contextlib.suppress(OSError), _RECORDER.sink.open("a", encoding="utf-8") as sink:
+            sink.write(f"{module}\n")
+
+
+@contextlib.contextmanager
+def watch() -> Iterator[set[str]]:
+    """Record, within the block, which stubbed modules' values are made or used; `strict` in this thread.
+
+    Made: a stub class or stub value of the module is called (not as a decorator, not an exception class).
+    Used: any operation on a stub value (attribute, truth, length, items, iteration, membership, hash,
+    comparison, arithmetic, repr, format, pickle, ``isinstance`` against a stub class), and comparing a stub
+    class with a string or a number. Counted in every thread and in subprocesses started with the
+    environment `install` prepared. The yielded set holds the module names once the block ends.
+    """
+    exercised: set[str] = set()
+    sink = _sink()
+    if sink is not None:
+        sink.write_text("", encoding="utf-8")
+    _RECORDER.modules = set()
+    _RECORDER.active = True
+    try:
+        with strict():
+            yield exercised
+    finally:
+        _RECORDER.active = False
+        exercised |= _RECORDER.modules
+        if sink is not None:
+            with contextlib.suppress(OSError):  # removed by the test: its subprocesses could not report either
+                exercised |= set(sink.read_text(encoding="utf-8").split())
+
+
+def _sink() -> Path | None:
+    directory = _INSTALLED[-1][1] if _INSTALLED else None
+    return None if directory is None else directory / "used"
+
+
 def _use(obj: object, what: str) -> None:
+    _touch(obj)
     if _STATE.strict:
         raise StubUsedError(stub_root(obj), f"{what} on {obj!r}")
 
@@ -109,9 +171,40 @@ class StubMeta(abc.ABCMeta):
         return child
 
     def __call__(cls, *args: Any, **kwargs: Any) -> Any:
-        if _MARK in vars(cls) and _decorated(args, kwargs):
-            return args[0]
+        if _MARK in vars(cls):
+            if _decorated(args, kwargs):
+                return args[0]
+            if not issubclass(cls, BaseException):  # an exception instance is a real one
+                _touch(cls)
         return super().__call__(*args, **kwargs)
+
+    def __instancecheck__(cls, instance: Any) -> bool:
+        # `isinstance(torch.tensor([1]), torch.Tensor)` has no true answer; `isinstance(1, torch.Tensor)` has.
+        if is_stub(instance) and not isinstance(instance, type):
+            _touch(instance)
+        return super().__instancecheck__(instance)
+
+    # A stub class is a name: compared with itself, a class or a typing form, identity is the honest answer.
+    # Compared with a string or a number (`Status.FAILED.value == "FAILED"`, `torch.version.cuda >= 11`) it
+    # stands for a value it does not have.
+    def __eq__(cls, other: object) -> bool:
+        if _MARK not in vars(cls) or not isinstance(other, _PLAIN):
+            return super().__eq__(other)
+        _touch(cls)
+        return False
+
+    def __ne__(cls, other: object) -> bool:
+        return not cls == other
+
+    __hash__ = abc.ABCMeta.__hash__
+
+    def _order(cls, other: object) -> Any:
+        if _MARK not in vars(cls):
+            return NotImplemented
+        _use(cls, "comparison")
+        return False
+
+    __lt__ = __le__ = __gt__ = __ge__ = _order
 
     def __bool__(cls) -> bool:
         # An exception class is there to be caught, not used: `pytest.raises(torch.cuda.OutOfMemoryError)` asks
@@ -161,19 +254,39 @@ class StubObject(metaclass=StubMeta):
     def __getattr__(self, name: str) -> Any:
         if name.startswith("__"):
             raise AttributeError(name)
-        return getattr(type(self), name)
+        child = getattr(type(self), name)
+        _touch(child)
+        return child
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if _MARK not in vars(type(self)):
             raise TypeError(f"{type(self).__name__!r} object is not callable")
         if _decorated(args, kwargs):
             return args[0]
+        _touch(self)
         return type(self)()
 
     def __repr__(self) -> str:
         if _MARK not in vars(type(self)):
             return object.__repr__(self)
+        _touch(self)  # recorded, not raised: a repr is how failures and logs describe a value
         return f"<stub {type(self).__module__}.{type(self).__qualname__} instance>"
+
+    def __format__(self, spec: str) -> str:
+        if _MARK not in vars(type(self)):
+            return object.__format__(self, spec)
+        _use(self, "formatting")
+        return format(repr(self), spec)
+
+    def __hash__(self) -> int:
+        if _MARK in vars(type(self)):
+            _touch(self)  # a dict key or set member: which entry it finds is no answer
+        return object.__hash__(self)
+
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        if _MARK in vars(type(self)):
+            _touch(self)  # a pickle round trip of an empty object proves nothing
+        return object.__reduce_ex__(self, protocol)
 
     def __bool__(self) -> bool:
         if _MARK not in vars(type(self)):
@@ -188,8 +301,6 @@ class StubObject(metaclass=StubMeta):
 
     def __ne__(self, other: object) -> bool:
         return not self == other
-
-    __hash__ = object.__hash__
 
     def __enter__(self) -> Any:
         return self
@@ -207,7 +318,7 @@ class StubObject(metaclass=StubMeta):
 def _value_method(name: str, lenient: Callable[[StubObject], object]) -> Any:
     def method(self: StubObject, *args: object) -> Any:
         if _MARK not in vars(type(self)):
-            if args and name != "__contains__":  # `in` would take NotImplemented for True
+            if args and name not in _CONTAINER:  # `in` would take NotImplemented for True
                 return NotImplemented
             raise TypeError(f"{type(self).__name__!r} object does not support {name}")
         _use(self, name.strip("_"))
@@ -230,7 +341,11 @@ _LENIENT: dict[str, Callable[[StubObject], object]] = {
     "__complex__": lambda _self: 0j,
     "__iter__": lambda _self: iter(()),
     "__contains__": lambda _self: False,
+    "__getitem__": _renew,
+    "__setitem__": lambda _self: None,
+    "__delitem__": lambda _self: None,
 }
+_CONTAINER = frozenset({"__contains__", "__getitem__", "__setitem__", "__delitem__"})
 _BINARY = ("add", "sub", "mul", "truediv", "floordiv", "mod", "pow", "matmul", "and", "or", "xor", "lshift", "rshift")
 _LENIENT.update({f"__{op}__": _renew for op in _BINARY})
 _LENIENT.update({f"__r{op}__": _renew for op in _BINARY})
@@ -410,7 +525,12 @@ def install(
         directory = Path(tempfile.mkdtemp(prefix="testfloor-stubs-"))
         (directory / "sitecustomize.py").write_text(SITECUSTOMIZE, encoding="utf-8")
         before = {key: environ.get(key) for key in (ENV_VAR, "PYTHONPATH")}
-        payload = {"mode": mode, "names": list(finder.names), "versions": finder.versions}
+        payload = {
+            "mode": mode,
+            "names": list(finder.names),
+            "used": str(directory / "used"),
+            "versions": finder.versions,
+        }
         environ[ENV_VAR] = json.dumps(payload, sort_keys=True)
         environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(directory), before["PYTHONPATH"]]))
     _INSTALLED.append((finder, directory, before, environ))
@@ -421,9 +541,12 @@ def install_from_environ(environ: Mapping[str, str]) -> StubFinder | None:
     """Install the finder described by ``_TESTFLOOR_STUBS`` in `environ`; `None` if it is absent or unreadable."""
     try:
         payload = json.loads(environ.get(ENV_VAR, ""))
-        return install(payload["names"], payload["mode"], versions=payload["versions"])
+        finder = install(payload["names"], payload["mode"], versions=payload["versions"])
     except (ValueError, KeyError, TypeError):
         return None
+    # A subprocess of a test: the values it makes or uses count for that test (see `watch`).
+    _RECORDER.sink = Path(payload["used"]) if isinstance(payload.get("used"), str) else None
+    return finder
 
 
 def uninstall() -> None:
@@ -443,6 +566,8 @@ def uninstall() -> None:
         if directory is not None:
             shutil.rmtree(directory, ignore_errors=True)
     _IMPORTERS.clear()
+    _RECORDER.sink = None
+    _RECORDER.sent.clear()
 
 
 def active() -> StubFinder | None:
@@ -468,6 +593,23 @@ def status(names: Sequence[str]) -> dict[str, str]:
     for name in names:
         module = sys.modules.get(name)
         result[name] = "not imported" if module is None else "stubbed" if is_stub(module) else "installed"
+    return result
+
+
+def planned(names: Sequence[str]) -> dict[str, str]:
+    """Say for each of `names` whether importing it gives ``"stubbed"`` or ``"installed"`` (real), importing nothing.
+
+    What the header can say before collection, when most stubbed names are not imported yet.
+    """
+    finder = active()
+    result = {}
+    for name in names:
+        module = sys.modules.get(name)
+        if module is not None:
+            stubbed = is_stub(module)
+        else:
+            stubbed = finder is not None and (finder.mode == "always" or not finder._real_spec(name, None, None))
+        result[name] = "stubbed" if stubbed else "installed"
     return result
 
 
