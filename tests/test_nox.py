@@ -643,3 +643,69 @@ def test_settings_nox_cannot_read_stop_it_with_one_line_and_the_config_exit_code
     assert [line for line in result.stderr.splitlines() if line.startswith("testfloor: ")] == [
         line for line in result.stderr.splitlines() if line.strip()
     ][-1:]
+
+
+def stamped_session(tmp_path: Path) -> mock.Mock:
+    session = fake_session(tmp_path)
+    session.virtualenv = mock.Mock(location=str(tmp_path / ".nox" / "tests"), reuse_existing=True)
+    Path(session.virtualenv.location).mkdir(parents=True)
+    return session
+
+
+def test_an_environment_whose_inputs_are_unchanged_is_reused_without_installing(tmp_path: Path) -> None:
+    make_file(tmp_path / "requirements-test.txt", "pytest\n")
+    session = stamped_session(tmp_path)
+    floor.install(session, Config(tmp_path))
+    session.install.assert_called_once_with("-r", str(tmp_path / "requirements-test.txt"))
+    stamp = json.loads((tmp_path / ".nox" / "tests" / "testfloor-stamp.json").read_text())
+    assert stamp["python"] == "3.12"
+    session.install.reset_mock()
+    floor.install(session, Config(tmp_path))
+    session.install.assert_not_called()
+    session.virtualenv.create.assert_not_called()
+    session.log.assert_called_with(f"reused {tmp_path / '.nox' / 'tests'}: its inputs are unchanged")
+
+
+def test_changed_requirements_make_the_environment_again_before_installing(tmp_path: Path) -> None:
+    make_file(tmp_path / "requirements-test.txt", "pytest\nattrs\n")
+    session = stamped_session(tmp_path)
+    floor.install(session, Config(tmp_path))
+    make_file(tmp_path / "requirements-test.txt", "pytest\n")
+    events: list[str] = []
+    session.virtualenv.create.side_effect = lambda: events.append(f"create reuse={session.virtualenv.reuse_existing}")
+    session.install.side_effect = lambda *args: events.append("install")
+    floor.install(session, Config(tmp_path))
+    assert events == ["create reuse=False", "install"]
+
+
+def test_a_reporting_environment_is_stamped_and_reused_too(tmp_path: Path) -> None:
+    make_file(tmp_path / "requirements-test.txt", "testfloor==0.3\nrequests\ncoverage==7.17.5\n")
+    session = stamped_session(tmp_path)
+    floor.install_reporting(session, Config(tmp_path))
+    session.install.assert_called_once_with("testfloor==0.3", "coverage==7.17.5")
+    floor.install_reporting(session, Config(tmp_path))
+    session.install.assert_called_once()
+
+
+def test_an_environment_with_a_package_built_from_a_directory_is_never_reused(tmp_path: Path) -> None:
+    session = stamped_session(tmp_path)
+    floor.install(session, Config(tmp_path), "-c", "pins.txt", ".")
+    floor.install(session, Config(tmp_path), "-c", "pins.txt", ".")
+    assert session.install.call_count == 2
+    session.virtualenv.create.assert_called_once_with()
+    (tmp_path / "lib").mkdir()
+    (tmp_path / ".nox" / "tests").rename(tmp_path / ".nox" / "before")
+    session = stamped_session(tmp_path)
+    config = Config(tmp_path, install=("lib",))
+    floor.install(session, config, "-e", "lib", "-r", "lib")  # editable, or a requirements file: in the stamp
+    floor.install(session, config, "-e", "lib", "-r", "lib")
+    assert session.install.call_count == 2  # the requirements, then the project editable: once each
+    session.virtualenv.create.assert_not_called()
+
+
+def test_a_session_on_nox_s_own_interpreter_installs_every_time(tmp_path: Path) -> None:
+    session = fake_session(tmp_path)
+    session.virtualenv = mock.Mock(spec=[])  # nox's PassthroughEnv has no location
+    floor.install(session, Config(tmp_path), "attrs")
+    floor.install(session, Config(tmp_path), "attrs")
+    assert session.install.call_count == 2
