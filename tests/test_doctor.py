@@ -73,7 +73,7 @@ def test_environment_fixes_come_first_and_project_bugs_are_quarantined_last(proj
     assert lines == [
         "added [tool.testfloor] to pyproject.toml",
         "pass 1: 2 errors: stubbed torch",
-        "pass 2: 1 errors: quarantined tests/test_bug.py",
+        "pass 2: 1 error: quarantined tests/test_bug.py",
     ]
     config = load_config(project)
     assert config.stubs == ("torch",)
@@ -210,7 +210,7 @@ def test_a_configured_project_keeps_its_settings_table(project: Path) -> None:
     make_file(project / "pyproject.toml", '[project]\nname = "service"\n\n[tool.testfloor]\nstubs = ["ray"]\n')
     lines: list[str] = []
     doctor.run(project, fix=True, collect=outcomes((MISSING_TORCH,), ()), progress=lines.append)
-    assert lines == ["pass 1: 1 errors: stubbed torch"]
+    assert lines == ["pass 1: 1 error: stubbed torch"]
     assert load_config(project).stubs == ("ray", "torch")
 
 
