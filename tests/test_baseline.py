@@ -73,7 +73,7 @@ def test_the_baseline_file_is_sorted_versioned_and_round_trips(tmp_path: Path) -
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        (None, "not found"),
+        (None, "not found: testfloor baseline update writes the first baseline"),
         ("{", "invalid JSON"),
         ("[]", "expected a JSON object"),
         ('{"format": 99, "files": {}}', "unknown baseline format 99"),

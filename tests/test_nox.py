@@ -143,7 +143,9 @@ def test_run_tests_clears_stale_data_and_combines_parallel_files(tmp_path: Path)
     assert session.env == {"COVERAGE_FILE": str(shard)}
     probe, first, second = session.run.call_args_list
     assert probe.args[:2] == ("python", "-c")
-    assert first.args == ("python", "-m", "coverage", "run", "--parallel-mode", "-m", "pytest", "-p", "testfloor", "-x")
+    assert first.args == (
+        "python", "-m", "coverage", "run", "--parallel-mode", "-m", "pytest", "-p", "testfloor", "-rs", "-x"
+    )  # fmt: skip
     assert first.kwargs == {"success_codes": [0]}
     assert second.args == ("python", "-m", "coverage", "combine", "--quiet")
 
@@ -288,7 +290,7 @@ def test_a_monorepo_is_collected_and_measured_once_per_sub_project(tmp_path: Pat
     floor.run_tests(session, config)
     runs = [call.args for call in session.run.call_args_list if "pytest" in call.args]
     assert ["--cov-append" in args for args in runs] == [False, True]
-    assert all(args[-5:-3] == ("-n", "auto") for args in runs)
+    assert all(args[-6:-3] == ("-n", "auto", "-rs") for args in runs)
 
 
 def test_a_sub_project_that_stops_pytest_fails_the_gate(tmp_path: Path) -> None:
@@ -316,6 +318,8 @@ def test_a_failing_gate_prints_the_classified_report(tmp_path: Path) -> None:
     logged = [call.args[0] for call in session.log.call_args_list]
     assert "     1  missing_heavy: a heavy dependency is not installed" in logged
     assert "  tests/test_m.py: ModuleNotFoundError: No module named 'torch' (tests/test_m.py:1) [fix: stub]" in logged
+    # Listed once, in the table: the session's last word is the verdict alone, to which nox adds its timing.
+    session.error.assert_called_once_with("the collect gate failed: collection was interrupted by errors")
 
 
 @pytest.mark.parametrize(
@@ -334,7 +338,7 @@ def test_run_tests_uses_every_core_under_pytest_cov_when_xdist_is_installed(
     floor.run_tests(session, Config(tmp_path), *args)
     command = session.run.call_args.args
     assert command[:5] == ("python", "-m", "pytest", "-p", "testfloor")
-    assert command[5:] == expected
+    assert command[5:] == (*expected[:3], *(() if args else expected[3:]), "-rs", *args)
 
 
 @pytest.mark.parametrize("off", [("-p", "no:xdist"), ("-pno:xdist",)])
@@ -530,9 +534,9 @@ def test_a_group_runs_pytest_split_s_share_in_every_sub_project(tmp_path: Path) 
     session = fake_session(tmp_path)
     shard = floor.run_tests(session, config, "-x", group=2)
     assert shard == floor.shard_path(config, "3.12", 2)
-    share = ("--splits", "2", "--group", "2", "--durations-path", str(tmp_path / ".test_durations"))
+    share = ("--splits", "2", "--group", "2", "--durations-path", str(tmp_path / ".test_durations"), "-rs")
     runs = [call.args for call in session.run.call_args_list if "pytest" in call.args]
-    assert [args[-10:] for args in runs] == [
+    assert [args[-11:] for args in runs] == [
         (*share, "--rootdir", "billing", "billing", "-x"),
         (*share, "--rootdir", "search", "search", "-x"),
     ]
@@ -540,7 +544,7 @@ def test_a_group_runs_pytest_split_s_share_in_every_sub_project(tmp_path: Path) 
     session.run.return_value = "True"  # pytest-xdist is installed: pytest-cov measures
     floor.run_tests(session, config, group=1)
     runs = [call.args for call in session.run.call_args_list if "pytest" in call.args]
-    assert all(args[-9:-3] == ("--splits", "2", "--group", "1", *share[4:]) for args in runs)
+    assert all(args[-10:-3] == ("--splits", "2", "--group", "1", *share[4:]) for args in runs)
     assert all("--cov" in args for args in runs)
 
 
@@ -709,3 +713,9 @@ def test_a_session_on_nox_s_own_interpreter_installs_every_time(tmp_path: Path) 
     floor.install(session, Config(tmp_path), "attrs")
     floor.install(session, Config(tmp_path), "attrs")
     assert session.install.call_count == 2
+
+
+def test_run_tests_says_why_tests_were_skipped_unless_the_arguments_choose_the_report(tmp_path: Path) -> None:
+    session = fake_session(tmp_path)
+    floor.run_tests(session, Config(tmp_path), "-p", "no:xdist", "-rA")
+    assert "-rs" not in session.run.call_args_list[0].args

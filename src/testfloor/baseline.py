@@ -157,6 +157,8 @@ def from_coverage_json(path: Path) -> Baseline:
 
 def read_baseline(path: Path) -> Baseline:
     """Read a baseline file written by `write_baseline`."""
+    if not path.exists():
+        raise DataError(f"{path}: not found: testfloor baseline update writes the first baseline from coverage.json")
     document = _load_json(path)
     if document.get("format") != FORMAT:
         raise DataError(f"{path}: unknown baseline format {document.get('format')!r} (this testfloor reads {FORMAT})")

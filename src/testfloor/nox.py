@@ -264,7 +264,8 @@ def collect(session: nox.Session, config: Config, *args: str) -> int:
         for line in table(diagnose(outcome, config.root)):
             session.log(line)
         session.log("testfloor doctor --fix repairs what the environment can fix and quarantines the rest")
-        session.error(str(err))
+        # The errors are listed above, once: the session's own message is the verdict alone.
+        session.error(str(err).splitlines()[0])
     session.log(f"collected {count} tests")
     return count
 
@@ -302,6 +303,9 @@ def run_tests(
     Collection errors (2), internal errors (3), usage errors (4) and no tests
     (5) always do: a `group` that pytest-split leaves empty fails too.
 
+    pytest summarises why tests were skipped (``-rs``) unless `args` choose
+    what it reports (``-r...``).
+
     With a `group` (from `split`), every pytest run takes only pytest-split's
     share k of ``splits``, by the durations in ``.test_durations``, and the
     data goes to that group's own file.
@@ -317,6 +321,8 @@ def run_tests(
     share = [] if group is None else ["--splits", str(config.splits), "--group", str(group)]
     share += ["--durations-path", str(config.root / DURATIONS)] if share else []
     xdist = _uses_xdist(session, args)
+    # Why tests were skipped (pytest folds the same reason at the same place into one line), unless args choose.
+    share += [] if any(arg.startswith(("-r", "--report-chars")) for arg in args) else ["-rs"]
     for index, (_prefix, target) in enumerate(config.pytest_runs):
         if xdist:
             # pytest-cov follows xdist's workers; --cov-fail-under=0: pytest-cov would apply the combined floor of
