@@ -715,3 +715,27 @@ def test_init_ends_saying_what_to_commit_and_what_exit_10_means(tmp_path: Path) 
     assert init.next_steps(tmp_path, init.Result((), None, None)) == [
         "nothing to commit: the project already had what init writes"
     ]
+
+
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [
+        (  # a table follows: one blank line between them
+            '[tool.black]\nline-length = 100\n\n[build-system]\nrequires = ["hatchling"]\n',
+            "[tool.black]\nline-length = 100\n\n[tool.testfloor]\n{settings}\n\n"
+            '[build-system]\nrequires = ["hatchling"]\n',
+        ),
+        (  # the last table: the file ends with it, without a blank line
+            '[build-system]\nrequires = ["hatchling"]\n',
+            '[build-system]\nrequires = ["hatchling"]\n\n[tool.testfloor]\n{settings}\n',
+        ),
+    ],
+)
+def test_tool_testfloor_is_inserted_with_a_blank_line_before_the_next_table(
+    tmp_path: Path, before: str, after: str
+) -> None:
+    make_file(tmp_path / "pyproject.toml", before)
+    (change,) = [change for change in init.plan(tmp_path) if change.path.name == "pyproject.toml"]
+    settings = change.after.split("[tool.testfloor]\n")[1].split("\n\n")[0].rstrip("\n")
+    assert settings.startswith("# testfloor's settings")
+    assert change.after == after.format(settings=settings)

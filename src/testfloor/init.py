@@ -148,6 +148,8 @@ def _pyproject(root: Path, project: Project) -> Change:
         if project.metadata.local:
             table.add(tomlkit.comment("The project's own packages, installed without their dependencies."))
             table["install"] = list(project.metadata.local)
+        if list(document)[-1] != "tool":
+            table.add(tomlkit.nl())  # a blank line before the table that follows
         tool["testfloor"] = table
     return Change(path, before, tomlkit.dumps(document), "testfloor's settings")
 
