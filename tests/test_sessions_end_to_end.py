@@ -56,6 +56,7 @@ def test_sessions_reuse_their_environments_rebuild_on_new_requirements_and_repor
     assert first.returncode == 0, first.stderr
     assert (root / "coverage.json").is_file()
     assert len(installs(first.stderr)) == 3  # collect, tests, coverage: each built once
+    assert first.stderr.count("Creating virtual environment (uv)") == 3  # the uv that comes with testfloor
     # The report needs testfloor and coverage, not the project's stack.
     assert installed(root, "tests", "labelkit")
     assert not installed(root, "coverage", "labelkit")
