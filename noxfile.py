@@ -23,6 +23,10 @@ PROJECT = floor.load(Path(__file__).parent)
 PYTHONS = floor.pythons(PROJECT)
 MAIN_PYTHON = PYTHONS[-1]
 FLOOR = 100  # percent of src/testfloor, lines and branches, over all Pythons combined
+# The reporting sessions install testfloor from this tree, its dependencies pinned, and nothing of the test stack.
+REPORTING = ["-c", floor.REQUIREMENTS, "."]
+# Not nox.options.reuse_venv: every session installs testfloor from this tree (not editable), whose source the
+# stamp of a reused environment does not cover, so each run builds its environments afresh.
 
 
 @nox.session(python=MAIN_PYTHON, tags=["gate"])
@@ -44,14 +48,14 @@ def tests(session: nox.Session, group: int | None = None) -> None:  # noqa: PT02
 @nox.session(python=MAIN_PYTHON, requires=["tests"], tags=["report"])
 def coverage(session: nox.Session) -> None:
     """Combine the data of every Python and group, write coverage.xml/.json/.md, and enforce the 100% floor."""
-    floor.install(session, PROJECT, ".")
+    floor.install_reporting(session, PROJECT, *REPORTING)
     floor.report(session, PROJECT, fail_under=FLOOR)
 
 
 @nox.session(python=MAIN_PYTHON, requires=["coverage"], tags=["report"])
 def baseline(session: nox.Session) -> None:
     """Fail if coverage dropped below the committed coverage-baseline.json; draw the badge."""
-    floor.install(session, PROJECT, ".")
+    floor.install_reporting(session, PROJECT, *REPORTING)
     floor.check_baseline(
         session, PROJECT, "--badge", ".nox/coverage-badge.svg", "--json", ".nox/coverage-baseline.json"
     )

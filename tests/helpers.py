@@ -76,13 +76,13 @@ def tests(session, group=None):
 
 @nox.session(python=PYTHONS[-1], requires=["tests"])
 def coverage(session):
-    floor.install(session, PROJECT)
+    floor.install_reporting(session, PROJECT)
     floor.report(session, PROJECT)
 
 
 @nox.session(python=PYTHONS[-1], requires=["coverage"])
 def baseline(session):
-    floor.install(session, PROJECT)
+    floor.install_reporting(session, PROJECT)
     floor.check_baseline(session, PROJECT)
 
 

@@ -81,7 +81,7 @@ def _text(*entries: tuple[str, str]) -> str:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        (None, "not found"),
+        (None, "not found: testfloor baseline update writes the first baseline"),
         ("{", "invalid JSON"),
         ("[]", "expected a JSON object"),
         ('{"format": 99, "files": {}}', "unknown baseline format 99"),

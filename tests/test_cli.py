@@ -256,7 +256,7 @@ def test_doctor_reports_and_exits_by_status(
     )
     captured = capsys.readouterr()
     assert json.loads(captured.out)["quarantined"] == ["tests/t.py"]
-    assert "pass 1: 1 errors: quarantined tests/t.py" in captured.err
+    assert "pass 1: 1 error: quarantined tests/t.py" in captured.err
     assert json.loads(captured.out)["python"] == "env (Python 3.12)"
     # The environment is built from requirements-test.txt: --fix writes it as init would, once.
     assert "wrote requirements-test.txt" in captured.err

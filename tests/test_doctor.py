@@ -73,7 +73,7 @@ def test_environment_fixes_come_first_and_project_bugs_are_quarantined_last(proj
     assert lines == [
         "added [tool.testfloor] to pyproject.toml",
         "pass 1: 2 errors: stubbed torch",
-        "pass 2: 1 errors: quarantined tests/test_bug.py",
+        "pass 2: 1 error: quarantined tests/test_bug.py",
     ]
     config = load_config(project)
     assert config.stubs == ("torch",)
@@ -210,7 +210,7 @@ def test_a_configured_project_keeps_its_settings_table(project: Path) -> None:
     make_file(project / "pyproject.toml", '[project]\nname = "service"\n\n[tool.testfloor]\nstubs = ["ray"]\n')
     lines: list[str] = []
     doctor.run(project, fix=True, collect=outcomes((MISSING_TORCH,), ()), progress=lines.append)
-    assert lines == ["pass 1: 1 errors: stubbed torch"]
+    assert lines == ["pass 1: 1 error: stubbed torch"]
     assert load_config(project).stubs == ("ray", "torch")
 
 
@@ -386,7 +386,7 @@ def test_errors_in_modules_a_fix_lets_pytest_reach_are_progress_not_harm(project
     steps = iter([Outcome(2, (), (MISSING_TORCH,)), Outcome(2, model, (NAME_ERROR,)), Outcome(0, model, ())])
     lines: list[str] = []
     report = doctor.run(project, fix=True, collect=lambda root: next(steps), progress=lines.append)
-    assert lines[1:] == ["pass 1: 1 errors: stubbed torch", "pass 2: 1 errors: quarantined tests/test_bug.py"]
+    assert lines[1:] == ["pass 1: 1 error: stubbed torch", "pass 2: 1 error: quarantined tests/test_bug.py"]
     assert (report.status, report.quarantined) == ("quarantined", ("tests/test_bug.py",))
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import shutil
 import subprocess
@@ -141,7 +142,14 @@ def test_under_testfloor_the_suite_runs_except_the_broken_worker_module(project:
     assert result.returncode == 0, result.stdout + result.stderr
     assert re.fullmatch(r"=+ 66 passed, 3 skipped in [\d.]+s =+", result.stdout.splitlines()[-1])
     # Everything that made the broken runs stop is repaired, and said so.
-    overrides = next(line for line in result.stdout.splitlines() if line.startswith("testfloor overrides: "))
+    # In the header, one short line per kind of change; in full in the collect report (and nox -s collect).
+    headers = [line for line in result.stdout.splitlines() if line.startswith("testfloor overrides: ")]
+    assert [line.split(": ")[1] for line in headers] == ["addopts", "ini", "asyncio", "markers"]
+    assert all(len(line) <= 120 for line in headers)
+    report = project.parent / f"{project.name}-collect.json"
+    collected = run_configured(project, "--collect-only", "-q", f"--testfloor-collect-report={report}")
+    assert collected.returncode == 0, collected.stdout
+    overrides = " | ".join(json.loads(report.read_text())["overrides"])
     for change in (
         "addopts: removed -n auto",
         "addopts: removed --timeout=30",

@@ -5,6 +5,7 @@ import json
 import subprocess
 import sys
 import sysconfig
+import time
 from pathlib import Path
 from typing import Any
 
@@ -204,7 +205,7 @@ def test_init_verifies_in_the_sessions_environment_and_takes_the_first_baseline_
     out = capsys.readouterr().out
     assert f"test environment: building .nox/.cache/testfloor-env on Python {PYTHON} with uv" in out
     assert f"environment: .nox/.cache/testfloor-env (Python {PYTHON})" in out
-    assert "pass 1: 1 errors: quarantined tests/test_bug.py" in out
+    assert "pass 1: 1 error: quarantined tests/test_bug.py" in out
     # The baseline is what the project's own sessions measured, and they ran on the environment's Python.
     assert f"nox > Running session tests-{PYTHON}" in out
     assert f"wrote coverage-baseline.json: the first coverage baseline (the sessions, Python {PYTHON})" in out
@@ -628,3 +629,113 @@ def test_development_tools_a_dev_group_lists_are_left_out_of_the_sessions(tmp_pa
         "# flake8-bugbear  (a development tool: the tests do not need it)",
         "# mypy>=1  (a development tool: the tests do not need it)",
     ]
+
+
+FAKE_SESSIONS = """
+import nox
+
+
+@nox.session(python=False)
+def collect(session):
+    session.log("collected 2 tests")
+
+
+@nox.session(python=False, requires=["collect"])
+def tests(session):
+    session.run("python", "-c", {script!r}, *session.posargs)
+
+
+@nox.session(python=False, requires=["tests"])
+def coverage(session):
+    session.run("python", "-c", "open('coverage.json', 'w').write('{{\\"files\\": {{}}}}')")
+"""
+
+# What pytest -v prints for a test that never ends: its node id, without the result.
+HANGING = (
+    "import sys, time; print('t.py::test_fast PASSED'); print('t.py::test_hangs ', end='', flush=True); time.sleep(60)"
+)
+
+
+def test_a_first_run_far_longer_than_the_suite_should_take_is_stopped_naming_the_running_test(tmp_path: Path) -> None:
+    make_file(tmp_path / "noxfile.py", FAKE_SESSIONS.format(script=HANGING))
+    lines: list[str] = []
+    limits = init.Limits(slack=1.0, per_test=0.5, heartbeat=0.5)
+    started = time.monotonic()
+    with pytest.raises(InitError) as raised:
+        init.first_baseline(tmp_path, PYTHON, out=lines.append, limits=limits)
+    assert time.monotonic() - started < 30
+    assert str(raised.value) == (
+        f"{tmp_path}: stopped the project's sessions: the tests ran over 2 s (0.5 s for each of 2 tests); "
+        "t.py::test_hangs was running: run nox --session tests -- -v to watch it, then quarantine or fix it"
+    )
+    assert "  nox > Running session collect" in lines
+    assert "  nox > collected 2 tests" in lines
+    assert any(line.startswith("  ... t.py::test_hangs (still running after ") for line in lines)
+    assert not (tmp_path / "coverage-baseline.json").exists()
+
+
+def test_recorded_durations_set_the_first_runs_limit(tmp_path: Path) -> None:
+    make_file(tmp_path / "noxfile.py", FAKE_SESSIONS.format(script="import time; time.sleep(60)"))
+    make_file(tmp_path / ".test_durations", '{"t.py::test_a": 0.1, "t.py::test_b": 0.1}')
+    with pytest.raises(InitError, match=r"over 2 s \(5 times the 0 s .test_durations records\); no test had started"):
+        init.first_baseline(tmp_path, PYTHON, out=[].append, limits=init.Limits(slack=1.0, heartbeat=60))
+
+
+@pytest.mark.parametrize(
+    ("summary", "said", "warned"),
+    [
+        ("=== 3 passed, 1 skipped in 0.50s ===", "3 passed, 1 skipped", False),
+        ("=== 1 failed, 1 error in 0.50s ===", "1 failed, 1 error", True),
+        ("=== 60 errors, 2 warnings in 3.10s ===", "60 errors, 2 warnings", True),
+        ("nothing like a summary", "no summary from pytest", False),
+    ],
+)
+def test_the_first_run_says_how_the_tests_went_and_when_none_passed(
+    tmp_path: Path, summary: str, said: str, warned: bool
+) -> None:
+    make_file(tmp_path / "noxfile.py", FAKE_SESSIONS.format(script=f"print({summary!r})"))
+    make_file(tmp_path / ".test_durations", "[]")  # not durations: the per-test limit applies
+    lines: list[str] = []
+    init.first_baseline(tmp_path, PYTHON, out=lines.append)
+    assert f"tests on Python {PYTHON}: {said}" in lines
+    assert any(line.startswith("warning: no test passed") for line in lines) is warned
+    assert (tmp_path / "coverage-baseline.json").is_file()
+
+
+def test_init_ends_saying_what_to_commit_and_what_exit_10_means(tmp_path: Path) -> None:
+    from testfloor.doctor import Report
+
+    quarantined = Report((), (), ("tests/test_bug.py",), collected=3, exitstatus=0)
+    result = init.Result(("noxfile.py", "pyproject.toml"), quarantined, tmp_path / "coverage-baseline.json")
+    assert init.next_steps(tmp_path, result) == [
+        "commit: noxfile.py pyproject.toml coverage-baseline.json",
+        "exit 10: the suite runs, with 1 project bug quarantined in [tool.testfloor] quarantine: "
+        "fix them, then remove them from the list",
+    ]
+    assert init.next_steps(tmp_path, init.Result((), None, None)) == [
+        "nothing to commit: the project already had what init writes"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [
+        (  # a table follows: one blank line between them
+            '[tool.black]\nline-length = 100\n\n[build-system]\nrequires = ["hatchling"]\n',
+            "[tool.black]\nline-length = 100\n\n[tool.testfloor]\n{settings}\n\n"
+            '[build-system]\nrequires = ["hatchling"]\n',
+        ),
+        (  # the last table: the file ends with it, without a blank line
+            '[build-system]\nrequires = ["hatchling"]\n',
+            '[build-system]\nrequires = ["hatchling"]\n\n[tool.testfloor]\n{settings}\n',
+        ),
+    ],
+)
+def test_tool_testfloor_is_inserted_with_a_blank_line_before_the_next_table(
+    tmp_path: Path, before: str, after: str
+) -> None:
+    make_file(tmp_path / "pyproject.toml", before)
+    (change,) = [change for change in init.plan(tmp_path) if change.path.name == "pyproject.toml"]
+    settings = change.after.split("[tool.testfloor]\n")[1].split("\n\n")[0].rstrip("\n")
+    assert settings.startswith("# testfloor's settings")
+    assert change.after == after.format(settings=settings)

@@ -143,7 +143,9 @@ def test_run_tests_clears_stale_data_and_combines_parallel_files(tmp_path: Path)
     assert session.env == {"COVERAGE_FILE": str(shard)}
     probe, first, second = session.run.call_args_list
     assert probe.args[:2] == ("python", "-c")
-    assert first.args == ("python", "-m", "coverage", "run", "--parallel-mode", "-m", "pytest", "-p", "testfloor", "-x")
+    assert first.args == (
+        "python", "-m", "coverage", "run", "--parallel-mode", "-m", "pytest", "-p", "testfloor", "-rs", "-x"
+    )  # fmt: skip
     assert first.kwargs == {"success_codes": [0]}
     assert second.args == ("python", "-m", "coverage", "combine", "--quiet")
 
@@ -300,7 +302,7 @@ def test_a_monorepo_is_collected_and_measured_once_per_sub_project(tmp_path: Pat
     floor.run_tests(session, config)
     runs = [call.args for call in session.run.call_args_list if "pytest" in call.args]
     assert ["--cov-append" in args for args in runs] == [False, True]
-    assert all(args[-5:-3] == ("-n", "auto") for args in runs)
+    assert all(args[-6:-3] == ("-n", "auto", "-rs") for args in runs)
 
 
 def test_a_sub_project_that_stops_pytest_fails_the_gate(tmp_path: Path) -> None:
@@ -328,6 +330,8 @@ def test_a_failing_gate_prints_the_classified_report(tmp_path: Path) -> None:
     logged = [call.args[0] for call in session.log.call_args_list]
     assert "     1  missing_heavy: a heavy dependency is not installed" in logged
     assert "  tests/test_m.py: ModuleNotFoundError: No module named 'torch' (tests/test_m.py:1) [fix: stub]" in logged
+    # Listed once, in the table: the session's last word is the verdict alone, to which nox adds its timing.
+    session.error.assert_called_once_with("the collect gate failed: collection was interrupted by errors")
 
 
 @pytest.mark.parametrize(
@@ -346,7 +350,7 @@ def test_run_tests_uses_every_core_under_pytest_cov_when_xdist_is_installed(
     floor.run_tests(session, Config(tmp_path), *args)
     command = session.run.call_args.args
     assert command[:5] == ("python", "-m", "pytest", "-p", "testfloor")
-    assert command[5:] == expected
+    assert command[5:] == (*expected[:3], *(() if args else expected[3:]), "-rs", *args)
 
 
 @pytest.mark.parametrize("off", [("-p", "no:xdist"), ("-pno:xdist",)])
@@ -542,9 +546,9 @@ def test_a_group_runs_pytest_split_s_share_in_every_sub_project(tmp_path: Path) 
     session = fake_session(tmp_path)
     shard = floor.run_tests(session, config, "-x", group=2)
     assert shard == floor.shard_path(config, "3.12", 2)
-    share = ("--splits", "2", "--group", "2", "--durations-path", str(tmp_path / ".test_durations"))
+    share = ("--splits", "2", "--group", "2", "--durations-path", str(tmp_path / ".test_durations"), "-rs")
     runs = [call.args for call in session.run.call_args_list if "pytest" in call.args]
-    assert [args[-10:] for args in runs] == [
+    assert [args[-11:] for args in runs] == [
         (*share, "--rootdir", "billing", "billing", "-x"),
         (*share, "--rootdir", "search", "search", "-x"),
     ]
@@ -552,7 +556,7 @@ def test_a_group_runs_pytest_split_s_share_in_every_sub_project(tmp_path: Path) 
     session.run.return_value = "True"  # pytest-xdist is installed: pytest-cov measures
     floor.run_tests(session, config, group=1)
     runs = [call.args for call in session.run.call_args_list if "pytest" in call.args]
-    assert all(args[-9:-3] == ("--splits", "2", "--group", "1", *share[4:]) for args in runs)
+    assert all(args[-10:-3] == ("--splits", "2", "--group", "1", *share[4:]) for args in runs)
     assert all("--cov" in args for args in runs)
 
 
@@ -697,3 +701,75 @@ def test_settings_that_stop_nox_are_told_without_their_secrets(
     err = capsys.readouterr().err
     assert "got 'https://user:****@host'" in err
     assert "p@ss" not in err
+
+
+def stamped_session(tmp_path: Path) -> mock.Mock:
+    session = fake_session(tmp_path)
+    session.virtualenv = mock.Mock(location=str(tmp_path / ".nox" / "tests"), reuse_existing=True)
+    Path(session.virtualenv.location).mkdir(parents=True)
+    return session
+
+
+def test_an_environment_whose_inputs_are_unchanged_is_reused_without_installing(tmp_path: Path) -> None:
+    make_file(tmp_path / "requirements-test.txt", "pytest\n")
+    session = stamped_session(tmp_path)
+    floor.install(session, Config(tmp_path))
+    session.install.assert_called_once_with("-r", str(tmp_path / "requirements-test.txt"))
+    stamp = json.loads((tmp_path / ".nox" / "tests" / "testfloor-stamp.json").read_text())
+    assert stamp["python"] == "3.12"
+    session.install.reset_mock()
+    floor.install(session, Config(tmp_path))
+    session.install.assert_not_called()
+    session.virtualenv.create.assert_not_called()
+    session.log.assert_called_with(f"reused {tmp_path / '.nox' / 'tests'}: its inputs are unchanged")
+
+
+def test_changed_requirements_make_the_environment_again_before_installing(tmp_path: Path) -> None:
+    make_file(tmp_path / "requirements-test.txt", "pytest\nattrs\n")
+    session = stamped_session(tmp_path)
+    floor.install(session, Config(tmp_path))
+    make_file(tmp_path / "requirements-test.txt", "pytest\n")
+    events: list[str] = []
+    session.virtualenv.create.side_effect = lambda: events.append(f"create reuse={session.virtualenv.reuse_existing}")
+    session.install.side_effect = lambda *args: events.append("install")
+    floor.install(session, Config(tmp_path))
+    assert events == ["create reuse=False", "install"]
+
+
+def test_a_reporting_environment_is_stamped_and_reused_too(tmp_path: Path) -> None:
+    make_file(tmp_path / "requirements-test.txt", "testfloor==0.3\nrequests\ncoverage==7.17.5\n")
+    session = stamped_session(tmp_path)
+    floor.install_reporting(session, Config(tmp_path))
+    session.install.assert_called_once_with("testfloor==0.3", "coverage==7.17.5")
+    floor.install_reporting(session, Config(tmp_path))
+    session.install.assert_called_once()
+
+
+def test_an_environment_with_a_package_built_from_a_directory_is_never_reused(tmp_path: Path) -> None:
+    session = stamped_session(tmp_path)
+    floor.install(session, Config(tmp_path), "-c", "pins.txt", ".")
+    floor.install(session, Config(tmp_path), "-c", "pins.txt", ".")
+    assert session.install.call_count == 2
+    session.virtualenv.create.assert_called_once_with()
+    (tmp_path / "lib").mkdir()
+    (tmp_path / ".nox" / "tests").rename(tmp_path / ".nox" / "before")
+    session = stamped_session(tmp_path)
+    config = Config(tmp_path, install=("lib",))
+    floor.install(session, config, "-e", "lib", "-r", "lib")  # editable, or a requirements file: in the stamp
+    floor.install(session, config, "-e", "lib", "-r", "lib")
+    assert session.install.call_count == 2  # the requirements, then the project editable: once each
+    session.virtualenv.create.assert_not_called()
+
+
+def test_a_session_on_nox_s_own_interpreter_installs_every_time(tmp_path: Path) -> None:
+    session = fake_session(tmp_path)
+    session.virtualenv = mock.Mock(spec=[])  # nox's PassthroughEnv has no location
+    floor.install(session, Config(tmp_path), "attrs")
+    floor.install(session, Config(tmp_path), "attrs")
+    assert session.install.call_count == 2
+
+
+def test_run_tests_says_why_tests_were_skipped_unless_the_arguments_choose_the_report(tmp_path: Path) -> None:
+    session = fake_session(tmp_path)
+    floor.run_tests(session, Config(tmp_path), "-p", "no:xdist", "-rA")
+    assert "-rs" not in session.run.call_args_list[0].args

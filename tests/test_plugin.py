@@ -154,7 +154,11 @@ def test_pythonpath_testpaths_and_import_mode_reach_the_run(pytester: pytest.Pyt
     result = pytester.runpytest()
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(
-        ["testfloor overrides: *pythonpath: added libs; testpaths: tests; import mode: importlib*"]
+        [
+            "testfloor overrides: pythonpath: added libs",
+            "testfloor overrides: testpaths: tests",
+            "testfloor overrides: import mode: importlib",
+        ]
     )
     assert not any(entry.endswith("libs") for entry in sys.path)
 
@@ -187,3 +191,24 @@ def test_no_header_line_holds_a_secret(pytester: pytest.Pytester, monkeypatch: p
     assert f"unknown key 'https://user:{MASK}@host'" in header
     assert f"CLONE=git {MASK} (declared)" in header
     assert not [secret for secret in ("p@ss", "w:rd", "ghp_from") if secret in header]
+
+
+def test_the_header_says_each_kind_of_override_in_one_short_line() -> None:
+    from testfloor.pytestconfig import Override
+    from testfloor.repair import header_lines
+
+    nodes = ", ".join(f"tests/test_module_{number}.py" for number in range(40))
+    overrides = [
+        Override("addopts: removed -n auto", "xdist is not installed"),
+        Override(f"quarantine: {nodes}", "project bugs"),
+        Override("addopts: removed --timeout=5", "pytest-timeout is not installed"),
+    ]
+    assert header_lines(overrides) == [
+        "testfloor overrides: addopts: removed -n auto; removed --timeout=5",
+        "testfloor overrides: quarantine: tests/test_module_0.py, tests/test_module_1.py"
+        " ... (nox -s collect lists them all)",
+    ]
+    # One change longer than the line is cut where it must be.
+    assert header_lines([Override("ini: " + "x" * 200, "why")], width=70) == [
+        "testfloor overrides: ini: xxxxxxxx ... (nox -s collect lists them all)"
+    ]

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -182,7 +183,14 @@ def test_a_messy_config_runs_under_testfloor_and_every_override_is_listed(messy:
     # the async test runs without a mark.
     result.assert_outcomes(passed=4, failed=1)
     assert "warnings summary" not in result.stdout.str()
-    header = next(line for line in result.outlines if line.startswith("testfloor overrides:"))
+    headers = [line for line in result.outlines if line.startswith("testfloor overrides:")]
+    assert {"addopts", "ini", "markers"} <= {line.split(": ")[1] for line in headers}
+    assert len(headers) == len({line.split(": ")[1] for line in headers})
+    assert all(len(line) <= 120 for line in headers)
+    # Every change in full: in the collect report, which nox -s collect logs.
+    report = messy.path.parent / "collect.json"
+    messy.runpytest("-p", "no:xdist", "--collect-only", "-q", f"--testfloor-collect-report={report}")
+    header = " | ".join(json.loads(report.read_text())["overrides"])
     for change in (
         "addopts: removed -n auto",
         "addopts: removed --timeout=5",

@@ -81,7 +81,9 @@ def test_a_total_below_the_floor_fails_after_writing_the_reports(project: Path) 
 
 
 def test_a_missing_shard_is_named(project: Path) -> None:
-    with pytest.raises(DataError, match=r"^missing coverage data: .*shard-c$"):
+    with pytest.raises(
+        DataError, match=r"^missing coverage data: .*shard-c: run the tests sessions .* \[tool.testfloor\] python$"
+    ):
         combine([project / "shard-a", project / "shard-c"], project / ".coverage")
     assert not (project / ".coverage").exists()
 
@@ -246,7 +248,7 @@ def test_a_lost_shard_fails_the_expected_count_naming_what_was_found(project: Pa
 
 
 def test_a_glob_that_matches_nothing_is_named_as_missing(project: Path) -> None:
-    with pytest.raises(DataError, match=r"^missing coverage data: .*nothing-\*\.db \(no match\)$"):
+    with pytest.raises(DataError, match=r"^missing coverage data: .*nothing-\*\.db \(no match\): run the tests"):
         combine([project / "shard-a", project / "nothing-*.db"], project / ".coverage")
 
 

@@ -213,3 +213,40 @@ ERROR: ResolutionImpossible: for help visit https://pip.pypa.io/en/latest/topics
 )
 def test_an_installers_failure_is_one_line_saying_which_pin_conflicts_and_why(output: str, expected: str) -> None:
     assert testenv.installer_error(output, 2) == expected
+
+
+def test_a_reporting_install_takes_only_testfloor_coverage_and_where_packages_come_from(tmp_path: Path) -> None:
+    make_file(
+        tmp_path / "requirements-test.txt",
+        """
+        --index-url https://example.invalid/simple  # where the pins come from
+        requests==2.32.0
+        testfloor==0.3.0 \\
+            # the tool itself
+        coverage==7.16.2 ; python_full_version < '3.11'
+        coverage[toml]==7.17.5 ; python_full_version >= '3.11'
+        -e ./lib
+        pytest==9.2.0
+        """,
+    )
+    assert testenv.reporting_arguments(load_config(tmp_path)) == [
+        [
+            "--index-url",
+            "https://example.invalid/simple",
+            "testfloor==0.3.0",
+            "coverage==7.16.2 ; python_full_version < '3.11'",
+            "coverage[toml]==7.17.5 ; python_full_version >= '3.11'",
+        ]
+    ]
+
+
+def test_a_reporting_install_keeps_an_editable_testfloor_and_lets_packages_replace_it(tmp_path: Path) -> None:
+    make_file(tmp_path / "requirements-test.txt", "-e ../testfloor\ncoverage==7.17.5\n")
+    assert testenv.reporting_arguments(load_config(tmp_path)) == [["-e", "../testfloor", "coverage==7.17.5"]]
+    assert testenv.reporting_arguments(load_config(tmp_path), "-c", "pins.txt", ".") == [
+        ["-c", "pins.txt", ".", "coverage==7.17.5"]
+    ]
+
+
+def test_a_reporting_install_without_the_requirements_takes_testfloor_as_installed_here(tmp_path: Path) -> None:
+    assert testenv.reporting_arguments(load_config(tmp_path)) == [[testenv.testfloor_requirement()]]

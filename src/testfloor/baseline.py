@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path, PurePosixPath
@@ -152,6 +153,8 @@ def from_coverage_json(path: Path) -> Baseline:
 
 def read_baseline(path: Path) -> Baseline:
     """Read a baseline file written by `write_baseline`."""
+    if not os.path.lexists(path):  # never raises: a name too long or not encodable is "not found" too
+        raise DataError(f"{path}: not found: testfloor baseline update writes the first baseline from coverage.json")
     document = _load_json(path)
     version = document.get("format")
     if type(version) is not int or version != FORMAT:  # not `true`, which Python takes for 1

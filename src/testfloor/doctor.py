@@ -158,7 +158,8 @@ def run(
         before = (_snapshot(root), diagnoses, outcome.nodeids)
         changes = apply_fixes(root, diagnoses, install=install, fixes=fixes, environment=environment, skip=skip)
         passes.append(Pass(number, len(diagnoses), len(outcome.nodeids), tuple(changes)))
-        progress(f"pass {number}: {len(diagnoses)} errors: {'; '.join(changes) or 'nothing left to change'}")
+        errors = f"{len(diagnoses)} error{'s' if len(diagnoses) != 1 else ''}"
+        progress(f"pass {number}: {errors}: {'; '.join(changes) or 'nothing left to change'}")
         if not changes:
             problem = "nothing left to change: these errors remain"
             break

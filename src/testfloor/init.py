@@ -156,6 +156,8 @@ def _pyproject(root: Path, project: Project, before: str | None, document: TOMLD
         if project.metadata.local:
             table.add(tomlkit.comment("The project's own packages, installed without their dependencies."))
             table["install"] = list(project.metadata.local)
+        if list(document)[-1] != "tool":
+            table.add(tomlkit.nl())  # a blank line before the table that follows
         tool["testfloor"] = table
     return Change(path, before, tomlkit.dumps(document), "testfloor's settings")
 
@@ -355,7 +357,24 @@ def run(
         if report.status != "failing" and not config.baseline_path.exists():
             written = first_baseline(root, environment.version, out=out)
             out(f"wrote {config.baseline}: the first coverage baseline (the sessions, Python {environment.version})")
-    return Result(tuple(change.path.relative_to(root).as_posix() for change in changes), report, written)
+    result = Result(tuple(change.path.relative_to(root).as_posix() for change in changes), report, written)
+    for line in next_steps(root, result):
+        out(line)
+    return result
+
+
+def next_steps(root: Path, result: Result) -> list[str]:
+    """Say what to commit after init and what its exit status means (10: the suite runs with bugs quarantined)."""
+    files = [*result.written, *([result.baseline.relative_to(root).as_posix()] if result.baseline else [])]
+    lines = [f"commit: {' '.join(files)}"]
+    lines = lines if files else ["nothing to commit: the project already had what init writes"]
+    if result.doctor is not None and result.doctor.status == "quarantined":
+        count = len(result.doctor.quarantined)
+        lines.append(
+            f"exit 10: the suite runs, with {count} project bug{'s' if count != 1 else ''} quarantined in "
+            "[tool.testfloor] quarantine: fix them, then remove them from the list"
+        )
+    return lines
 
 
 def _local_path(requirement: str) -> bool:
@@ -363,38 +382,117 @@ def _local_path(requirement: str) -> bool:
     return Path(requirement).is_absolute()
 
 
-def first_baseline(root: Path, version: str, *, out: Callable[[str], None] = print) -> Path:
+@dataclass(frozen=True)
+class Limits:
+    """How long the first run of the sessions may take once its tests session starts, and how often it reports.
+
+    `slack` seconds (building the session's environment, starting pytest),
+    plus `per_test` seconds for each test the gate collected, or, where
+    ``.test_durations`` records the suite, `factor` times the recorded total.
+    """
+
+    slack: float = 600.0
+    per_test: float = 10.0
+    factor: float = 5.0
+    heartbeat: float = 30.0
+
+
+# The lines of a session run shown as progress: nox's sessions, the gate's count, pytest's summary.
+_PROGRESS = re.compile(
+    r"^nox > (Running session|Session .* (was successful|failed)|collected \d+ tests)|^=+ .*\d+ \w+.* in [\d.]+s"
+)
+_COUNTS = re.compile(r"(\d+) (passed|failed|errors?|skipped|xfailed|xpassed|deselected|warnings?)")
+
+
+def first_baseline(root: Path, version: str, *, out: Callable[[str], None] = print, limits: Limits = Limits()) -> Path:
     """Run the project's own sessions (collect, tests on Python `version`, coverage) and write the baseline.
 
     ``nox -s coverage`` pulls in the sessions it requires; ``TESTFLOOR_PYTHON``
     narrows them to the one Python, so that the report expects its data alone.
-    nox's own lines ("Running session ...") are passed on as progress.
+    nox's own lines ("Running session ...") and pytest's counts are passed on
+    as progress, with a heartbeat naming the running test (pytest runs with
+    ``-v``); a run that goes on far longer than `limits` allow is stopped,
+    naming the test that was running.
     """
     import os
-    import subprocess
 
-    from testfloor import baseline
+    from testfloor import baseline, watch
 
     config = load_config(root)
     environ = {**os.environ, "TESTFLOOR_PYTHON": version}
-    command = [sys.executable, "-m", "nox", "--no-color", "--session", "coverage"]
+    command = [sys.executable, "-m", "nox", "--no-color", "--session", "coverage", "--", "-v"]
     out(f"running: nox --session coverage (collect, tests and coverage on Python {version})")
-    lines: list[str] = []
-    with subprocess.Popen(
-        command, cwd=root, env=environ, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    ) as process:
-        assert process.stdout is not None  # stdout=PIPE
-        for line in process.stdout:
-            lines.append(line.rstrip("\n"))
-            if line.startswith("nox > ") and ("Running session" in line or " was successful" in line):
-                out("  " + line.rstrip("\n"))
-    if process.returncode != 0:
-        for line in lines[-40:]:
+    allowed = _Allowance(root, limits)
+    result = watch.run(
+        command, cwd=root, env=environ, out=out, shown=lambda line: bool(_PROGRESS.match(line)),
+        deadline=allowed.deadline, heartbeat=limits.heartbeat,
+    )  # fmt: skip
+    if result.stopped:
+        test = f"{result.running} was running" if result.running else "no test had started"
+        raise InitError(
+            f"{root}: stopped the project's sessions: the tests ran over {allowed.seconds:.0f} s ({allowed.basis}); "
+            f"{test}: run nox --session tests -- -v to watch it, then quarantine or fix it"
+        )
+    if result.status != 0:
+        for line in result.lines[-40:]:
             out("  | " + line)
         raise InitError(
-            f"{root}: the project's sessions failed (nox --session coverage exited {process.returncode}); "
+            f"{root}: the project's sessions failed (nox --session coverage exited {result.status}); "
             "run it to see the whole output"
         )
+    _summarise(result.lines, version, out)
     report = root / "coverage.json"
     baseline.write_baseline(config.baseline_path, baseline.from_coverage_json(report))
     return config.baseline_path
+
+
+class _Allowance:
+    # The deadline of the tests session: set when it starts, from the gate's count or the recorded durations.
+    def __init__(self, root: Path, limits: Limits) -> None:
+        self.limits = limits
+        self.recorded = _recorded_total(root / ".test_durations")
+        self.tests = 0
+        self.seconds = 0.0
+        self.basis = ""
+
+    def deadline(self, line: str) -> float | None:
+        counted = re.match(r"nox > collected (\d+) tests", line)
+        if counted:
+            self.tests += int(counted.group(1))
+        if not line.startswith("nox > Running session tests"):
+            return None
+        if self.recorded is not None:
+            self.seconds = self.limits.slack + self.limits.factor * self.recorded
+            self.basis = f"{self.limits.factor:g} times the {self.recorded:.0f} s .test_durations records"
+        else:
+            self.seconds = self.limits.slack + self.limits.per_test * self.tests
+            self.basis = f"{self.limits.per_test:g} s for each of {self.tests} tests"
+        return self.seconds
+
+
+def _recorded_total(path: Path) -> float | None:
+    try:
+        durations = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(durations, dict):
+        return None
+    return float(sum(value for value in durations.values() if isinstance(value, (int, float))))
+
+
+def _summarise(lines: Sequence[str], version: str, out: Callable[[str], None]) -> None:
+    # pytest's last summary line of the tests session, in words; a run where nothing passed is said plainly.
+    summaries = [line for line in lines if re.match(r"^=+ .* in [\d.]+s", line)]
+    counts = {word.rstrip("s") if word.startswith(("error", "warning")) else word: int(number)
+              for number, word in _COUNTS.findall(summaries[-1])} if summaries else {}  # fmt: skip
+    shown = ", ".join(f"{number} {_plural(word, number)}" for word, number in counts.items())
+    out(f"tests on Python {version}: {shown or 'no summary from pytest'}")
+    if counts and not counts.get("passed"):
+        out(
+            "warning: no test passed: the baseline measures only what the failing tests ran; "
+            "run nox --session tests to see why"
+        )
+
+
+def _plural(word: str, number: int) -> str:
+    return word + ("s" if number != 1 and word in ("error", "warning") else "")

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import glob
+import json
 import os
 import platform
 import sys
@@ -105,12 +106,89 @@ def install(session: nox.Session, config: Config, *packages: str) -> None:
     install``) follow, editable and without their dependencies. ``doctor`` and
     ``init`` build their environment from the same recipe
     (`testfloor.testenv.install_arguments`).
+
+    A reused environment (``nox.options.reuse_venv = "yes"``, or ``nox -r``)
+    is reused as it is while its inputs are unchanged, and made again from
+    nothing when they change (see `install_stamped`).
     """
     from testfloor.testenv import install_arguments
 
     apply_env(session, config)
-    for arguments in install_arguments(config, *packages):
-        session.install(*arguments)
+    install_stamped(session, config, install_arguments(config, *packages))
+
+
+def install_reporting(session: nox.Session, config: Config, *packages: str) -> None:
+    """Install what a session that only reports runs: testfloor (and coverage as ``requirements-test.txt`` pins it).
+
+    For ``coverage`` and ``baseline``, which run ``testfloor report`` and
+    ``testfloor baseline`` on data files: the project and its requirements
+    stay out (`testfloor.testenv.reporting_arguments`). `packages` install
+    testfloor instead of the file's line. Reused as `install` is.
+    """
+    from testfloor.testenv import reporting_arguments
+
+    apply_env(session, config)
+    install_stamped(session, config, reporting_arguments(config, *packages))
+
+
+def install_stamped(session: nox.Session, config: Config, calls: Sequence[Sequence[str]]) -> None:
+    """Run the installs `calls` (each the arguments of one ``session.install``), unless the environment has them.
+
+    After installing, a stamp of the inputs (`testfloor.testenv.stamp`: the
+    calls, the requirements file, the Python, testfloor's version, the
+    metadata of the project's own packages) is left in the environment.
+    When nox reuses the environment and the stamp matches, nothing is
+    installed. When it does not, the environment is made again from nothing
+    before installing (installing over it would leave the packages that the
+    requirements no longer name): nox's own reuse compares only the
+    interpreter. A package built from a local directory (``"."``, not
+    editable) may have changed without any of these: an environment with
+    one is never reused.
+    """
+    from testfloor.testenv import STAMP, stamp
+
+    location = getattr(session.virtualenv, "location", None)
+    if not isinstance(location, str):  # python=False: nox's own interpreter, nothing to stamp
+        for call in calls:
+            session.install(*call)
+        return
+    path = Path(location) / STAMP
+    wanted = stamp(config, str(session.python), calls)
+    current = _read_json(path)
+    if current == wanted and not _local_builds(config, calls):
+        session.log(f"reused {location}: its inputs are unchanged")
+        return
+    if current is not None:
+        session.log(f"recreating {location}: its inputs changed")
+        _recreate(session.virtualenv)
+    for call in calls:
+        session.install(*call)
+    from testfloor.atomic import write_text
+
+    write_text(path, json.dumps(wanted, indent=2, sort_keys=True) + "\n")
+
+
+def _read_json(path: Path) -> object:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def _local_builds(config: Config, calls: Sequence[Sequence[str]]) -> bool:
+    # A directory named without -e is built and installed as it is now: its source is not in the stamp.
+    for call in calls:
+        for previous, argument in zip(["", *call], call, strict=False):
+            taken = previous in ("-e", "--editable", "-r", "--requirement", "-c", "--constraint")
+            if not taken and not argument.startswith("-") and (config.root / argument).is_dir():
+                return True
+    return False
+
+
+def _recreate(virtualenv: object) -> None:
+    # nox's environments clear their location and create it again when told not to reuse it.
+    virtualenv.reuse_existing = False  # type: ignore[attr-defined]
+    virtualenv.create()  # type: ignore[attr-defined]
 
 
 def split(config: Config) -> Callable[[_Function], _Function]:
@@ -187,7 +265,8 @@ def collect(session: nox.Session, config: Config, *args: str) -> int:
         for line in table(diagnose(outcome, config.root)):
             session.log(env.scrub(line, config.env))
         session.log("testfloor doctor --fix repairs what the environment can fix and quarantines the rest")
-        session.error(env.scrub(str(err), config.env))
+        # The errors are listed above, once: the session's own message is the verdict alone.
+        session.error(env.scrub(str(err).splitlines()[0], config.env))
     session.log(f"collected {count} tests")
     return count
 
@@ -225,6 +304,9 @@ def run_tests(
     Collection errors (2), internal errors (3), usage errors (4) and no tests
     (5) always do: a `group` that pytest-split leaves empty fails too.
 
+    pytest summarises why tests were skipped (``-rs``) unless `args` choose
+    what it reports (``-r...``).
+
     With a `group` (from `split`), every pytest run takes only pytest-split's
     share k of ``splits``, by the durations in ``.test_durations``, and the
     data goes to that group's own file.
@@ -240,6 +322,8 @@ def run_tests(
     share = [] if group is None else ["--splits", str(config.splits), "--group", str(group)]
     share += ["--durations-path", str(config.root / DURATIONS)] if share else []
     xdist = _uses_xdist(session, args)
+    # Why tests were skipped (pytest folds the same reason at the same place into one line), unless args choose.
+    share += [] if any(arg.startswith(("-r", "--report-chars")) for arg in args) else ["-rs"]
     for index, (_prefix, target) in enumerate(config.pytest_runs):
         if xdist:
             # pytest-cov follows xdist's workers; --cov-fail-under=0: pytest-cov would apply the combined floor of

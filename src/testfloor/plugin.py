@@ -125,7 +125,9 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         lines.append(f"testfloor env: {', '.join(describe(settings.env, applied.outer))}")
     overrides = config.stash[_OVERRIDES]
     if overrides:
-        lines.append(f"testfloor overrides: {'; '.join(override.change for override in overrides)}")
+        from testfloor.repair import header_lines
+
+        lines.extend(header_lines(overrides))
     if _STUBS in config.stash:
         # Before collection: what importing each name gives. Which were imported is known after it.
         from testfloor.stubs import planned

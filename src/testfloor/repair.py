@@ -22,7 +22,7 @@ from testfloor.pytestconfig import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Sequence
 
     from testfloor.config import Config
 
@@ -170,3 +170,28 @@ def mark_async_tests(items: list[pytest.Item], scope: str) -> None:
     for item in items:
         if check(item):
             item.add_marker(pytest.mark.asyncio(loop_scope=scope))
+
+
+HEADER_WIDTH = 120  # characters of a pytest header line; `nox -s collect` logs every override in full
+
+
+def header_lines(overrides: Sequence[Override], width: int = HEADER_WIDTH) -> list[str]:
+    """Return one short header line per kind of override (``addopts``, ``quarantine`` ...), in order of first use.
+
+    The changes of a kind are joined; a line longer than `width` is cut
+    after its last whole item, and says where the rest is listed.
+    """
+    kinds: dict[str, list[str]] = {}
+    for override in overrides:
+        kind, _, detail = override.change.partition(": ")
+        kinds.setdefault(kind, []).append(detail)
+    return [_shortened(f"testfloor overrides: {kind}: {'; '.join(details)}", width) for kind, details in kinds.items()]
+
+
+def _shortened(line: str, width: int) -> str:
+    if len(line) <= width:
+        return line
+    more = " ... (nox -s collect lists them all)"
+    kept = line[: width - len(more)]
+    cut = max(kept.rfind("; "), kept.rfind(", "))
+    return (kept[:cut] if cut > 0 else kept) + more

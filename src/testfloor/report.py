@@ -63,7 +63,10 @@ def find_shards(patterns: Sequence[Path], expect: int | None = None) -> list[Pat
         elif pattern not in shards:
             shards.append(pattern)
     if missing:
-        raise DataError(f"missing coverage data: {', '.join(missing)}")
+        raise DataError(
+            f"missing coverage data: {', '.join(missing)}: run the tests sessions that write it (nox -s coverage runs "
+            "them all), or list only the Pythons you test in [tool.testfloor] python"
+        )
     if expect is not None and len(shards) != expect:
         names = ", ".join(str(shard) for shard in shards) or "none"
         raise DataError(f"expected {expect} coverage shards, found {len(shards)}: {names}")

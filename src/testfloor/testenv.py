@@ -18,6 +18,7 @@ import hashlib
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -58,6 +59,48 @@ def install_arguments(config: Config, *packages: str) -> list[list[str]]:
         local = [str(config.root / path) if path != "." else str(config.root) for path in config.install]
         calls.append(["--no-deps", *(item for path in local for item in ("-e", path))])
     return [call for call in calls if call]
+
+
+# The options of a requirements file that say where packages come from: a reporting install keeps them.
+_SOURCES = ("-i", "--index-url", "--extra-index-url", "-f", "--find-links", "--no-index", "--trusted-host")
+_REPORTING = ("coverage",)  # what the reporting sessions run besides testfloor, pinned as the file pins it
+
+
+def reporting_arguments(config: Config, *packages: str) -> list[list[str]]:
+    """Return the installs of a session that only reports (combines data, checks the baseline): testfloor alone.
+
+    From ``requirements-test.txt``: the lines that install testfloor and
+    the ones that pin coverage (markers kept), with the options that say
+    where packages come from (``--index-url``, ``--find-links`` ...). The
+    project and its requirements stay out. `packages` install testfloor
+    instead of the file's line (a noxfile in testfloor's own repository
+    passes ``"."``); where neither names it, it is installed as it is
+    installed here (`testfloor_requirement`).
+    """
+    requirements = config.root / REQUIREMENTS
+    text = requirements.read_text(encoding="utf-8") if requirements.is_file() else ""
+    sources: list[str] = []
+    testfloor: list[str] = []
+    pins: list[str] = []
+    for line in _logical_lines(text):
+        if line.startswith(_SOURCES):
+            sources += shlex.split(line)
+        elif installs_testfloor(line):
+            testfloor += shlex.split(line) if line.startswith(("-e ", "--editable")) else [line]
+        elif not line.startswith("-") and _requirement_name(line) in _REPORTING:
+            pins.append(line)
+    if packages:
+        testfloor = list(packages)
+    elif not testfloor:
+        testfloor = [testfloor_requirement()]
+    return [[*sources, *testfloor, *pins]]
+
+
+def _logical_lines(text: str) -> list[str]:
+    # A requirements file's lines, continuations joined, comments and blank lines left out.
+    joined = re.sub(r"\\\n", " ", text)
+    lines = [re.sub(r"(^|\s)#.*", "", line).strip() for line in joined.splitlines()]
+    return [line for line in lines if line]
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,9 @@ import testfloor.nox as floor
 nox.needs_version = ">=2026.8.10"
 nox.options.default_venv_backend = "uv|virtualenv"
 nox.options.error_on_missing_interpreters = True
+# Each session's environment is kept and reused while its inputs are unchanged (testfloor stamps them), and made
+# again when requirements-test.txt, the Python, testfloor or the project's metadata change.
+nox.options.reuse_venv = "yes"
 
 # >>> testfloor >>> (written by `testfloor init`)
 PROJECT = floor.load()
@@ -36,14 +39,14 @@ def tests(session: nox.Session, group: int | None = None) -> None:  # noqa: PT02
 @nox.session(python=PYTHONS[-1], requires=["tests"], tags=["report"])
 def coverage(session: nox.Session) -> None:
     """Combine the data of every Python (and group) and write coverage.xml, coverage.json and coverage.md."""
-    floor.install(session, PROJECT)
+    floor.install_reporting(session, PROJECT)  # testfloor and coverage only: the data files hold the rest
     floor.report(session, PROJECT)
 
 
 @nox.session(python=PYTHONS[-1], requires=["coverage"], tags=["report"])
 def baseline(session: nox.Session) -> None:
     """Fail if coverage dropped below the committed baseline."""
-    floor.install(session, PROJECT)
+    floor.install_reporting(session, PROJECT)
     floor.check_baseline(session, PROJECT)
 
 
