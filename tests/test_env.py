@@ -11,7 +11,7 @@ from testfloor.env import MASK, applicable, apply, describe, is_secret_name, mas
     ["JWT_SECRET", "SECRET_KEY", "API_KEY", "apikey", "GITHUB_TOKEN", "DB_PASSWORD", "DB_PASS", "PWD_HASH",
      "AWS_SECRET_ACCESS_KEY", "GOOGLE_APPLICATION_CREDENTIALS", "PRIVATE_PEM", "BASIC_AUTH", "PASSWORD_SALT",
      "STRIPE_KEYS", "database__password", "GITHUB_PAT", "SESSION_COOKIE_SIGNER", "githubPat", "DB_PWD", "SENTRY_DSN",
-     "OAUTH2_CLIENT", "AUTHORIZATION", "FLASK_SESSION", "SESSION_ID", "CLIENT_CERT", "SIGNING_KEY", "GPG_PASSPHRASE",
+     "OAUTH2_CLIENT", "AUTHORIZATION", "SESSIONID", "SESSION_SECRET", "CLIENT_CERT", "SIGNING_KEY", "GPG_PASSPHRASE",
      "URL_SIG", "ATM_PIN", "REMEMBER_COOKIE", "privateKey"],
 )  # fmt: skip
 def test_secret_looking_names_are_recognised(name: str) -> None:
@@ -22,7 +22,7 @@ def test_secret_looking_names_are_recognised(name: str) -> None:
     "name",
     ["DATABASE_URL", "REDIS_URL", "DEBUG", "WORKERS", "KEYBOARD_LAYOUT", "LOG_LEVEL", "PATH", "PATTERN", "SPINNER",
      "GIT_AUTHOR_NAME", "HOME", "USER", "PWD", "OLDPWD", "XDG_SESSION_TYPE", "xdg_session_class", "DESKTOP_SESSION",
-     "COMPASS", "PASSENGERS", "SIGNAL"],
+     "COMPASS", "PASSENGERS", "SIGNAL", "NOX_CURRENT_SESSION", "FLASK_SESSION", "SESSION_ID"],
 )  # fmt: skip
 def test_ordinary_names_are_not_secret(name: str) -> None:
     assert not is_secret_name(name)

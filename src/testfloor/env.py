@@ -24,12 +24,14 @@ _SECRET_WORDS = (
     "SIGNATURE",
 )  # fmt: skip
 # 2. a part that is one of these: ``API_KEY``, ``APIKEY``, ``DB_PWD``, ``GITHUB_PAT``, ``OAUTH2``, ``SENTRY_DSN``,
-#    ``SESSION_ID``, ``CLIENT_CERT``. Accepted false positives: ``MONKEY``, ``PRIMARY_KEY``, ``SSH_AUTH_SOCK``
+#    ``SESSIONID``, ``CLIENT_CERT``. Accepted false positives: ``MONKEY``, ``PRIMARY_KEY``, ``SSH_AUTH_SOCK``
 #    and ``SSL_CERT_FILE`` (a path, masked where it appears: harmless);
 _SECRET_PART = re.compile(
-    r"(?:.*KEYS?|PWD|PASS|PAT|PIN|SALT|DSN|O?AUTH[NZ]?\d*|AUTHORI[SZ]ATION|AUTHENTICATION|SESSION(?:ID)?|SIG"
+    r"(?:.*KEYS?|PWD|PASS|PAT|PIN|SALT|DSN|O?AUTH[NZ]?\d*|AUTHORI[SZ]ATION|AUTHENTICATION|SESSIONID|SIG"
     r"|CERTS?|CERTIFICATE)\Z"
 )
+# A part ``SESSION`` alone is no secret: nox names the running session in ``NOX_CURRENT_SESSION`` ("coverage"),
+# and masking that word would blank it out of every line.
 # 3. except the names of the shell and desktop that only look secret: the working directory, the desktop session.
 _NOT_SECRET = re.compile(r"(?:OLD)?PWD|XDG_SESSION_\w+|DESKTOP_SESSION|GDMSESSION|SESSION_MANAGER", re.IGNORECASE)
 # user:password@ in a URL, whatever the password holds (``@``, ``/``, ``:``): up to the token's last ``@``.
