@@ -157,3 +157,10 @@ def test_apply_sets_values_and_restore_puts_the_environment_back() -> None:
     assert environ == {"A": "real", "B": "forced", "C": "new", "KEEP": "1"}
     applied.restore(environ)
     assert environ == {"A": "real", "B": "real", "KEEP": "1"}
+
+
+def test_an_absolute_path_under_a_secret_looking_name_is_no_secret() -> None:
+    from testfloor.env import secret_values
+
+    environ = {"SSL_CERT_FILE": "/etc/ssl/certs/ca.pem", "API_TOKEN": "tok-123456"}
+    assert secret_values(environ=environ) == ["tok-123456"]

@@ -65,11 +65,14 @@ def secret_values(
     The `declared` values (``[tool.testfloor.env]``) and the `environ` values
     (default: this process's environment) of secret-looking names, at least
     `MIN_SECRET` characters long. A declared value under an ordinary name is
-    not one: ``testfloor config`` and the pytest header show it as it is.
+    not one: ``testfloor config`` and the pytest header show it as it is; nor
+    is an absolute path (``SSL_CERT_FILE=/etc/ssl/...``), which names a file.
     """
     environ = os.environ if environ is None else environ
     pairs = [*((name, item.value) for name, item in (declared or {}).items()), *environ.items()]
-    found = {value for name, value in pairs if len(value) >= MIN_SECRET and is_secret_name(name)}
+    found = {
+        value for name, value in pairs if len(value) >= MIN_SECRET and is_secret_name(name) and not os.path.isabs(value)
+    }
     return sorted(found, key=lambda value: (-len(value), value))
 
 
