@@ -145,7 +145,7 @@ def test_settings_errors_get_discovered_values(project: Path, monkeypatch: pytes
     monkeypatch.setattr(settings_discovery, "discover", lambda *args, **kwargs: found)
     report = doctor.run(project, fix=True, collect=outcomes((SETTINGS,), ()))
     assert load_config(project).env["URL"].value == "https://localhost"
-    assert report.passes[0].changes == ("1 env vars (URL)",)
+    assert report.passes[0].changes == ("1 env var (URL)",)
 
 
 def test_settings_that_cannot_be_discovered_leave_the_error(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -102,5 +102,5 @@ def test_doctor_sets_a_variable_read_by_hand_before_it_would_quarantine(tmp_path
     make_file(tmp_path / "tests" / "conftest.py", "import sys\n\nsys.path.insert(0, '.')\n")
     report = doctor.run(tmp_path, fix=True)
     assert report.status == "clean", report
-    assert report.passes[0].changes == ("1 env vars read by hand at import (SQLALCHEMY_DATABASE_URL)",)
+    assert report.passes[0].changes == ("1 env var read by hand at import (SQLALCHEMY_DATABASE_URL)",)
     assert load_config(tmp_path).env["SQLALCHEMY_DATABASE_URL"].value == "sqlite:///test.db"

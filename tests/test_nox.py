@@ -773,3 +773,18 @@ def test_run_tests_says_why_tests_were_skipped_unless_the_arguments_choose_the_r
     session = fake_session(tmp_path)
     floor.run_tests(session, Config(tmp_path), "-p", "no:xdist", "-rA")
     assert "-rs" not in session.run.call_args_list[0].args
+
+
+def test_a_directory_named_in_the_requirements_is_a_local_build_too_and_is_said_so(tmp_path: Path) -> None:
+    (tmp_path / "vendor" / "testfloor").mkdir(parents=True)
+    make_file(
+        tmp_path / "requirements-test.txt", "# testfloor as checked out\nvendor/testfloor  # pinned\n-e .\nattrs\n"
+    )
+    session = stamped_session(tmp_path)
+    floor.install(session, Config(tmp_path))
+    floor.install(session, Config(tmp_path))
+    assert session.install.call_count == 2
+    location = tmp_path / ".nox" / "tests"
+    session.log.assert_called_with(
+        f"recreating {location}: it holds vendor/testfloor, built from a directory that may have changed"
+    )

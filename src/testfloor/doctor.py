@@ -289,7 +289,7 @@ def apply_fixes(
     if by_fix.get("env"):
         added = _discover_env(root, config.pyproject, environment)
         if added:
-            changes.append(f"{len(added)} env vars ({', '.join(added)})")
+            changes.append(f"{_count(len(added), 'env var')} ({', '.join(added)})")
             fixes["env"] += len(added)
     if by_fix.get("python"):
         changes.extend(_choose_python(config, by_fix["python"], fixes))
@@ -308,7 +308,7 @@ def apply_fixes(
         changes.extend(_restrict_testpaths(root, config.pyproject, by_fix["testpaths"], by_fix, fixes))
     if not changes and (added := _read_by_hand(root, config, by_fix.get(None, []))):
         # Before a quarantine: an error at import may be a variable the code reads by hand and nobody set.
-        changes.append(f"{len(added)} env vars read by hand at import ({', '.join(added)})")
+        changes.append(f"{_count(len(added), 'env var')} read by hand at import ({', '.join(added)})")
         fixes["env"] += len(added)
     if not changes:
         # The reason is committed with pyproject.toml: masked like everything testfloor writes.
@@ -338,6 +338,10 @@ def _choose_python(config: Config, diagnoses: list[Diagnosis], fixes: Counter[st
 
 def _version_key(version: str) -> tuple[int, ...]:
     return tuple(int(part) for part in version.split("."))
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"
 
 
 def _read_by_hand(root: Path, config: Config, diagnoses: Sequence[Diagnosis]) -> list[str]:

@@ -155,11 +155,13 @@ def install_stamped(session: nox.Session, config: Config, calls: Sequence[Sequen
     path = Path(location) / STAMP
     wanted = stamp(config, str(session.python), calls)
     current = _read_json(path)
-    if current == wanted and not _local_builds(config, calls):
+    local = _local_builds(config, calls)
+    if current == wanted and not local:
         session.log(f"reused {location}: its inputs are unchanged")
         return
     if current is not None:
-        session.log(f"recreating {location}: its inputs changed")
+        why = f"it holds {local}, built from a directory that may have changed" if local else "its inputs changed"
+        session.log(f"recreating {location}: {why}")
         _recreate(session.virtualenv)
     for call in calls:
         session.install(*call)
@@ -175,14 +177,31 @@ def _read_json(path: Path) -> object:
         return None
 
 
-def _local_builds(config: Config, calls: Sequence[Sequence[str]]) -> bool:
-    # A directory named without -e is built and installed as it is now: its source is not in the stamp.
+def _local_builds(config: Config, calls: Sequence[Sequence[str]]) -> str | None:
+    # A directory named without -e, in the call or in a requirements file it reads, is built and installed as it is
+    # now: its source is not in the stamp. Returns the first such directory.
     for call in calls:
         for previous, argument in zip(["", *call], call, strict=False):
+            if previous in ("-r", "--requirement"):
+                found = _local_lines(config.root / argument)
+                if found:
+                    return found
             taken = previous in ("-e", "--editable", "-r", "--requirement", "-c", "--constraint")
             if not taken and not argument.startswith("-") and (config.root / argument).is_dir():
-                return True
-    return False
+                return argument
+    return None
+
+
+def _local_lines(requirements: Path) -> str | None:
+    try:
+        lines = requirements.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return None
+    for line in lines:
+        line = line.split(" #")[0].strip()
+        if line and not line.startswith(("#", "-")) and (requirements.parent / line).is_dir():
+            return line
+    return None
 
 
 def _recreate(virtualenv: object) -> None:
