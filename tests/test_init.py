@@ -597,6 +597,8 @@ def test_init_installs_testfloor_the_way_it_was_installed_by_default(
     assert "wrote .github/workflows/testfloor.yml" in capsys.readouterr().out
     # An absolute path works here, and is said to be one that CI will not have.
     checkout = str(tmp_path / "testfloor-checkout")
+    assert main(["init", str(project), "--dry-run", "--requirement", checkout]) == ExitCode.OK
+    assert "a path on this machine" in capsys.readouterr().out  # said before anything is written too
     assert main(["init", str(project), "--no-fix", "--requirement", checkout]) == ExitCode.OK
     out = capsys.readouterr().out
     assert f"note: the sessions and the CI workflow install testfloor from {checkout}, a path on this machine" in out
@@ -739,3 +741,20 @@ def test_tool_testfloor_is_inserted_with_a_blank_line_before_the_next_table(
     settings = change.after.split("[tool.testfloor]\n")[1].split("\n\n")[0].rstrip("\n")
     assert settings.startswith("# testfloor's settings")
     assert change.after == after.format(settings=settings)
+
+
+def test_force_writes_the_requirements_again_from_the_declarations_and_keeps_what_doctor_added(tmp_path: Path) -> None:
+    make_file(tmp_path / "pyproject.toml", '[project]\nname = "svc"\ndependencies = ["attrs>=23.1,<24", "torch"]\n')
+    written(tmp_path, requirement="testfloor==1")
+    with (tmp_path / "requirements-test.txt").open("a") as requirements:
+        requirements.write("freezegun\n")  # what doctor --fix installed and recorded
+    make_file(tmp_path / "pyproject.toml", '[project]\nname = "svc"\ndependencies = ["attrs>=24.1", "torch"]\n')
+    assert "requirements-test.txt" not in written(tmp_path, requirement="testfloor==1")  # a file of the project stays
+    changed = written(tmp_path, requirement="testfloor==1", force=True)
+    assert changed["requirements-test.txt"] == "what the sessions install, from the declarations now"
+    assert (tmp_path / "requirements-test.txt").read_text().splitlines()[2:] == [
+        "testfloor==1",
+        "attrs>=24.1",
+        "freezegun",
+        "# torch  (stubbed by testfloor)",
+    ]

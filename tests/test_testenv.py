@@ -250,3 +250,10 @@ def test_a_reporting_install_keeps_an_editable_testfloor_and_lets_packages_repla
 
 def test_a_reporting_install_without_the_requirements_takes_testfloor_as_installed_here(tmp_path: Path) -> None:
     assert testenv.reporting_arguments(load_config(tmp_path)) == [[testenv.testfloor_requirement()]]
+
+
+def test_requirements_that_cannot_be_installed_say_how_to_write_them_again(tmp_path: Path) -> None:
+    make_file(tmp_path / "requirements-test.txt", "./no-such-directory\n")
+    with pytest.raises(EnvironmentBuildError, match=r"cannot install -r requirements-test.txt: .*") as raised:
+        testenv.build(load_config(tmp_path), [PYTHON])
+    assert str(raised.value).endswith("then `testfloor init --force` writes requirements-test.txt again)")

@@ -100,7 +100,7 @@ def plan(root: Path, *, requirement: str = "testfloor", force: bool = False) -> 
         pyproject,
         _noxfile(root, force),
         *_conftests(root, list(project.test_roots)),
-        requirements(root, requirement, project.metadata),
+        requirements(root, requirement, project.metadata, force=force),
         _coveragerc(project),
         _workflow(root, force, requirement),
         _gitignore(root),
@@ -192,13 +192,18 @@ def _conftest(path: Path) -> Change:
     return Change(path, before, text.lstrip("\n"), "a check that testfloor's plugin is active")
 
 
-def requirements(root: Path, requirement: str, metadata: Metadata) -> Change:
-    """Plan ``requirements-test.txt``: testfloor, then the project's light dependencies; heavy ones as comments."""
+def requirements(root: Path, requirement: str, metadata: Metadata, *, force: bool = False) -> Change:
+    """Plan ``requirements-test.txt``: testfloor, then the project's light dependencies; heavy ones as comments.
+
+    A file that exists gets testfloor added if it lacks it; with `force` it is
+    written again from what the project declares now (after a pin changed),
+    keeping the lines it has for other packages (what ``doctor`` installed).
+    """
+    from testfloor.testenv import installs_testfloor, requirement_name
+
     path = root / "requirements-test.txt"
     before = _read(path)
-    if before is not None:
-        from testfloor.testenv import installs_testfloor
-
+    if before is not None and not force:
         if any(installs_testfloor(line) for line in before.splitlines()) or requirement in before:
             return Change(path, before, before, "")
         return Change(path, before, before.rstrip("\n") + f"\n{requirement}\n", "testfloor added")
@@ -211,12 +216,23 @@ def requirements(root: Path, requirement: str, metadata: Metadata) -> Change:
         requirement,
         *light,
     ]
+    named = {requirement_name(line) for line in light}
+    for line in (before or "").splitlines():
+        bare = line.split(" #")[0].strip()
+        if (
+            bare
+            and not bare.startswith(("#", "-"))
+            and not installs_testfloor(bare)
+            and requirement_name(bare) not in named
+        ):
+            lines.append(bare)
     for item in metadata.requirements:
         if heavy_module(item.requirement):
             lines.append(f"# {item.requirement}  (stubbed by testfloor)")
         elif development_tool(item.requirement):
             lines.append(f"# {item.requirement}  (a development tool: the tests do not need it)")
-    return Change(path, None, "\n".join(lines) + "\n", "what the sessions install")
+    why = "what the sessions install" if before is None else "what the sessions install, from the declarations now"
+    return Change(path, before, "\n".join(lines) + "\n", why)
 
 
 def _coveragerc(project: Project) -> Change | None:
@@ -328,15 +344,17 @@ def run(
     if dry_run:
         for change in changes:
             out(change.diff(root))
-        return Result((), None, None)
-    apply(changes)
-    for change in changes:
-        out(f"wrote {change.path.relative_to(root).as_posix()}: {change.why}")
+    else:
+        apply(changes)
+        for change in changes:
+            out(f"wrote {change.path.relative_to(root).as_posix()}: {change.why}")
     if changes and _local_path(requirement):
         out(
             f"note: the sessions and the CI workflow install testfloor from {requirement}, a path on this machine "
             "that CI will not have: run init again with --requirement testfloor==<version> (or a VCS URL) and --force"
         )
+    if dry_run:
+        return Result((), None, None)
     report = None
     written = None
     if fix:

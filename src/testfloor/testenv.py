@@ -52,7 +52,7 @@ def install_arguments(config: Config, *packages: str) -> list[list[str]]:
     """
     requirements = config.root / REQUIREMENTS
     first = ["-r", str(requirements)] if requirements.is_file() else []
-    named = {_requirement_name(package) for package in packages}
+    named = {requirement_name(package) for package in packages}
     splitter = [SPLITTER] if config.splits > 1 and SPLITTER not in named else []
     calls = [[*first, *packages, *splitter]]
     if config.install:
@@ -87,7 +87,7 @@ def reporting_arguments(config: Config, *packages: str) -> list[list[str]]:
             sources += shlex.split(line)
         elif installs_testfloor(line):
             testfloor += shlex.split(line) if line.startswith(("-e ", "--editable")) else [line]
-        elif not line.startswith("-") and _requirement_name(line) in _REPORTING:
+        elif not line.startswith("-") and requirement_name(line) in _REPORTING:
             pins.append(line)
     if packages:
         testfloor = list(packages)
@@ -193,7 +193,13 @@ def build(
     else:
         _run([python, "-m", "venv", str(location)], config.root, "create the environment")
     for call in calls:
-        install(environment, call, cwd=config.root, uv=uv)
+        try:
+            install(environment, call, cwd=config.root, uv=uv)
+        except EnvironmentBuildError as err:
+            if str(config.root / REQUIREMENTS) not in call:
+                raise
+            hint = "change the pin where the project declares it, then `testfloor init --force` writes"
+            raise EnvironmentBuildError(f"{err} ({hint} {REQUIREMENTS} again)") from None
     (location / STAMP).write_text(json.dumps(wanted, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     return environment
 
@@ -217,10 +223,11 @@ def installs_testfloor(line: str) -> bool:
     line = line.split(" #")[0].strip()
     if not line or line.startswith("#"):
         return False
-    return _requirement_name(line) == "testfloor" or PurePath(line.split("@")[0]).name.lower().startswith("testfloor")
+    return requirement_name(line) == "testfloor" or PurePath(line.split("@")[0]).name.lower().startswith("testfloor")
 
 
-def _requirement_name(line: str) -> str:
+def requirement_name(line: str) -> str:
+    """Return the lower-case name a requirement line starts with; an empty string for a path or a URL."""
     match = _NAME.match(line)
     return match.group(1).lower().replace("_", "-") if match else ""
 
