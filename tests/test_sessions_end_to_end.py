@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from importlib.metadata import version
 from pathlib import Path
 
 import pytest
@@ -44,7 +45,9 @@ def project(tmp_path: Path, wheel: Path) -> tuple[Path, Path]:
     make_file(root / "shop.py", "import labelkit\n\n\ndef tag(x):\n    return labelkit.label(x)\n")
     make_file(root / "test_shop.py", "from shop import tag\n\n\ndef test_tag():\n    assert tag(1) == '<1>'\n")
     make_file(root / "noxfile.py", NOXFILE)
-    make_file(root / "requirements-test.txt", f"{wheel}\npytest==9.2.0\ncoverage==7.17.5\nlabelkit==1.0\n")
+    # The pins of this Python's own test environment: pytest and coverage as requirements-test.txt gives them here.
+    pins = f"pytest=={version('pytest')}\ncoverage=={version('coverage')}"
+    make_file(root / "requirements-test.txt", f"{wheel}\n{pins}\nlabelkit==1.0\n")
     return root, wheelhouse
 
 
