@@ -440,3 +440,10 @@ def test_rounding_never_decides(old: Counts, scale_old: int, scale_new: int, los
     big = Counts(1_000_000 * (old.statements + 1), 1_000_000 * (old.statements + 1))
     slightly_less = Counts(big.statements, big.covered_lines - min(lost, big.covered_lines))
     assert Change("x.py", big, slightly_less).dropped
+
+
+def test_a_coverage_report_that_is_not_there_is_one_line(tmp_path: Path) -> None:
+    from testfloor.baseline import from_coverage_json
+
+    with pytest.raises(DataError, match=r"coverage\.json: not found\Z"):
+        from_coverage_json(tmp_path / "coverage.json")

@@ -416,3 +416,16 @@ def test_a_quarantine_reason_and_the_report_never_hold_a_secret(project: Path, m
     written = (project / "pyproject.toml").read_text()
     assert written.count("declared-signer") == 1  # where the project declares it
     assert not [secret for secret in ("p@ss", "w:rd", "ghp_from") if secret in written]
+
+
+def test_an_undone_pass_without_a_built_environment_goes_on_in_the_same_interpreter(project: Path) -> None:
+    make_file(project / "libs" / "shared_utils.py")
+    needs_path = CollectError(
+        "tests/test_jobs.py", "E   no", (Cause("builtins.ModuleNotFoundError", "no", "shared_utils", "t.py", 1),)
+    )
+    broken = CollectError("tests/test_api.py", "E   boom", (Cause("builtins.ImportError", "boom", None, "x.py", 1),))
+    api = ("tests/test_api.py::test_token",)
+    steps = iter([Outcome(2, api, (needs_path,)), Outcome(2, (), (broken,)), Outcome(2, api, (needs_path,))])
+    report = doctor.run(project, fix=True, collect=lambda root: next(steps))
+    assert report.python == doctor.describe_environment(project, doctor.current_environment())
+    assert load_config(project).pythonpath == ()

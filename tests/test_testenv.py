@@ -257,3 +257,14 @@ def test_requirements_that_cannot_be_installed_say_how_to_write_them_again(tmp_p
     with pytest.raises(EnvironmentBuildError, match=r"cannot install -r requirements-test.txt: .*") as raised:
         testenv.build(load_config(tmp_path), [PYTHON])
     assert str(raised.value).endswith("then `testfloor init --force` writes requirements-test.txt again)")
+
+
+def test_an_install_that_fails_outside_the_requirements_keeps_its_own_message(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def install(environment: object, arguments: list[str], **kwargs: object) -> None:
+        raise EnvironmentBuildError("cannot install ./lib: the build failed")
+
+    monkeypatch.setattr(testenv, "install", install)
+    with pytest.raises(EnvironmentBuildError, match=r"\Acannot install ./lib: the build failed\Z"):
+        testenv.build(load_config(tmp_path), [PYTHON], "./lib")
