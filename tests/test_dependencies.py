@@ -13,7 +13,6 @@ from testfloor.dependencies import (
     installable,
     light_and_heavy,
     read_metadata,
-    supported_pythons,
 )
 from testfloor.errors import ConfigError
 
@@ -513,21 +512,6 @@ def test_a_missing_module_is_installed_as_the_project_declares_it_else_as_instal
     assert distribution_for("yaml", metadata) == "PyYAML"
     assert distribution_for("attr", metadata) == "attrs"
     assert distribution_for("some_lib", metadata) == "some-lib"
-
-
-@pytest.mark.parametrize(
-    ("requires", "pythons", "expected"),
-    [
-        (None, (), ["3.10", "3.11", "3.12", "3.13"]),
-        (">=3.11.4", (), ["3.11", "3.12", "3.13"]),
-        (">=3.12,<4.0", ("3.11", "3.12"), ["3.12"]),
-        ("<3.10", (), []),
-    ],
-)
-def test_supported_pythons_are_the_classifiers_or_the_default_that_requires_python_admits(
-    requires: str | None, pythons: tuple[str, ...], expected: list[str]
-) -> None:
-    assert supported_pythons(Metadata(requires_python=requires, pythons=pythons)) == expected
 
 
 def test_an_installable_project_needs_a_build_system_setup_cfg_or_setup_py(tmp_path: Path) -> None:

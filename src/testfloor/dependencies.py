@@ -23,7 +23,7 @@ else:  # pragma: no cover - exercised only on Python 3.10, whose coverage is com
     import tomli as tomllib
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Mapping
 
 # Names of extras and groups whose dependencies the tests need, by word: "test", "tests-extra", "dev_tools".
 # Not "all": it gathers optional backends (often native builds) that a test needing one names in a test extra.
@@ -395,18 +395,6 @@ def distribution_for(module: str, metadata: Metadata, installed: Mapping[str, li
     if canonicalize_name(known) in {canonicalize_name(name) for name in providers}:
         return known
     return providers[0] if providers else known
-
-
-def supported_pythons(metadata: Metadata, supported: Sequence[str] = ("3.10", "3.11", "3.12", "3.13")) -> list[str]:
-    """Return the classifiers' Python versions (else `supported`) that ``requires_python`` admits.
-
-    A minor version qualifies when its first or a late patch release does (">=3.11.4" keeps 3.11).
-    """
-    candidates = list(metadata.pythons or supported)
-    if metadata.requires_python is None:
-        return candidates
-    allowed = SpecifierSet(metadata.requires_python)
-    return [version for version in candidates if allowed.contains(f"{version}.0") or allowed.contains(f"{version}.99")]
 
 
 def check_requirement(text: str, where: str) -> Requirement:
