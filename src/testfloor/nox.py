@@ -433,10 +433,11 @@ def report(session: nox.Session, config: Config, *, fail_under: float | None = N
     """
     groups: list[int | None] = [*_groups(config)] or [None]
     shards: list[str] = []
-    for python in pythons(config):
+    versions = pythons(config)  # once: it reads the project's metadata, and warns of what it leaves out
+    for python in versions:
         for group in groups:
             shards += ["--shard", str(shard_path(config, python, group))]
-    shards += ["--expect", str(len(pythons(config)) * config.splits)]
+    shards += ["--expect", str(len(versions) * config.splits)]
     floor = [] if fail_under is None else ["--fail-under", str(fail_under)]
     outputs = ["--xml", "coverage.xml", "--json", "coverage.json", "--markdown", "coverage.md"]
     cache = ["--cache", str(Path(session.cache_dir) / PARSES)]
