@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -142,7 +143,7 @@ def test_a_failure_before_collection_without_a_report_option_is_left_to_pytest(p
 def test_outcomes_of_sub_projects_merge_with_paths_from_the_root() -> None:
     from testfloor.collect import Cause, merge, relocate
 
-    cause = Cause("builtins.KeyError", "x", None, "tests/conftest.py", 2)
+    cause = Cause("builtins.KeyError", "x", None, "tests/conftest.py", 2, trail=("tests/conftest.py:2",))
     first = relocate(Outcome(0, ("tests/test_a.py::t",), (), ("override a",)), "billing")
     second = relocate(
         Outcome(2, (), (CollectError("tests", "E", (cause, Cause("builtins.X", "y"))),), ("override a",)), "search"
@@ -152,6 +153,7 @@ def test_outcomes_of_sub_projects_merge_with_paths_from_the_root() -> None:
     assert merged.nodeids == ("billing/tests/test_a.py::t",)
     assert merged.errors[0].nodeid == "search/tests"
     assert [item.path for item in merged.errors[0].chain] == ["search/tests/conftest.py", None]
+    assert merged.errors[0].chain[0].trail == ("search/tests/conftest.py:2",)
     assert merged.overrides == ("override a",)
     assert relocate(merged, "") is merged
     assert relocate(Outcome(2, (), (CollectError("", "E"),)), "search").errors[0].nodeid == "search"
@@ -223,3 +225,22 @@ def test_the_report_never_holds_a_secret_of_the_environment_or_a_url(
     assert not [secret for secret in ("p@ss", "w:rd", "ghp_from", "declared-signer") if secret in text]
     if EXIT_ENDS_THE_RUN:
         assert "SystemExit('exit with ****') raised while importing" in text
+
+
+def test_every_frame_of_the_project_on_the_way_to_an_error_is_kept_innermost_first(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        helper="def build(url):\n    raise TypeError('got None')\n",
+        settings="import helper\n\nENGINE = helper.build(None)\n",
+        test_uses="import settings\n",
+    )
+    _result, outcome = collect(pytester)
+    (cause,) = outcome.errors[0].chain
+    assert (cause.path, cause.line) == ("helper.py", 2)
+    assert cause.trail == ("helper.py:2", "settings.py:3", "test_uses.py:1")
+
+
+def test_a_report_written_before_trails_were_kept_still_reads(tmp_path: Path) -> None:
+    cause = {"type": "builtins.X", "message": "m", "name": None, "path": "a.py", "line": 1, "title": None, "fields": []}
+    document = {"errors": [{"chain": [cause], "message": "E", "nodeid": "a.py"}], "exitstatus": 2, "nodeids": []}
+    (tmp_path / "old.json").write_text(json.dumps(document))
+    assert read_outcome(tmp_path / "old.json").errors[0].chain[0].trail == ()

@@ -104,3 +104,47 @@ def test_doctor_sets_a_variable_read_by_hand_before_it_would_quarantine(tmp_path
     assert report.status == "clean", report
     assert report.passes[0].changes == ("1 env var read by hand at import (SQLALCHEMY_DATABASE_URL)",)
     assert load_config(tmp_path).env["SQLALCHEMY_DATABASE_URL"].value == "sqlite:///test.db"
+
+
+def test_a_variable_read_by_the_module_that_called_the_failing_helper_gets_a_value(tmp_path: Path) -> None:
+    make_file(tmp_path / "pyproject.toml", '[project]\nname = "svc"\n\n[tool.testfloor]\n')
+    make_file(tmp_path / "app" / "__init__.py")
+    # The error is raised in the helper; the variable is read by the module that calls it.
+    make_file(
+        tmp_path / "app" / "engine.py",
+        """
+        def create_engine(url):
+            if url is None:
+                raise TypeError("Expected string or URL object, got None")
+            return url
+        """,
+    )
+    make_file(
+        tmp_path / "app" / "db.py",
+        """
+        import os
+
+        from app.engine import create_engine
+
+        ENGINE = create_engine(os.environ.get("WAREHOUSE_DATABASE_URL"))
+        """,
+    )
+    make_file(tmp_path / "tests" / "test_db.py", "from app.db import ENGINE\n\n\ndef test_engine():\n    pass\n")
+    make_file(tmp_path / "tests" / "conftest.py", "import sys\n\nsys.path.insert(0, '.')\n")
+    report = doctor.run(tmp_path, fix=True)
+    assert report.status == "clean", report
+    assert report.quarantined == ()
+    assert report.passes[0].changes == ("1 env var read by hand at import (WAREHOUSE_DATABASE_URL)",)
+    assert load_config(tmp_path).env["WAREHOUSE_DATABASE_URL"].value.startswith("postgresql://")
+
+
+def test_only_python_files_on_the_way_to_an_error_are_read_for_variables(tmp_path: Path) -> None:
+    from testfloor.collect import Cause, CollectError, Outcome
+
+    make_file(tmp_path / "pyproject.toml", "[tool.testfloor]\n")
+    make_file(tmp_path / "app" / "db.py", 'import os\n\nURL = os.environ.get("LEDGER_URL")\n')
+    cause = Cause("builtins.TypeError", "got None", None, "app/fast.pyx", 3, trail=("app/fast.pyx:3", "app/db.py:3"))
+    failing = Outcome(2, (), (CollectError("tests/test_db.py", "E", (cause,)),))
+    steps = iter([failing, Outcome(0, ("tests/test_db.py::t",), ())])
+    report = doctor.run(tmp_path, fix=True, collect=lambda root: next(steps))
+    assert report.passes[0].changes == ("1 env var read by hand at import (LEDGER_URL)",)

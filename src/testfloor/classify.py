@@ -131,6 +131,7 @@ class Diagnosis:
     path: str | None = None
     line: int | None = None
     fix: str | None = None
+    trail: tuple[str, ...] = ()
 
     @property
     def is_project_bug(self) -> bool:
@@ -228,7 +229,8 @@ def _deepest_in_project(chain: tuple[Cause, ...]) -> Cause:
 def _diagnosis(error: CollectError, kind: str, subject: str, cause: str, where: Cause | None) -> Diagnosis:
     path = where.path if where is not None else None
     line = where.line if where is not None else None
-    return Diagnosis(error.nodeid, kind, subject, cause, path, line, KINDS[kind][1])
+    trail = where.trail if where is not None else ()
+    return Diagnosis(error.nodeid, kind, subject, cause, path, line, KINDS[kind][1], trail)
 
 
 def _missing(error: CollectError, name: str, cause: str, where: Cause | None, root: Path) -> Diagnosis:

@@ -38,7 +38,8 @@ class Cause:
 
     `type` is the exception's qualified name (``builtins.ModuleNotFoundError``);
     `name` is ``ImportError.name`` (the missing module); `path` and `line` say
-    where in the project it was raised; `title` and `fields` are a pydantic
+    where in the project it was raised, `trail` every frame of the project on
+    the way there (``path:line``, innermost first); `title` and `fields` are a pydantic
     ``ValidationError``'s model and failing field locations (never the values).
     """
 
@@ -49,6 +50,7 @@ class Cause:
     line: int | None = None
     title: str | None = None
     fields: tuple[str, ...] = ()
+    trail: tuple[str, ...] = ()
 
     @property
     def short_type(self) -> str:
@@ -104,7 +106,8 @@ def describe_exception(exc: BaseException, root: Path) -> tuple[Cause, ...]:
 
 def _cause(exc: BaseException, root: Path) -> Cause:
     kind = type(exc)
-    path, line = _where(exc, root)
+    trail = _trail(exc, root)
+    path, line = trail[0] if trail else (None, None)
     title: str | None = None
     fields: tuple[str, ...] = ()
     errors = getattr(exc, "errors", None)
@@ -120,17 +123,17 @@ def _cause(exc: BaseException, root: Path) -> Cause:
     message = text.splitlines()[0] if text else ""
     # Paths inside the project read relative to it: the message may end up in committed settings.
     message = message.replace(f"{root}{os.sep}", "")
-    return Cause(f"{kind.__module__}.{kind.__qualname__}", message[:300], name, path, line, title, fields)
+    places = tuple(f"{where}:{number}" for where, number in trail)
+    return Cause(f"{kind.__module__}.{kind.__qualname__}", message[:300], name, path, line, title, fields, places)
 
 
-def _where(exc: BaseException, root: Path) -> tuple[str | None, int | None]:
+def _trail(exc: BaseException, root: Path) -> list[tuple[str | None, int | None]]:
+    # The project's frames, innermost first: where it was raised, then the code that led there.
     if isinstance(exc, SyntaxError) and exc.filename:
-        return _relative(exc.filename, root), exc.lineno
+        return [(_relative(exc.filename, root), exc.lineno)]
     frames = traceback.extract_tb(exc.__traceback__)
-    inside = [frame for frame in frames if _relative(frame.filename, root) is not None]
-    if not inside:
-        return None, None
-    return _relative(inside[-1].filename, root), inside[-1].lineno
+    inside = [(_relative(frame.filename, root), frame.lineno) for frame in reversed(frames)]
+    return [(where, number) for where, number in inside if where is not None]
 
 
 def _relative(filename: str, root: Path) -> str | None:
@@ -209,7 +212,10 @@ def relocate(outcome: Outcome, prefix: str) -> Outcome:
         CollectError(
             moved(error.nodeid) or prefix,
             error.message,
-            tuple(replace(cause, path=moved(cause.path)) for cause in error.chain),
+            tuple(
+                replace(cause, path=moved(cause.path), trail=tuple(f"{prefix}/{place}" for place in cause.trail))
+                for cause in error.chain
+            ),
         )
         for error in outcome.errors
     )
@@ -262,6 +268,7 @@ def write_outcome(path: Path, outcome: Outcome) -> None:
 def _cause_json(cause: Cause) -> dict[str, Any]:
     document = asdict(cause)
     document["fields"] = list(cause.fields)
+    document["trail"] = list(cause.trail)
     return document
 
 
@@ -276,7 +283,10 @@ def read_outcome(path: Path) -> Outcome:
                 CollectError(
                     error["nodeid"],
                     error["message"],
-                    tuple(Cause(**{**cause, "fields": tuple(cause["fields"])}) for cause in error.get("chain", [])),
+                    tuple(
+                        Cause(**{**cause, "fields": tuple(cause["fields"]), "trail": tuple(cause.get("trail", ()))})
+                        for cause in error.get("chain", [])
+                    ),
                 )
                 for error in document["errors"]
             ),

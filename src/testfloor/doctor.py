@@ -126,6 +126,10 @@ def run(
         with toolconfig.editing(root / "pyproject.toml"):
             pass
         progress("added [tool.testfloor] to pyproject.toml")
+    if fix and (stated := _stated_python(root, fixes)):
+        progress(stated[0])
+        if prepare:
+            environment = prepare()  # the sessions' Pythons changed: the environment they build on the newest
     if fix and (heavy := _heavy_imports(root, environment)):
         fixes["stub"] += len(heavy)
         progress(f"stubbed {', '.join(heavy)} (heavy, imported by the project, not installed)")
@@ -336,6 +340,19 @@ def _choose_python(config: Config, diagnoses: list[Diagnosis], fixes: Counter[st
     return [f"python {', '.join(kept)} (the code requires Python {minimum} or newer)"]
 
 
+def _stated_python(root: Path, fixes: Counter[str]) -> list[str]:
+    # doctor collects on the newest Python: a check that stops older ones at import is read from the code instead.
+    from testfloor import versioncheck
+
+    stated = versioncheck.minimum(root)
+    if stated is None:
+        return []
+    cause = f"requires Python {stated.version} ({stated.path}:{stated.line})"
+    required = Diagnosis(stated.path, "python_version", stated.version, cause, stated.path, stated.line, "python")
+    changes = _choose_python(load_config(root), [required], fixes)
+    return [f"{change}, stated at {stated.path}:{stated.line}" for change in changes]
+
+
 def _version_key(version: str) -> tuple[int, ...]:
     return tuple(int(part) for part in version.split("."))
 
@@ -347,7 +364,15 @@ def _count(number: int, noun: str) -> str:
 def _read_by_hand(root: Path, config: Config, diagnoses: Sequence[Diagnosis]) -> list[str]:
     from testfloor import handenv, settings_discovery
 
-    paths = {item.path: item.line for item in diagnoses if item.path and item.path.endswith(".py")}
+    # The module that raised, then the project's code on the way there: `create_engine(os.environ.get(...))`
+    # fails inside the library helper it calls, but the variable is read by the module that called it.
+    paths: dict[str, int | None] = {}
+    for item in diagnoses:
+        places = [(item.path, item.line)] if item.path else []
+        places += [(where, int(number)) for where, _, number in (place.rpartition(":") for place in item.trail)]
+        for where, number in places:
+            if where.endswith(".py"):
+                paths.setdefault(where, number)
     values = handenv.values_for(root, paths, lambda name: name not in os.environ and name not in config.env)
     return settings_discovery.write_env(config.pyproject, values) if values else []
 
