@@ -18,7 +18,10 @@ from testfloor.testenv import Environment
         ("import sys\nif sys.version_info[:2] < (3, 11, 2):\n    raise ImportError\n", "3.11"),
         ("from sys import version_info\nif version_info < (3, 12):\n    raise errors.TooOldError()\n", "3.12"),
         ("import sys\nif sys.version_info >= (3, 11):\n    pass\nelse:\n    sys.exit('needs 3.11')\n", "3.11"),
-        ("import sys\ntry:\n    if sys.version_info < (3, 12):\n        raise SystemExit(1)\nfinally:\n    a = 1\n", "3.12"),
+        (
+            "import sys\ntry:\n    if sys.version_info < (3, 12):\n        raise SystemExit(1)\nfinally:\n    a = 1\n",
+            "3.12",
+        ),
     ],
 )
 def test_a_check_that_stops_the_import_below_a_version_is_read(tmp_path: Path, source: str, version: str) -> None:
