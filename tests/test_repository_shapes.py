@@ -483,15 +483,7 @@ SHAPES = [
     ),
     pytest.param(namespace_package, id="namespace_package"),
     pytest.param(shadowing_names, id="shadowing_names"),
-    pytest.param(
-        environ_get_url,
-        id="environ_get_url",
-        marks=missing(
-            "variables read by hand are looked for only in the file that raised (create_engine's module), not in "
-            "the module on the import path that read them (doctor._read_by_hand gets Diagnosis.path alone): "
-            "the test module is quarantined"
-        ),
-    ),
+    pytest.param(environ_get_url, id="environ_get_url"),
     pytest.param(
         fernet_key,
         id="fernet_key",
@@ -511,14 +503,7 @@ SHAPES = [
         ),
     ),
     pytest.param(requires_a_package, id="requires_a_package"),
-    pytest.param(
-        python_version,
-        id="python_version",
-        marks=missing(
-            "doctor probes only the newest of the project's Pythons (testenv.build), so 'requires Python 3.12' "
-            "at import never narrows [tool.testfloor] python: the tests sessions on 3.10 and 3.11 do not collect"
-        ),
-    ),
+    pytest.param(python_version, id="python_version"),
     pytest.param(
         asyncio_auto_sub_project,
         id="asyncio_auto_sub_project",
