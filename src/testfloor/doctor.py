@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from testfloor.classify import KINDS, Diagnosis, classify
+from testfloor.classify import KINDS, LIMITATION, Diagnosis, classify
 from testfloor.collect import STATUS_MEANING, CollectError, Outcome, merge, read_outcome, relocate
 from testfloor.config import ROOT_VARIABLE, Config, load_config
 from testfloor.env import scrub, scrub_document
@@ -39,6 +39,8 @@ class Pass:
     errors: int
     collected: int
     changes: tuple[str, ...]
+    # What the pass applied, as `propose` names fixes: ``stub torch``, ``env``, ``quarantine tests/test_x.py``.
+    applied: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,8 @@ class Report:
     fixes: Mapping[str, int] = field(default_factory=dict)
     # The interpreter the suite was collected with: the built test environment's, or the one running testfloor.
     python: str = ""
+    # The fixes the first collect calls for (`propose`): what --fix applies in its first pass, in either mode.
+    proposed: tuple[str, ...] = ()
 
     @property
     def status(self) -> str:
@@ -119,6 +123,8 @@ def run(
     fixes: Counter[str] = Counter()
     previous: set[tuple[str, str]] = set()
     problem: str | None = None
+    proposed: tuple[str, ...] | None = None
+    stubs_before = set(load_config(root).stubs)
     if fix and not load_config(root).configured:
         # testfloor repairs a project's pytest configuration only where the project asks for it.
         from testfloor import toolconfig
@@ -137,6 +143,8 @@ def run(
         number += 1
         outcome = collect(root)
         diagnoses = diagnose(outcome, root)
+        if proposed is None:
+            proposed = tuple(propose(root, diagnoses, install=install))
         if before is not None and _worse(before[2], diagnoses):
             snapshot, earlier, collected = before
             _restore(snapshot)
@@ -156,8 +164,11 @@ def run(
             break
         previous = current
         before = (_snapshot(root), diagnoses, outcome.nodeids)
-        changes = apply_fixes(root, diagnoses, install=install, fixes=fixes, environment=environment, skip=skip)
-        passes.append(Pass(number, len(diagnoses), len(outcome.nodeids), tuple(changes)))
+        applied: list[str] = []
+        changes = apply_fixes(
+            root, diagnoses, install=install, fixes=fixes, environment=environment, skip=skip, applied=applied
+        )
+        passes.append(Pass(number, len(diagnoses), len(outcome.nodeids), tuple(changes), tuple(applied)))
         errors = f"{len(diagnoses)} error{'s' if len(diagnoses) != 1 else ''}"
         progress(f"pass {number}: {errors}: {'; '.join(changes) or 'nothing left to change'}")
         if not changes:
@@ -165,6 +176,11 @@ def run(
             break
         if prepare and any(change.startswith("python ") for change in changes):
             environment = prepare()  # another interpreter: the environment the sessions build on it
+    if fix and not diagnoses and (unneeded := _unneeded_stubs(root, stubs_before)):
+        outcome = _drop_stubs(root, unneeded, outcome, collect, fixes, progress)
+    if any(item.kind == LIMITATION for item in diagnoses):
+        limitation = "testfloor's stubs cannot stand in for the real modules here: install them, or skip these tests"
+        problem = f"{problem}; {limitation}" if problem else limitation
     config = load_config(root)
     quarantined = tuple(entry.node for entry in config.quarantine)
     # The project's messages may hold the values [tool.testfloor.env] gave the probe: this process never had them.
@@ -178,7 +194,88 @@ def run(
         problem,
         dict(fixes),
         describe_environment(root, environment),
+        proposed or (),
     )
+
+
+def _unneeded_stubs(root: Path, kept: Collection[str]) -> list[str]:
+    """Name the stubs this run added (not in `kept`) that no file of the run imports any more.
+
+    A file the run leaves out is a test module or conftest outside
+    ``[tool.testfloor] testpaths``; every other file counts as imported.
+    """
+    from testfloor import imports
+
+    config = load_config(root)
+    added = [name for name in config.stubs if name not in kept]
+    if not added or not config.testpaths:
+        return []
+    importers = imports.project_imports(root)
+
+    def left_out(path: str) -> bool:
+        name = path.rpartition("/")[2]
+        test_file = name == "conftest.py" or name.startswith("test_") or name.endswith("_test.py")
+        inside = any(path.startswith(f"{where.rstrip('/')}/") for where in config.testpaths)
+        return test_file and not inside
+
+    return [name for name in added if all(left_out(path) for path in importers.get(name, []))]
+
+
+def _drop_stubs(
+    root: Path,
+    names: Sequence[str],
+    outcome: Outcome,
+    collect: Callable[[Path], Outcome],
+    fixes: Counter[str],
+    progress: Callable[[str], None],
+) -> Outcome:
+    """Remove `names` from the stubs; keep the change only if a final collect still passes as `outcome` did."""
+    from testfloor import toolconfig
+
+    snapshot = _snapshot(root)
+    with toolconfig.editing(load_config(root).pyproject) as table:
+        kept = [name for name in table["stubs"] if name not in names]
+        if kept:
+            table["stubs"] = kept
+        else:
+            del table["stubs"]
+    after = collect(root)
+    if after.errors or after.exitstatus != outcome.exitstatus or len(after.nodeids) < len(outcome.nodeids):
+        _restore(snapshot)
+        progress(f"kept stubs {', '.join(names)}: without them, the suite no longer collects as it did")
+        return outcome
+    fixes["stub"] -= len(names)
+    if fixes["stub"] <= 0:
+        del fixes["stub"]
+    progress(f"removed stubs {', '.join(names)}: nothing the run collects imports them any more")
+    return after
+
+
+def propose(root: Path, diagnoses: Sequence[Diagnosis], *, install: bool) -> list[str]:
+    """Name the fixes `apply_fixes` applies for `diagnoses`, as it records them: the same list in both modes.
+
+    ``install X`` (``stub X`` with `install` off), ``stub X``, ``env``,
+    ``python V``, ``pythonpath P``, ``subprojects``, ``testpaths``; and
+    ``quarantine N`` for a project bug only when nothing else is left. A
+    stub's limitation is never a fix (never a quarantine either).
+    """
+    fixable = [item for item in diagnoses if item.fix is not None]
+    found: list[str] = []
+    for item in fixable:
+        if item.fix == "install" and not install:
+            found.append(f"stub {item.subject}" if item.subject.isidentifier() else f"install {item.subject}")
+        elif item.fix in ("install", "stub", "pythonpath"):
+            found.append(f"{item.fix} {item.subject}")
+        else:
+            found.append(str(item.fix))
+    bugs = [item for item in diagnoses if item.is_project_bug]
+    if not found and bugs:
+        config = load_config(root)
+        if _by_hand_values(root, config, bugs):
+            found.append("env")
+        else:
+            found.extend(f"quarantine {item.nodeid}" for item in bugs if item.nodeid)
+    return sorted(set(found))
 
 
 def _worse(collected: Collection[str], now: Sequence[Diagnosis]) -> bool:
@@ -256,12 +353,16 @@ def apply_fixes(
     fixes: Counter[str],
     environment: Environment | None = None,
     skip: Collection[tuple[str | None, str]] = (),
+    applied: list[str] | None = None,
 ) -> list[str]:
     """Apply the cheapest fix for each diagnosis; quarantine project bugs only once nothing else is left to fix.
 
     A diagnosis whose ``(fix, subject)`` is in `skip` (a fix that made things
-    worse) is neither fixed nor quarantined: it is left as it is.
+    worse) is neither fixed nor quarantined: it is left as it is; so is an
+    error a stub raised (testfloor's limitation, not the project's bug).
+    `applied` receives the fixes as `propose` names them.
     """
+    applied = [] if applied is None else applied
     environment = environment or current_environment()
     from testfloor import toolconfig
 
@@ -269,7 +370,7 @@ def apply_fixes(
     changes: list[str] = []
     by_fix: dict[str | None, list[Diagnosis]] = {}
     for item in diagnoses:
-        if item.fix is None or (item.fix, item.subject) not in skip:
+        if item.kind != LIMITATION and (item.fix is None or (item.fix, item.subject) not in skip):
             by_fix.setdefault(item.fix, []).append(item)
     stubs = sorted({item.subject for item in by_fix.get("stub", [])})
     light = sorted({item.subject for item in by_fix.get("install", [])})
@@ -279,6 +380,7 @@ def apply_fixes(
         if installed:
             changes.append(f"installed {', '.join(installed)} (recorded in {REQUIREMENTS})")
             fixes["install"] += len(installed)
+            applied.extend(f"install {module}" for module in light if module not in failed)
         if refused:
             changes.append(f"refused to install {'; '.join(refused)}: stubbed instead")
     if stubs:
@@ -286,17 +388,21 @@ def apply_fixes(
         if added:
             changes.append(f"stubbed {', '.join(added)}")
             fixes["stub"] += len(added)
+            applied.extend(f"stub {name}" for name in added)
     if by_fix.get("env"):
         added = _discover_env(root, config.pyproject, environment)
         if added:
             changes.append(f"{_count(len(added), 'env var')} ({', '.join(added)})")
             fixes["env"] += len(added)
-    if by_fix.get("python"):
-        changes.extend(_choose_python(config, by_fix["python"], fixes))
+            applied.append("env")
+    if by_fix.get("python") and (chosen := _choose_python(config, by_fix["python"], fixes)):
+        changes.extend(chosen)
+        applied.append("python")
     paths = sorted({item.subject for item in by_fix.get("pythonpath", [])})
     if paths and (added := toolconfig.extend_list(config.pyproject, "pythonpath", paths)):
         changes.append(f"pythonpath {', '.join(added)}")
         fixes["pythonpath"] += len(added)
+        applied.extend(f"pythonpath {path}" for path in added)
     if by_fix.get("subprojects"):
         from testfloor.classify import find_subprojects
 
@@ -304,12 +410,17 @@ def apply_fixes(
         if added:
             changes.append(f"one run per sub-project: {', '.join(added)}")
             fixes["subprojects"] += 1
-    if by_fix.get("testpaths"):
-        changes.extend(_restrict_testpaths(root, config.pyproject, by_fix["testpaths"], by_fix, fixes))
+            applied.append("subprojects")
+    if by_fix.get("testpaths") and (
+        restricted := _restrict_testpaths(root, config.pyproject, by_fix["testpaths"], by_fix, fixes)
+    ):
+        changes.extend(restricted)
+        applied.append("testpaths")
     if not changes and (added := _read_by_hand(root, config, by_fix.get(None, []))):
         # Before a quarantine: an error at import may be a variable the code reads by hand and nobody set.
         changes.append(f"{_count(len(added), 'env var')} read by hand at import ({', '.join(added)})")
         fixes["env"] += len(added)
+        applied.append("env")
     if not changes:
         # The reason is committed with pyproject.toml: masked like everything testfloor writes.
         bugs = {item.nodeid: scrub(item.quarantine_reason, config.env) for item in by_fix.get(None, []) if item.nodeid}
@@ -317,6 +428,8 @@ def apply_fixes(
         if added:
             changes.append(f"quarantined {', '.join(added)}")
             fixes["quarantine"] += len(added)
+            applied.extend(f"quarantine {node}" for node in added)
+    applied[:] = sorted(set(applied))
     return changes
 
 
@@ -345,11 +458,17 @@ def _count(number: int, noun: str) -> str:
 
 
 def _read_by_hand(root: Path, config: Config, diagnoses: Sequence[Diagnosis]) -> list[str]:
-    from testfloor import handenv, settings_discovery
+    from testfloor import settings_discovery
+
+    values = _by_hand_values(root, config, diagnoses)
+    return settings_discovery.write_env(config.pyproject, values) if values else []
+
+
+def _by_hand_values(root: Path, config: Config, diagnoses: Sequence[Diagnosis]) -> dict[str, str]:
+    from testfloor import handenv
 
     paths = {item.path: item.line for item in diagnoses if item.path and item.path.endswith(".py")}
-    values = handenv.values_for(root, paths, lambda name: name not in os.environ and name not in config.env)
-    return settings_discovery.write_env(config.pyproject, values) if values else []
+    return handenv.values_for(root, paths, lambda name: name not in os.environ and name not in config.env)
 
 
 def _restrict_testpaths(
@@ -448,7 +567,13 @@ def table(diagnoses: Sequence[Diagnosis]) -> list[str]:
     for kind, count in sorted(Counter(item.kind for item in diagnoses).items()):
         lines.append(f"  {count:4d}  {kind}: {KINDS[kind][0]}")
     for item in diagnoses:
-        fix = f" [fix: {item.fix}]" if item.fix else " [project bug]"
+        fix = (
+            f" [fix: {item.fix}]"
+            if item.fix
+            else " [project bug]"
+            if item.is_project_bug
+            else " [testfloor's limitation]"
+        )
         lines.append(f"  {item.nodeid or '<root>'}: {item.cause} ({item.where}){fix}")
     return lines
 
@@ -462,6 +587,7 @@ def to_json(report: Report) -> str:
         "format": FORMAT,
         "passes": [asdict(item) for item in report.passes],
         "problem": report.problem,
+        "proposed": list(report.proposed),
         "python": report.python,
         "quarantined": list(report.quarantined),
         "remaining": [asdict(item) for item in report.remaining],
