@@ -234,18 +234,24 @@ def _classify(error: CollectError, root: Path) -> Diagnosis:
 
 
 def _stubbed_name(root: Path, where: Cause, text: str) -> str:
-    # The stubbed module at fault: named by the message, else the configured stub the failing line uses.
+    # The stubbed module at fault: named by the message, else the configured stub the failing line (or else its
+    # file) uses.
     named = re.search(r"stub module '(\w+)", text)
     if named or where.path is None:
         return named.group(1) if named else ""
     from testfloor.config import load_config
 
     try:
-        line = (root / where.path).read_text(encoding="utf-8").splitlines()[(where.line or 0) - 1]
+        lines = (root / where.path).read_text(encoding="utf-8").splitlines()
         stubs = load_config(root).stubs
-    except (OSError, UnicodeDecodeError, IndexError, ValueError):
+    except (OSError, UnicodeDecodeError, ValueError):
         return ""
-    return next((name for name in stubs if re.search(rf"\b{re.escape(name)}\b", line)), "")
+    line = lines[(where.line or 1) - 1] if len(lines) >= (where.line or 1) else ""
+    for text in (line, "\n".join(lines)):
+        found = next((name for name in stubs if re.search(rf"\b{re.escape(name)}\b", text)), None)
+        if found:
+            return found
+    return ""
 
 
 def _deepest_in_project(chain: tuple[Cause, ...]) -> Cause:

@@ -424,7 +424,7 @@ def apply_fixes(
     if not changes:
         # The reason is committed with pyproject.toml: masked like everything testfloor writes.
         bugs = {item.nodeid: scrub(item.quarantine_reason, config.env) for item in by_fix.get(None, []) if item.nodeid}
-        added = toolconfig.add_quarantine(config.pyproject, bugs)
+        added = toolconfig.add_quarantine(config.pyproject, bugs) if bugs else []
         if added:
             changes.append(f"quarantined {', '.join(added)}")
             fixes["quarantine"] += len(added)
@@ -572,7 +572,7 @@ def table(diagnoses: Sequence[Diagnosis]) -> list[str]:
             if item.fix
             else " [project bug]"
             if item.is_project_bug
-            else " [testfloor's limitation]"
+            else f" [testfloor's limitation: the stub of {item.subject or 'a module'}]"
         )
         lines.append(f"  {item.nodeid or '<root>'}: {item.cause} ({item.where}){fix}")
     return lines
