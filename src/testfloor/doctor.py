@@ -67,22 +67,31 @@ class Report:
         return "quarantined" if self.quarantined else "clean"
 
 
-def probe(root: Path, python: str | Path = sys.executable) -> Outcome:
+def probe(root: Path, python: str | Path = sys.executable, stubs: Sequence[str] = ()) -> Outcome:
     """Run ``pytest --collect-only`` in `root` with `python`, in a subprocess, with testfloor's plugin recording.
 
     A monorepo configured with ``subprojects`` gets one run per sub-project
     (each its own rootdir), merged into one outcome with root-relative ids.
+    `stubs` are stubbed besides the configured ones (through
+    ``TESTFLOOR_STUBS``, which the plugin reads): the collect a fix would see.
     """
     runs = load_config(root).pytest_runs
-    return merge([relocate(_probe_once(root, args, bool(prefix), python), prefix) for prefix, args in runs])
+    extra: dict[str, str] = {}
+    if stubs:
+        configured = load_config(root, environ=os.environ).stubs
+        extra["TESTFLOOR_STUBS"] = ",".join(dict.fromkeys([*configured, *stubs]))
+    outcomes = [relocate(_probe_once(root, args, bool(prefix), python, extra), prefix) for prefix, args in runs]
+    return merge(outcomes)
 
 
-def _probe_once(root: Path, args: list[str], sub_project: bool, python: str | Path) -> Outcome:
+def _probe_once(
+    root: Path, args: list[str], sub_project: bool, python: str | Path, extra: Mapping[str, str] | None = None
+) -> Outcome:
     with tempfile.TemporaryDirectory(prefix="testfloor-doctor-") as directory:
         report = Path(directory) / "collect.json"
         command = [str(python), "-m", "pytest", "--collect-only", "-q", "-p", "testfloor", "-p", "no:cacheprovider"]
         command += [f"--testfloor-collect-report={report}", *args]
-        environ = {**os.environ, ROOT_VARIABLE: str(root)} if sub_project else None
+        environ = {**os.environ, **(extra or {}), **({ROOT_VARIABLE: str(root)} if sub_project else {})}
         result = subprocess.run(command, cwd=root, env=environ, capture_output=True, text=True, check=False)
         try:
             return read_outcome(report)
@@ -118,7 +127,6 @@ def run(
     subprocess).
     """
     environment = prepare() if prepare else current_environment()
-    collect = collect or (lambda where: probe(where, environment.python))
     passes: list[Pass] = []
     fixes: Counter[str] = Counter()
     previous: set[tuple[str, str]] = set()
@@ -132,7 +140,16 @@ def run(
         with toolconfig.editing(root / "pyproject.toml"):
             pass
         progress("added [tool.testfloor] to pyproject.toml")
-    if fix and (heavy := _heavy_imports(root, environment)):
+    # Without --fix, the heavy imports found by reading the code are stubbed for the probe only, as --fix stubs
+    # them before its first collect: both see the same errors, and propose the same fixes.
+    heavy = _heavy_imports(root, environment, write=fix)
+    unwritten = () if fix else tuple(heavy)
+    collect = collect or (
+        (lambda where: probe(where, environment.python, unwritten))
+        if unwritten
+        else (lambda where: probe(where, environment.python))
+    )
+    if fix and heavy:
         fixes["stub"] += len(heavy)
         progress(f"stubbed {', '.join(heavy)} (heavy, imported by the project, not installed)")
     number = 0
@@ -144,7 +161,8 @@ def run(
         outcome = collect(root)
         diagnoses = diagnose(outcome, root)
         if proposed is None:
-            proposed = tuple(propose(root, diagnoses, install=install))
+            # The heavy imports found by reading the code are stubbed before the first collect: proposed too.
+            proposed = tuple(sorted({*propose(root, diagnoses, install=install), *(f"stub {name}" for name in heavy)}))
         if before is not None and _worse(before[2], diagnoses):
             snapshot, earlier, collected = before
             _restore(snapshot)
@@ -304,13 +322,15 @@ def _restore(snapshot: Mapping[Path, bytes | None]) -> None:
                 temporary.write_bytes(content)
 
 
-def _heavy_imports(root: Path, environment: Environment) -> list[str]:
+def _heavy_imports(root: Path, environment: Environment, *, write: bool = True) -> list[str]:
     # An import inside a fixture or a test body is no collection error: found by reading the code instead.
     from testfloor import imports, toolconfig
 
     config = load_config(root)
     heavy = imports.heavy_absent(root, environment.python, config.stubs)
-    return toolconfig.extend_list(config.pyproject, "stubs", heavy) if heavy else []
+    if not write or not heavy:
+        return heavy
+    return toolconfig.extend_list(config.pyproject, "stubs", heavy)
 
 
 def write_requirements(root: Path) -> bool:
