@@ -250,3 +250,47 @@ def test_a_monorepo_with_clashing_conftests_runs_once_per_sub_project(tmp_path: 
     report = heal(tmp_path, "clean", 0)
     assert report["fixes"] == {"subprojects": 1}
     measure(tmp_path, wheel)
+
+
+RUN_AS_THE_RUN = {
+    "pyproject.toml": PROJECT + 'dependencies = ["pydantic>=2", "pydantic-settings>=2"]\n',
+    # The settings module's package imports a heavy module: discovery imports it with the stub, as the run does.
+    "app/__init__.py": "import torch\n",
+    "app/config.py": """
+        from pydantic_settings import BaseSettings
+
+
+        class Settings(BaseSettings):
+            api_key: str
+
+
+        settings = Settings()
+        """,
+    "app/worker.py": "from gevent import monkey\n\nPATCH = monkey\n",
+    "tests/test_worker.py": "from app.worker import PATCH\n\n\ndef test_patch():\n    assert PATCH\n",
+    "tests/test_config.py": "from app.config import settings\n\n\ndef test_key():\n    assert settings.api_key\n",
+    # A heavy import inside a test: found by reading the code, stubbed before the first collect.
+    "tests/test_train.py": "def test_train():\n    import ray\n\n    assert ray\n",
+    # A script left out by testpaths: the stub doctor added for it goes again at the end.
+    "test_tracking.py": "import sys\n\nimport mlflow\n\nsys.exit(1)\n",
+}
+
+
+def test_diagnosis_and_fix_agree_and_discovery_sees_the_stubs_the_run_installs(tmp_path: Path) -> None:
+    diagnosed, fixed = tmp_path / "diagnosed", tmp_path / "fixed"
+    write_project(diagnosed, RUN_AS_THE_RUN)
+    write_project(fixed, RUN_AS_THE_RUN)
+    _code, proposal = doctor(diagnosed, "--no-install")
+    assert proposal["proposed"] == ["env", "stub gevent", "stub mlflow", "stub ray", "stub torch", "testpaths"]
+    report = heal(fixed, "clean", 0)
+    assert report["proposed"] == proposal["proposed"]
+    applied = {"stub mlflow", "stub ray", "stub torch"} | set(report["passes"][0]["applied"])  # type: ignore[index]
+    assert sorted(applied) == proposal["proposed"]
+    settings = tomllib.loads((fixed / "pyproject.toml").read_text())["tool"]["testfloor"]
+    assert (settings["stubs"], list(settings["env"]), settings["testpaths"]) == (
+        ["ray", "torch", "gevent"],
+        ["API_KEY"],
+        ["tests"],
+    )
+    assert report["quarantined"] == []
+    assert report["collected"] == 3

@@ -8,6 +8,8 @@ import sys
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
+from testfloor.collect import INTERNAL
+
 if TYPE_CHECKING:
     from pathlib import Path, PurePosixPath
 
@@ -76,7 +78,11 @@ HEAVY_DISTRIBUTIONS = {
     "tf-nightly": "tensorflow",
 }
 
-# Each kind, what it means, and the fix testfloor applies (None: a bug in the project, quarantined).
+# An error raised by one of testfloor's stubs: never the project's bug, never quarantined; reported as testfloor's.
+LIMITATION = "stub_limitation"
+
+# Each kind, what it means, and the fix testfloor applies (None: a bug in the project, quarantined; or, for
+# LIMITATION, testfloor's own).
 KINDS: dict[str, tuple[str, str | None]] = {
     "missing_heavy": ("a heavy dependency is not installed", "stub"),
     "missing_light": ("a light dependency is not installed", "install"),
@@ -88,6 +94,7 @@ KINDS: dict[str, tuple[str, str | None]] = {
     "python_version": ("the code requires a newer Python than the one that ran it", "python"),
     "import_mismatch": ("two test modules or conftests with one import name (a monorepo)", "subprojects"),
     "script": ("a script that exits at import, collected as a test module", "testpaths"),
+    LIMITATION: ("a stub of testfloor does not answer the way the code uses it: testfloor's limitation", None),
     "other": ("an error raised at import", None),
 }
 
@@ -136,7 +143,7 @@ class Diagnosis:
     @property
     def is_project_bug(self) -> bool:
         """Tell whether no change of environment can fix it: the project itself is broken."""
-        return self.fix is None
+        return self.fix is None and self.kind != LIMITATION
 
     @property
     def quarantine_reason(self) -> str:
@@ -186,6 +193,11 @@ def _classify(error: CollectError, root: Path) -> Diagnosis:
             return _diagnosis(error, "other", "", error.message, None)
         return _missing(error, match.group(1), error.message, None, root)
     for cause in chain:
+        if cause.stub:  # testfloor's doing, whatever its type: a stub that could not stand in for the real module
+            where = _deepest_in_project(chain)
+            text = f"{cause.short_type}: {cause.message}"
+            return _diagnosis(error, LIMITATION, _stubbed_name(root, where, text), text, where)
+    for cause in chain:
         if cause.short_type == "ModuleNotFoundError" and cause.name:
             return _missing(error, cause.name, f"{cause.short_type}: {cause.message}", cause, root)
     for cause in chain:
@@ -218,7 +230,29 @@ def _classify(error: CollectError, root: Path) -> Diagnosis:
     if "Plugin already registered" in error.message or "import file mismatch" in error.message:
         return _diagnosis(error, "import_mismatch", "", error.message, chain[0])
     cause = _deepest_in_project(chain)
-    return _diagnosis(error, "other", "", f"{cause.short_type}: {cause.message}", cause)
+    internal = f"{INTERNAL}: " if error.message.startswith(INTERNAL) else ""  # it stopped pytest: said so
+    return _diagnosis(error, "other", "", f"{internal}{cause.short_type}: {cause.message}", cause)
+
+
+def _stubbed_name(root: Path, where: Cause, text: str) -> str:
+    # The stubbed module at fault: named by the message, else the configured stub the failing line (or else its
+    # file) uses.
+    named = re.search(r"stub module '(\w+)", text)
+    if named or where.path is None:
+        return named.group(1) if named else ""
+    from testfloor.config import load_config
+
+    try:
+        lines = (root / where.path).read_text(encoding="utf-8").splitlines()
+        stubs = load_config(root).stubs
+    except (OSError, UnicodeDecodeError, ValueError):
+        return ""
+    line = lines[(where.line or 1) - 1] if len(lines) >= (where.line or 1) else ""
+    for text in (line, "\n".join(lines)):
+        found = next((name for name in stubs if re.search(rf"\b{re.escape(name)}\b", text)), None)
+        if found:
+            return found
+    return ""
 
 
 def _deepest_in_project(chain: tuple[Cause, ...]) -> Cause:

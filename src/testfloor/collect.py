@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import traceback
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -21,6 +22,8 @@ if TYPE_CHECKING:
     from testfloor.pytestconfig import Override
 
 FORMAT = 2
+
+INTERNAL = "INTERNALERROR"  # how an error that stopped pytest itself is labelled
 
 # pytest's exit statuses, as the gate explains them.
 STATUS_MEANING = {
@@ -40,7 +43,8 @@ class Cause:
     `name` is ``ImportError.name`` (the missing module); `path` and `line` say
     where in the project it was raised, `trail` every frame of the project on
     the way there (``path:line``, innermost first); `title` and `fields` are a pydantic
-    ``ValidationError``'s model and failing field locations (never the values).
+    ``ValidationError``'s model and failing field locations (never the values);
+    `stub` says that a stub of testfloor raised it (`raised_by_stub`).
     """
 
     type: str
@@ -51,6 +55,8 @@ class Cause:
     title: str | None = None
     fields: tuple[str, ...] = ()
     trail: tuple[str, ...] = ()
+    # Raised by one of testfloor's stubs (its traceback passes through them, or its message names a stub type).
+    stub: bool = False
 
     @property
     def short_type(self) -> str:
@@ -123,8 +129,28 @@ def _cause(exc: BaseException, root: Path) -> Cause:
     message = text.splitlines()[0] if text else ""
     # Paths inside the project read relative to it: the message may end up in committed settings.
     message = message.replace(f"{root}{os.sep}", "")
+    kind_name = f"{kind.__module__}.{kind.__qualname__}"
     places = tuple(f"{where}:{number}" for where, number in trail)
-    return Cause(f"{kind.__module__}.{kind.__qualname__}", message[:300], name, path, line, title, fields, places)
+    return Cause(kind_name, message[:300], name, path, line, title, fields, places, raised_by_stub(exc))
+
+
+_STUB_FILES = frozenset({"stubs.py", "stubvalues.py", "shims.py"})
+_STUB_TYPES = re.compile(r"\bStub(?:Meta|Object|Module|Version)\b|\bstub module '")
+
+
+def raised_by_stub(exc: BaseException) -> bool:
+    """Tell whether one of testfloor's stubs raised `exc`, rather than the project's code.
+
+    It did when a frame of the traceback is in testfloor's stub modules, or
+    when the message names a stub type (``'>=' not supported between
+    instances of 'StubMeta' and 'int'``).
+    """
+    here = Path(__file__).resolve().parent
+    for frame in traceback.extract_tb(exc.__traceback__):
+        where = Path(frame.filename)
+        if where.name in _STUB_FILES and where.resolve().parent == here:
+            return True
+    return _STUB_TYPES.search(str(exc)) is not None
 
 
 def _trail(exc: BaseException, root: Path) -> list[tuple[str | None, int | None]]:
@@ -165,6 +191,13 @@ class Recorder:
 
         if isinstance(report, pytest.CollectReport) and call.excinfo is not None:
             self.chains[report.nodeid] = describe_exception(call.excinfo.value, self.root)
+
+    def pytest_internalerror(self, excrepr: object, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
+        # pytest stopped: the error, with its cause, is what the outcome reports (the exit status alone says nothing).
+        chain = describe_exception(excinfo.value, self.root)
+        nodeid = next((cause.path for cause in chain if cause.path), "") or ""
+        self.errors.append(CollectError(nodeid, f"{INTERNAL}: {chain[0].short_type}: {chain[0].message}"))
+        self.chains[nodeid] = chain
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if report.failed:

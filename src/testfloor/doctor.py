@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from testfloor.classify import KINDS, Diagnosis, classify
+from testfloor.classify import KINDS, LIMITATION, Diagnosis, classify
 from testfloor.collect import STATUS_MEANING, CollectError, Outcome, merge, read_outcome, relocate
 from testfloor.config import ROOT_VARIABLE, Config, load_config
 from testfloor.env import scrub, scrub_document
@@ -39,6 +39,8 @@ class Pass:
     errors: int
     collected: int
     changes: tuple[str, ...]
+    # What the pass applied, as `propose` names fixes: ``stub torch``, ``env``, ``quarantine tests/test_x.py``.
+    applied: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,8 @@ class Report:
     fixes: Mapping[str, int] = field(default_factory=dict)
     # The interpreter the suite was collected with: the built test environment's, or the one running testfloor.
     python: str = ""
+    # The fixes the first collect calls for (`propose`): what --fix applies in its first pass, in either mode.
+    proposed: tuple[str, ...] = ()
 
     @property
     def status(self) -> str:
@@ -63,22 +67,31 @@ class Report:
         return "quarantined" if self.quarantined else "clean"
 
 
-def probe(root: Path, python: str | Path = sys.executable) -> Outcome:
+def probe(root: Path, python: str | Path = sys.executable, stubs: Sequence[str] = ()) -> Outcome:
     """Run ``pytest --collect-only`` in `root` with `python`, in a subprocess, with testfloor's plugin recording.
 
     A monorepo configured with ``subprojects`` gets one run per sub-project
     (each its own rootdir), merged into one outcome with root-relative ids.
+    `stubs` are stubbed besides the configured ones (through
+    ``TESTFLOOR_STUBS``, which the plugin reads): the collect a fix would see.
     """
     runs = load_config(root).pytest_runs
-    return merge([relocate(_probe_once(root, args, bool(prefix), python), prefix) for prefix, args in runs])
+    extra: dict[str, str] = {}
+    if stubs:
+        configured = load_config(root, environ=os.environ).stubs
+        extra["TESTFLOOR_STUBS"] = ",".join(dict.fromkeys([*configured, *stubs]))
+    outcomes = [relocate(_probe_once(root, args, bool(prefix), python, extra), prefix) for prefix, args in runs]
+    return merge(outcomes)
 
 
-def _probe_once(root: Path, args: list[str], sub_project: bool, python: str | Path) -> Outcome:
+def _probe_once(
+    root: Path, args: list[str], sub_project: bool, python: str | Path, extra: Mapping[str, str] | None = None
+) -> Outcome:
     with tempfile.TemporaryDirectory(prefix="testfloor-doctor-") as directory:
         report = Path(directory) / "collect.json"
         command = [str(python), "-m", "pytest", "--collect-only", "-q", "-p", "testfloor", "-p", "no:cacheprovider"]
         command += [f"--testfloor-collect-report={report}", *args]
-        environ = {**os.environ, ROOT_VARIABLE: str(root)} if sub_project else None
+        environ = {**os.environ, **(extra or {}), **({ROOT_VARIABLE: str(root)} if sub_project else {})}
         result = subprocess.run(command, cwd=root, env=environ, capture_output=True, text=True, check=False)
         try:
             return read_outcome(report)
@@ -114,11 +127,12 @@ def run(
     subprocess).
     """
     environment = prepare() if prepare else current_environment()
-    collect = collect or (lambda where: probe(where, environment.python))
     passes: list[Pass] = []
     fixes: Counter[str] = Counter()
     previous: set[tuple[str, str]] = set()
     problem: str | None = None
+    proposed: tuple[str, ...] | None = None
+    stubs_before = set(load_config(root).stubs)
     if fix and not load_config(root).configured:
         # testfloor repairs a project's pytest configuration only where the project asks for it.
         from testfloor import toolconfig
@@ -130,7 +144,16 @@ def run(
         progress(stated[0])
         if prepare:
             environment = prepare()  # the sessions' Pythons changed: the environment they build on the newest
-    if fix and (heavy := _heavy_imports(root, environment)):
+    # Without --fix, the heavy imports found by reading the code are stubbed for the probe only, as --fix stubs
+    # them before its first collect: both see the same errors, and propose the same fixes.
+    heavy = _heavy_imports(root, environment, write=fix)
+    unwritten = () if fix else tuple(heavy)
+    collect = collect or (
+        (lambda where: probe(where, environment.python, unwritten))
+        if unwritten
+        else (lambda where: probe(where, environment.python))
+    )
+    if fix and heavy:
         fixes["stub"] += len(heavy)
         progress(f"stubbed {', '.join(heavy)} (heavy, imported by the project, not installed)")
     number = 0
@@ -141,6 +164,9 @@ def run(
         number += 1
         outcome = collect(root)
         diagnoses = diagnose(outcome, root)
+        if proposed is None:
+            # The heavy imports found by reading the code are stubbed before the first collect: proposed too.
+            proposed = tuple(sorted({*propose(root, diagnoses, install=install), *(f"stub {name}" for name in heavy)}))
         if before is not None and _worse(before[2], diagnoses):
             snapshot, earlier, collected = before
             _restore(snapshot)
@@ -160,8 +186,11 @@ def run(
             break
         previous = current
         before = (_snapshot(root), diagnoses, outcome.nodeids)
-        changes = apply_fixes(root, diagnoses, install=install, fixes=fixes, environment=environment, skip=skip)
-        passes.append(Pass(number, len(diagnoses), len(outcome.nodeids), tuple(changes)))
+        applied: list[str] = []
+        changes = apply_fixes(
+            root, diagnoses, install=install, fixes=fixes, environment=environment, skip=skip, applied=applied
+        )
+        passes.append(Pass(number, len(diagnoses), len(outcome.nodeids), tuple(changes), tuple(applied)))
         errors = f"{len(diagnoses)} error{'s' if len(diagnoses) != 1 else ''}"
         progress(f"pass {number}: {errors}: {'; '.join(changes) or 'nothing left to change'}")
         if not changes:
@@ -169,6 +198,11 @@ def run(
             break
         if prepare and any(change.startswith("python ") for change in changes):
             environment = prepare()  # another interpreter: the environment the sessions build on it
+    if fix and not diagnoses and (unneeded := _unneeded_stubs(root, stubs_before)):
+        outcome = _drop_stubs(root, unneeded, outcome, collect, fixes, progress)
+    if any(item.kind == LIMITATION for item in diagnoses):
+        limitation = "testfloor's stubs cannot stand in for the real modules here: install them, or skip these tests"
+        problem = f"{problem}; {limitation}" if problem else limitation
     config = load_config(root)
     quarantined = tuple(entry.node for entry in config.quarantine)
     # The project's messages may hold the values [tool.testfloor.env] gave the probe: this process never had them.
@@ -182,7 +216,88 @@ def run(
         problem,
         dict(fixes),
         describe_environment(root, environment),
+        proposed or (),
     )
+
+
+def _unneeded_stubs(root: Path, kept: Collection[str]) -> list[str]:
+    """Name the stubs this run added (not in `kept`) that no file of the run imports any more.
+
+    A file the run leaves out is a test module or conftest outside
+    ``[tool.testfloor] testpaths``; every other file counts as imported.
+    """
+    from testfloor import imports
+
+    config = load_config(root)
+    added = [name for name in config.stubs if name not in kept]
+    if not added or not config.testpaths:
+        return []
+    importers = imports.project_imports(root)
+
+    def left_out(path: str) -> bool:
+        name = path.rpartition("/")[2]
+        test_file = name == "conftest.py" or name.startswith("test_") or name.endswith("_test.py")
+        inside = any(path.startswith(f"{where.rstrip('/')}/") for where in config.testpaths)
+        return test_file and not inside
+
+    return [name for name in added if all(left_out(path) for path in importers.get(name, []))]
+
+
+def _drop_stubs(
+    root: Path,
+    names: Sequence[str],
+    outcome: Outcome,
+    collect: Callable[[Path], Outcome],
+    fixes: Counter[str],
+    progress: Callable[[str], None],
+) -> Outcome:
+    """Remove `names` from the stubs; keep the change only if a final collect still passes as `outcome` did."""
+    from testfloor import toolconfig
+
+    snapshot = _snapshot(root)
+    with toolconfig.editing(load_config(root).pyproject) as table:
+        kept = [name for name in table["stubs"] if name not in names]
+        if kept:
+            table["stubs"] = kept
+        else:
+            del table["stubs"]
+    after = collect(root)
+    if after.errors or after.exitstatus != outcome.exitstatus or len(after.nodeids) < len(outcome.nodeids):
+        _restore(snapshot)
+        progress(f"kept stubs {', '.join(names)}: without them, the suite no longer collects as it did")
+        return outcome
+    fixes["stub"] -= len(names)
+    if fixes["stub"] <= 0:
+        del fixes["stub"]
+    progress(f"removed stubs {', '.join(names)}: nothing the run collects imports them any more")
+    return after
+
+
+def propose(root: Path, diagnoses: Sequence[Diagnosis], *, install: bool) -> list[str]:
+    """Name the fixes `apply_fixes` applies for `diagnoses`, as it records them: the same list in both modes.
+
+    ``install X`` (``stub X`` with `install` off), ``stub X``, ``env``,
+    ``python V``, ``pythonpath P``, ``subprojects``, ``testpaths``; and
+    ``quarantine N`` for a project bug only when nothing else is left. A
+    stub's limitation is never a fix (never a quarantine either).
+    """
+    fixable = [item for item in diagnoses if item.fix is not None]
+    found: list[str] = []
+    for item in fixable:
+        if item.fix == "install" and not install:
+            found.append(f"stub {item.subject}" if item.subject.isidentifier() else f"install {item.subject}")
+        elif item.fix in ("install", "stub", "pythonpath"):
+            found.append(f"{item.fix} {item.subject}")
+        else:
+            found.append(str(item.fix))
+    bugs = [item for item in diagnoses if item.is_project_bug]
+    if not found and bugs:
+        config = load_config(root)
+        if _by_hand_values(root, config, bugs):
+            found.append("env")
+        else:
+            found.extend(f"quarantine {item.nodeid}" for item in bugs if item.nodeid)
+    return sorted(set(found))
 
 
 def _worse(collected: Collection[str], now: Sequence[Diagnosis]) -> bool:
@@ -211,13 +326,15 @@ def _restore(snapshot: Mapping[Path, bytes | None]) -> None:
                 temporary.write_bytes(content)
 
 
-def _heavy_imports(root: Path, environment: Environment) -> list[str]:
+def _heavy_imports(root: Path, environment: Environment, *, write: bool = True) -> list[str]:
     # An import inside a fixture or a test body is no collection error: found by reading the code instead.
     from testfloor import imports, toolconfig
 
     config = load_config(root)
     heavy = imports.heavy_absent(root, environment.python, config.stubs)
-    return toolconfig.extend_list(config.pyproject, "stubs", heavy) if heavy else []
+    if not write or not heavy:
+        return heavy
+    return toolconfig.extend_list(config.pyproject, "stubs", heavy)
 
 
 def write_requirements(root: Path) -> bool:
@@ -260,12 +377,16 @@ def apply_fixes(
     fixes: Counter[str],
     environment: Environment | None = None,
     skip: Collection[tuple[str | None, str]] = (),
+    applied: list[str] | None = None,
 ) -> list[str]:
     """Apply the cheapest fix for each diagnosis; quarantine project bugs only once nothing else is left to fix.
 
     A diagnosis whose ``(fix, subject)`` is in `skip` (a fix that made things
-    worse) is neither fixed nor quarantined: it is left as it is.
+    worse) is neither fixed nor quarantined: it is left as it is; so is an
+    error a stub raised (testfloor's limitation, not the project's bug).
+    `applied` receives the fixes as `propose` names them.
     """
+    applied = [] if applied is None else applied
     environment = environment or current_environment()
     from testfloor import toolconfig
 
@@ -273,7 +394,7 @@ def apply_fixes(
     changes: list[str] = []
     by_fix: dict[str | None, list[Diagnosis]] = {}
     for item in diagnoses:
-        if item.fix is None or (item.fix, item.subject) not in skip:
+        if item.kind != LIMITATION and (item.fix is None or (item.fix, item.subject) not in skip):
             by_fix.setdefault(item.fix, []).append(item)
     stubs = sorted({item.subject for item in by_fix.get("stub", [])})
     light = sorted({item.subject for item in by_fix.get("install", [])})
@@ -283,6 +404,7 @@ def apply_fixes(
         if installed:
             changes.append(f"installed {', '.join(installed)} (recorded in {REQUIREMENTS})")
             fixes["install"] += len(installed)
+            applied.extend(f"install {module}" for module in light if module not in failed)
         if refused:
             changes.append(f"refused to install {'; '.join(refused)}: stubbed instead")
     if stubs:
@@ -290,17 +412,21 @@ def apply_fixes(
         if added:
             changes.append(f"stubbed {', '.join(added)}")
             fixes["stub"] += len(added)
+            applied.extend(f"stub {name}" for name in added)
     if by_fix.get("env"):
         added = _discover_env(root, config.pyproject, environment)
         if added:
             changes.append(f"{_count(len(added), 'env var')} ({', '.join(added)})")
             fixes["env"] += len(added)
-    if by_fix.get("python"):
-        changes.extend(_choose_python(config, by_fix["python"], fixes))
+            applied.append("env")
+    if by_fix.get("python") and (chosen := _choose_python(config, by_fix["python"], fixes)):
+        changes.extend(chosen)
+        applied.append("python")
     paths = sorted({item.subject for item in by_fix.get("pythonpath", [])})
     if paths and (added := toolconfig.extend_list(config.pyproject, "pythonpath", paths)):
         changes.append(f"pythonpath {', '.join(added)}")
         fixes["pythonpath"] += len(added)
+        applied.extend(f"pythonpath {path}" for path in added)
     if by_fix.get("subprojects"):
         from testfloor.classify import find_subprojects
 
@@ -308,19 +434,26 @@ def apply_fixes(
         if added:
             changes.append(f"one run per sub-project: {', '.join(added)}")
             fixes["subprojects"] += 1
-    if by_fix.get("testpaths"):
-        changes.extend(_restrict_testpaths(root, config.pyproject, by_fix["testpaths"], by_fix, fixes))
+            applied.append("subprojects")
+    if by_fix.get("testpaths") and (
+        restricted := _restrict_testpaths(root, config.pyproject, by_fix["testpaths"], by_fix, fixes)
+    ):
+        changes.extend(restricted)
+        applied.append("testpaths")
     if not changes and (added := _read_by_hand(root, config, by_fix.get(None, []))):
         # Before a quarantine: an error at import may be a variable the code reads by hand and nobody set.
         changes.append(f"{_count(len(added), 'env var')} read by hand at import ({', '.join(added)})")
         fixes["env"] += len(added)
+        applied.append("env")
     if not changes:
         # The reason is committed with pyproject.toml: masked like everything testfloor writes.
         bugs = {item.nodeid: scrub(item.quarantine_reason, config.env) for item in by_fix.get(None, []) if item.nodeid}
-        added = toolconfig.add_quarantine(config.pyproject, bugs)
+        added = toolconfig.add_quarantine(config.pyproject, bugs) if bugs else []
         if added:
             changes.append(f"quarantined {', '.join(added)}")
             fixes["quarantine"] += len(added)
+            applied.extend(f"quarantine {node}" for node in added)
+    applied[:] = sorted(set(applied))
     return changes
 
 
@@ -362,7 +495,14 @@ def _count(number: int, noun: str) -> str:
 
 
 def _read_by_hand(root: Path, config: Config, diagnoses: Sequence[Diagnosis]) -> list[str]:
-    from testfloor import handenv, settings_discovery
+    from testfloor import settings_discovery
+
+    values = _by_hand_values(root, config, diagnoses)
+    return settings_discovery.write_env(config.pyproject, values) if values else []
+
+
+def _by_hand_values(root: Path, config: Config, diagnoses: Sequence[Diagnosis]) -> dict[str, str]:
+    from testfloor import handenv
 
     # The module that raised, then the project's code on the way there: `create_engine(os.environ.get(...))`
     # fails inside the library helper it calls, but the variable is read by the module that called it.
@@ -373,8 +513,7 @@ def _read_by_hand(root: Path, config: Config, diagnoses: Sequence[Diagnosis]) ->
         for where, number in places:
             if where.endswith(".py"):
                 paths.setdefault(where, number)
-    values = handenv.values_for(root, paths, lambda name: name not in os.environ and name not in config.env)
-    return settings_discovery.write_env(config.pyproject, values) if values else []
+    return handenv.values_for(root, paths, lambda name: name not in os.environ and name not in config.env)
 
 
 def _restrict_testpaths(
@@ -473,7 +612,13 @@ def table(diagnoses: Sequence[Diagnosis]) -> list[str]:
     for kind, count in sorted(Counter(item.kind for item in diagnoses).items()):
         lines.append(f"  {count:4d}  {kind}: {KINDS[kind][0]}")
     for item in diagnoses:
-        fix = f" [fix: {item.fix}]" if item.fix else " [project bug]"
+        fix = (
+            f" [fix: {item.fix}]"
+            if item.fix
+            else " [project bug]"
+            if item.is_project_bug
+            else f" [testfloor's limitation: the stub of {item.subject or 'a module'}]"
+        )
         lines.append(f"  {item.nodeid or '<root>'}: {item.cause} ({item.where}){fix}")
     return lines
 
@@ -487,6 +632,7 @@ def to_json(report: Report) -> str:
         "format": FORMAT,
         "passes": [asdict(item) for item in report.passes],
         "problem": report.problem,
+        "proposed": list(report.proposed),
         "python": report.python,
         "quarantined": list(report.quarantined),
         "remaining": [asdict(item) for item in report.remaining],

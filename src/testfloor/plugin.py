@@ -53,8 +53,8 @@ def pytest_load_initial_conftests(
     _prepare(early_config, parser, args)
     try:
         return (yield)
-    except Exception as exc:
-        # A root conftest that fails to import stops pytest before any session: the probe records why.
+    except (Exception, SystemExit) as exc:
+        # A root conftest that fails to import (or exits) stops pytest before any session: the probe records why.
         path = getattr(early_config.known_args_namespace, "testfloor_collect_report", None)
         if path is not None:
             from testfloor.collect import record_early_failure
@@ -161,17 +161,17 @@ def pytest_make_collect_report(
     collector: pytest.Collector,
 ) -> Generator[None, pytest.CollectReport, pytest.CollectReport]:
     # A module that calls exit() at import would end the whole run (INTERNALERROR> SystemExit); in a project
-    # testfloor manages it is that module's collection error instead. pytest before 8.2.1 makes it one itself,
-    # and nothing reaches this handler.
+    # testfloor manages, and in doctor's probe (which must see what --fix will see), it is that module's collection
+    # error instead. pytest before 8.2.1 makes it one itself, and nothing reaches this handler.
     settings = collector.config.stash.get(_CONFIG, None)
+    recorder = collector.config.stash.get(_RECORDER, None)
     try:
         return (yield)
     except SystemExit as exc:
-        if settings is None or not settings.configured:
+        if recorder is None and (settings is None or not settings.configured):
             raise
         from testfloor.collect import exit_report
 
-        recorder = collector.config.stash.get(_RECORDER, None)
         return exit_report(collector, exc, recorder)
 
 

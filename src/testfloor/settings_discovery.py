@@ -73,11 +73,12 @@ class Discovery:
         return tuple(item for item in self.fields if item.problem is not None)
 
 
-def find_settings_modules(root: Path) -> tuple[str, ...]:
+def find_settings_modules(root: Path, bases: Sequence[Path] = ()) -> tuple[str, ...]:
     """Name the modules under `root` that define a ``BaseSettings`` subclass, directly or through another one.
 
     This is a textual scan (nothing is imported): ``class Settings(BaseSettings)``, ``class App(pydantic.v1.
     BaseSettings)`` and ``class Api(Settings)`` all count. Hidden directories and virtual environments are skipped.
+    A module inside one of `bases` (a sub-project's directory) is named as that sub-project's run imports it.
     """
     texts = {path: path.read_text(encoding="utf-8", errors="replace") for path in _python_files(root)}
     classes = {path: _CLASS.findall(text) for path, text in texts.items()}
@@ -88,7 +89,7 @@ def find_settings_modules(root: Path) -> tuple[str, ...]:
             break
         names |= more
     modules = {
-        module_name(root, path)
+        module_name(root, path, bases)
         for path, found in classes.items()
         if any(names & set(re.findall(r"\w+", bases)) for _name, bases in found)
     }
@@ -107,10 +108,14 @@ def _python_files(root: Path) -> Iterator[Path]:
         yield from (Path(directory, name) for name in sorted(files) if name.endswith(".py"))
 
 
-def module_name(root: Path, path: Path) -> str:
-    """Return the dotted module name of the file `path`, relative to `root`/src if it lies there, else `root`."""
+def module_name(root: Path, path: Path, bases: Sequence[Path] = ()) -> str:
+    """Return the dotted module name of the file `path`, relative to `root`/src if it lies there, else `root`.
+
+    When `path` lies in one of `bases` (sub-projects), the innermost one takes the place of `root`.
+    """
     path = path.resolve()
-    root = root.resolve()
+    inside = [base.resolve() for base in bases if path.is_relative_to(base.resolve())]
+    root = max(inside, key=lambda base: len(base.parts)) if inside else root.resolve()
     base = root / "src" if path.is_relative_to(root / "src") else root
     parts = list(path.relative_to(base).with_suffix("").parts)
     if parts[-1] == "__init__":
@@ -118,14 +123,39 @@ def module_name(root: Path, path: Path) -> str:
     return ".".join(parts)
 
 
-def parse_module(root: Path, text: str) -> str:
+def parse_module(root: Path, text: str, bases: Sequence[Path] = ()) -> str:
     """Turn a ``--module`` argument into a module name: a dotted name stays, a ``.py`` path is converted."""
     if not text.endswith(".py"):
         return text
     path = Path(text) if Path(text).is_absolute() else root / text
     if not path.is_file():
         raise DiscoveryError(f"--module {text}: no such file under {root}")
-    return module_name(root, path)
+    return module_name(root, path, bases)
+
+
+def run_context(root: Path, environ: Mapping[str, str]) -> dict[str, Any]:
+    """Describe what a pytest run of the project at `root` imports with, as the plugin sets it up.
+
+    ``paths``: the import path entries first (each sub-project's ``src`` and
+    directory, ``[tool.testfloor] pythonpath``, the root's ``src`` and the
+    root); ``stubs``, ``stub_mode`` and ``versions``: the stub finder
+    (`testfloor.stubs.install`); ``bases``: the sub-projects' directories.
+    """
+    from testfloor.config import load_config
+    from testfloor.shims import declared_versions
+
+    config = load_config(root, environ=environ)
+    bases = [root / sub for sub in config.subprojects]
+    paths = [where for base in bases for where in (base / "src", base)]
+    paths += [(root / entry).resolve() for entry in config.pythonpath]
+    paths += [root / "src", root]
+    return {
+        "bases": [str(base) for base in bases],
+        "paths": list(dict.fromkeys(str(path) for path in paths)),
+        "stubs": list(config.stubs),
+        "stub_mode": config.stub_mode,
+        "versions": declared_versions(root) if config.stubs else {},
+    }
 
 
 def discover(
@@ -144,7 +174,9 @@ def discover(
     reason other than settings validation.
     """
     root = root.resolve()
-    modules = tuple(parse_module(root, text) for text in modules) or find_settings_modules(root)
+    context = run_context(root, environ)
+    bases = [Path(path) for path in context["bases"]]
+    modules = tuple(parse_module(root, text, bases) for text in modules) or find_settings_modules(root, bases)
     if not modules:
         raise NoSettingsError(f"{root}: no pydantic-settings classes found (no BaseSettings subclass in its .py files)")
     base = {**environ, **applicable(declared, environ)}
@@ -154,7 +186,7 @@ def discover(
     while changed:
         rounds += 1
         values = _proposed(known, chosen)
-        found = run_probe(python, root, modules, {**base, **values})
+        found = run_probe(python, root, modules, {**base, **values}, context)
         known = {
             (entry["name"], item["name"]): {**item, "settings": entry["name"]}
             for entry in found["classes"]
@@ -233,12 +265,19 @@ def _field(
     )
 
 
-def run_probe(python: str, root: Path, modules: Sequence[str], environ: Mapping[str, str]) -> dict[str, Any]:
+def run_probe(
+    python: str,
+    root: Path,
+    modules: Sequence[str],
+    environ: Mapping[str, str],
+    context: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
     """Run `testfloor.settings_probe` with `python` (which must be able to import testfloor) in `root`.
 
-    The probe sees `environ` and nothing else; returns what it found.
+    The probe sees `environ` and nothing else, and imports with the path and
+    stubs of `context` (`run_context`); returns what it found.
     """
-    request = json.dumps({"root": str(root), "modules": list(modules)})
+    request = json.dumps({"root": str(root), "modules": list(modules), **(context or {})})
     try:
         done = subprocess.run(
             [python, "-m", PROBE],

@@ -2,8 +2,9 @@
 
 The parent (`testfloor.settings_discovery`) runs ``python -m testfloor.settings_probe`` with the candidate
 environment already set, so that the project's modules are imported in a fresh process and never in testfloor's
-own. It reads ``{"root": ..., "modules": [...]}`` on stdin and writes one JSON document on stdout. Besides the
-standard library it uses only whichever pydantic the project has.
+own. It reads ``{"root": ..., "modules": [...], "paths": [...], "stubs": [...]}`` on stdin (the import path and the
+stubs of the run, `testfloor.settings_discovery.run_context`) and writes one JSON document on stdout. Besides the
+standard library it uses only whichever pydantic the project has, and testfloor's stubs when the run has some.
 """
 
 from __future__ import annotations
@@ -366,8 +367,14 @@ def main() -> int:
     """Read the request on stdin, print the findings as JSON on stdout; the project's own output goes to stderr."""
     request = json.load(sys.stdin)
     root = Path(request["root"]).resolve()
-    for entry in (root / "src", root):
-        sys.path.insert(0, str(entry))
+    for entry in reversed(request.get("paths") or [str(root / "src"), str(root)]):
+        sys.path.insert(0, entry)
+    if request.get("stubs"):
+        # The stubs the run installs (its plugin's `testfloor.stubs.install`): a settings module whose package
+        # imports a stubbed heavy module imports here as it does under pytest.
+        from testfloor.stubs import install
+
+        install(request["stubs"], request.get("stub_mode", "missing"), versions=request.get("versions") or {})
     out = io.StringIO()
     with contextlib.redirect_stdout(sys.stderr):
         json.dump(Probe(root).run(request["modules"]), out, sort_keys=True)

@@ -78,8 +78,9 @@ def _compared(test: ast.expr) -> tuple[bool, str] | None:
     operator, right = test.ops[0], test.comparators[0]
     if not (isinstance(right, ast.Tuple) and len(right.elts) >= 2):
         return None
-    parts = [element.value for element in right.elts[:2] if isinstance(element, ast.Constant)]
-    if len(parts) != 2 or not all(isinstance(part, int) and not isinstance(part, bool) for part in parts):
+    values = [element.value for element in right.elts[:2] if isinstance(element, ast.Constant)]
+    parts = [value for value in values if isinstance(value, int) and not isinstance(value, bool)]
+    if len(parts) != 2:
         return None
     version = f"{parts[0]}.{parts[1]}"
     if isinstance(operator, ast.Lt):
