@@ -88,6 +88,10 @@ KINDS: dict[str, tuple[str, str | None]] = {
     "python_version": ("the code requires a newer Python than the one that ran it", "python"),
     "import_mismatch": ("two test modules or conftests with one import name (a monorepo)", "subprojects"),
     "script": ("a script that exits at import, collected as a test module", "testpaths"),
+    "placeholder": (
+        "a value testfloor set has a format the code rejects (testfloor's to fix, not a bug)",
+        "placeholder",
+    ),
     "other": ("an error raised at import", None),
 }
 

@@ -90,8 +90,11 @@ def _probe_once(root: Path, args: list[str], sub_project: bool, python: str | Pa
 
 
 def diagnose(outcome: Outcome, root: Path) -> list[Diagnosis]:
-    """Classify every error of `outcome`."""
-    return [classify(error, root) for error in outcome.errors]
+    """Classify every error of `outcome`; one that a value testfloor set caused is testfloor's (``placeholder``)."""
+    from testfloor.placeholders import own
+
+    declared = load_config(root).env
+    return [own(classify(error, root), root, declared) for error in outcome.errors]
 
 
 def run(
@@ -291,6 +294,8 @@ def apply_fixes(
         if added:
             changes.append(f"{_count(len(added), 'env var')} ({', '.join(added)})")
             fixes["env"] += len(added)
+    if by_fix.get("placeholder"):
+        changes.extend(_reshape(root, config, by_fix["placeholder"], environment, fixes))
     if by_fix.get("python"):
         changes.extend(_choose_python(config, by_fix["python"], fixes))
     paths = sorted({item.subject for item in by_fix.get("pythonpath", [])})
@@ -334,6 +339,25 @@ def _choose_python(config: Config, diagnoses: list[Diagnosis], fixes: Counter[st
     toolconfig.set_value(config.pyproject, "python", kept)
     fixes["python"] += 1
     return [f"python {', '.join(kept)} (the code requires Python {minimum} or newer)"]
+
+
+def _reshape(
+    root: Path, config: Config, diagnoses: list[Diagnosis], environment: Environment, fixes: Counter[str]
+) -> list[str]:
+    """Give the variables testfloor set that the code rejects a value of the shape it needs, verified by importing."""
+    from testfloor import placeholders, toolconfig
+
+    values = placeholders.reshape(root, diagnoses, config.env, str(environment.python))
+    if not values:
+        return []
+    with toolconfig.editing(config.pyproject, "env") as table:
+        for name, value in values.items():
+            if isinstance(table.get(name), dict):
+                table[name]["value"] = value
+            else:
+                table[name] = value
+    fixes["env"] += len(values)
+    return [f"reshaped {', '.join(sorted(values))} (a placeholder in the format the code needs)"]
 
 
 def _version_key(version: str) -> tuple[int, ...]:

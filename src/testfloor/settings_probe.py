@@ -23,6 +23,8 @@ import typing
 from pathlib import Path
 from typing import Any
 
+from testfloor import placeholders
+
 # Paths that exist in every project where its tests run (the working directory is the project's root), so a
 # FilePath or DirectoryPath validates without discovery creating anything; a NewPath gets a name nothing has.
 _EXISTING_PATHS = {"file": ("pyproject.toml", "setup.py", "setup.cfg"), "dir": (".",)}
@@ -133,10 +135,11 @@ def _number(kind: type, constraints: dict[str, Any]) -> str:
     return str(kind(value))
 
 
-def synthesize(name: str, annotation: Any, constraints: dict[str, Any]) -> list[Any]:
+def synthesize(name: str, annotation: Any, constraints: dict[str, Any], used: str | None = None) -> list[Any]:
     """Return fake values for a field, best first: strings, or lists and dicts for JSON fields.
 
-    A nested model's value is a dict of values for its required fields.
+    A nested model's value is a dict of values for its required fields. `used` is the shape the project's
+    code needs (`testfloor.placeholders.usage`): a string of that shape comes first, a DSN gets its driver.
     """
     constraints = dict(constraints)
     annotation = _unwrap(annotation, constraints)
@@ -166,10 +169,10 @@ def synthesize(name: str, annotation: Any, constraints: dict[str, Any]) -> list[
         return [_number(int if issubclass(annotation, int) else float, constraints)]
     for kind in annotation.__mro__:
         if kind.__name__ in _BY_NAME:
-            return list(_BY_NAME[kind.__name__])
+            return placeholders.with_driver(list(_BY_NAME[kind.__name__]), used)
     if issubclass(annotation, Path):
         return ["."]
-    return _texts(name, constraints)
+    return list(dict.fromkeys([*placeholders.shaped(name, used, constraints), *_texts(name, constraints)]))
 
 
 def _model_value(model: Any) -> dict[str, Any]:
@@ -214,6 +217,7 @@ class Probe:
         self.root = root
         self.bases = _settings_bases()
         self.errors: dict[type, list[dict[str, Any]]] = {}
+        self.usage = placeholders.usage_in(root)
 
     def run(self, modules: list[str]) -> dict[str, Any]:
         """Import `modules`, instantiate each settings class once, and return what was found."""
@@ -267,7 +271,7 @@ class Probe:
 
     def _describe(self, cls: type) -> dict[str, Any]:
         version = next(number for base, number in self.bases.items() if issubclass(cls, base))
-        fields = _fields_v2(cls) if version == 2 else _fields_v1(cls)
+        fields = _fields_v2(cls, self.usage) if version == 2 else _fields_v1(cls, self.usage)
         return {"name": _qualified(cls), "pydantic": version, "fields": fields, "errors": self.errors.get(cls, [])}
 
 
@@ -295,7 +299,7 @@ def _env_style(name: str, case_sensitive: bool) -> str:
     return name if case_sensitive else name.upper()
 
 
-def _fields_v2(cls: Any) -> list[dict[str, Any]]:
+def _fields_v2(cls: Any, usage: dict[str, str]) -> list[dict[str, Any]]:
     from pydantic_settings.sources import EnvSettingsSource
 
     source = EnvSettingsSource(cls)
@@ -310,7 +314,7 @@ def _fields_v2(cls: Any) -> list[dict[str, Any]]:
         constraints = constraints_of(field.metadata)
         model = _is_model(field.annotation)
         candidates = []
-        for value in synthesize(name, field.annotation, constraints):
+        for value in synthesize(name, field.annotation, constraints, _used(name, env, usage)):
             if model and delimiter and isinstance(value, dict):
                 candidates.append(
                     {f"{env[0]}{delimiter}{_env_style(key, case)}": _text(sub) for key, sub in value.items()}
@@ -320,7 +324,7 @@ def _fields_v2(cls: Any) -> list[dict[str, Any]]:
     return described
 
 
-def _fields_v1(cls: Any) -> list[dict[str, Any]]:
+def _fields_v1(cls: Any, usage: dict[str, str]) -> list[dict[str, Any]]:
     case = bool(getattr(cls.__config__, "case_sensitive", False))
     described = []
     for name, field in cls.__fields__.items():
@@ -329,9 +333,15 @@ def _fields_v1(cls: Any) -> list[dict[str, Any]]:
         names = field.field_info.extra["env_names"]
         env = [_env_style(env_name, case) for env_name in (sorted(names) if isinstance(names, set) else names)]
         constraints = constraints_of([field.field_info, field.type_])
-        candidates = [{env[0]: _text(value)} for value in synthesize(name, field.outer_type_, constraints)]
+        used = _used(name, env, usage)
+        candidates = [{env[0]: _text(value)} for value in synthesize(name, field.outer_type_, constraints, used)]
         described.append(_field(name, field.outer_type_, constraints, env, candidates))
     return described
+
+
+def _used(name: str, env: list[str], usage: dict[str, str]) -> str | None:
+    # How the code uses the field: as `settings.<name>`, or its variable read by hand.
+    return next((shape for key in (name, *env) if (shape := usage.get(key.lower()))), None)
 
 
 def _field(name: str, annotation: Any, constraints: dict[str, Any], env: list[str], candidates: list[Any]) -> Any:
