@@ -290,14 +290,16 @@ def shape_for(name: str, used: Mapping[str, str]) -> str | None:
 def involved(cause: str, source: str, values: Mapping[str, str]) -> list[str]:
     """Return the variables of `values` (what testfloor set) that the error `cause` in the module `source` involves.
 
-    The error must be one a value's format causes (`from_error`) or repeat one of the values; the variables
-    are those it names or repeats, else those the module reads or uses at import.
+    The error must be one a value's format causes (`from_error`: a connection refused is not, whatever it
+    repeats); it blames the variables whose value it repeats, else those it names, else those the module
+    reads or uses at import.
     """
-    named = [
-        name for name, value in values.items() if name.lower() in cause.lower() or (len(value) > 3 and value in cause)
-    ]
-    if from_error(cause) is None and not named:
+    if from_error(cause) is None:
         return []
+    repeated = [name for name, value in values.items() if len(value) > 3 and value in cause]
+    if repeated:
+        return repeated
+    named = [name for name in values if re.search(rf"\b{re.escape(name)}\b", cause, re.IGNORECASE)]
     if named:
         return named
     used = set(read_at_import(source)) | {name for name in values if shape_for(name, usage(source))}

@@ -12,6 +12,7 @@ import contextlib
 import decimal
 import enum
 import importlib
+import importlib.util
 import io
 import json
 import os
@@ -263,8 +264,7 @@ class Probe:
             children: list[type] = type.__subclasses__(pending.pop())
             for cls in children:
                 pending.append(cls)
-                module = sys.modules.get(cls.__module__)
-                path = Path(getattr(module, "__file__", None) or os.devnull).resolve()
+                path = Path(_module_file(cls.__module__) or os.devnull).resolve()
                 if path.is_relative_to(self.root) and "site-packages" not in path.parts and cls not in found:
                     found.append(cls)
         return sorted(found, key=_qualified)
@@ -273,6 +273,18 @@ class Probe:
         version = next(number for base, number in self.bases.items() if issubclass(cls, base))
         fields = _fields_v2(cls, self.usage) if version == 2 else _fields_v1(cls, self.usage)
         return {"name": _qualified(cls), "pydantic": version, "fields": fields, "errors": self.errors.get(cls, [])}
+
+
+def _module_file(name: str) -> str | None:
+    # A module that failed after building its settings (it used a value at import) is gone from sys.modules.
+    module = sys.modules.get(name)
+    if module is not None:
+        return getattr(module, "__file__", None)
+    try:
+        spec = importlib.util.find_spec(name)
+    except (ImportError, ValueError):
+        return None
+    return spec.origin if spec is not None else None
 
 
 def _qualified(cls: type) -> str:
