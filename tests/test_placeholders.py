@@ -287,13 +287,13 @@ def test_doctor_reshapes_a_placeholder_the_code_rejects_instead_of_quarantining(
         name = "svc"
 
         [tool.testfloor.env]
-        SECRET_KEY = "testfloor-placeholder-0123456789abcdef0123456789"
-        DB_URL = { value = "test-db-url", override = true }
+        SECRET_KEY = { value = "testfloor-placeholder-0123456789abcdef0123456789", override = true }
+        DB_URL = "postgresql://test:test@localhost:5432/test"
         """,
     )
     make_file(tmp_path / "app" / "__init__.py")
     make_file(tmp_path / "app" / "crypto.py", CRYPTO)
-    make_file(tmp_path / "app" / "db.py", ENGINE.replace('"+" not in', '"://" in url and "+" not in'))
+    make_file(tmp_path / "app" / "db.py", ENGINE)
     make_file(tmp_path / "tests" / "conftest.py", "import sys\n\nsys.path.insert(0, '.')\n")
     make_file(
         tmp_path / "tests" / "test_crypto.py", "from app.crypto import KEY\n\n\ndef test_key():\n    assert KEY\n"
@@ -304,10 +304,10 @@ def test_doctor_reshapes_a_placeholder_the_code_rejects_instead_of_quarantining(
     report = doctor.run(tmp_path, fix=True)
     assert report.status == "clean", report
     assert report.quarantined == ()
-    assert report.passes[0].changes == ("reshaped SECRET_KEY (a placeholder in the format the code needs)",)
+    assert report.passes[0].changes == ("reshaped DB_URL, SECRET_KEY (a placeholder in the format the code needs)",)
     env = load_config(tmp_path).env
-    assert env["SECRET_KEY"].value == placeholders.SHAPES["fernet"][0]
-    assert env["DB_URL"] == EnvValue("test-db-url", override=True)  # it raised no error: left alone
+    assert env["SECRET_KEY"] == EnvValue(placeholders.SHAPES["fernet"][0], override=True)
+    assert env["DB_URL"] == EnvValue("postgresql+asyncpg://test:test@localhost:5432/test")
 
 
 def test_doctor_reports_a_placeholder_no_shape_satisfies_and_quarantines_nothing(tmp_path: Path) -> None:
