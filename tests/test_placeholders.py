@@ -216,7 +216,9 @@ def test_the_variables_an_error_blames_are_named_repeated_or_read_by_the_failing
     assert placeholders.involved("NameError: name 'UserRole' is not defined", source, values) == []
 
 
-def test_an_error_a_value_testfloor_set_caused_is_testfloors_own(tmp_path: Path) -> None:
+def test_an_error_a_value_testfloor_set_caused_is_testfloors_own(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     make_file(tmp_path / "app" / "db.py", 'import os\nURL = os.environ.get("DB_URL")\n')
     error = Diagnosis("tests/test_db.py", "other", "", "ArgumentError: Could not parse SQLAlchemy URL", "app/db.py", 2)
     declared = {"DB_URL": EnvValue("test-db-url")}
@@ -229,6 +231,8 @@ def test_an_error_a_value_testfloor_set_caused_is_testfloors_own(tmp_path: Path)
     assert placeholders.own(settings, tmp_path, declared) == settings
     gone = Diagnosis("tests/test_db.py", "other", "", error.cause, "app/gone.py", 1)
     assert placeholders.own(gone, tmp_path, declared) == gone
+    monkeypatch.setenv("DB_URL", "the-outer-value")  # the outer environment's value is in force, not testfloor's
+    assert placeholders.own(error, tmp_path, declared) == error
 
 
 CRYPTO = """

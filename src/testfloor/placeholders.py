@@ -313,8 +313,10 @@ def own(diagnosis: Diagnosis, root: Path, declared: Mapping[str, EnvValue]) -> D
     """
     if diagnosis.kind != "other" or not diagnosis.path:
         return diagnosis
-    values = {name: str(item.value) for name, item in declared.items()}
-    names = involved(diagnosis.cause, _source(root, diagnosis.path), values)
+    from testfloor.env import applicable
+
+    # Only the values in force: a variable the outer environment sets keeps its own value (unless overridden).
+    names = involved(diagnosis.cause, _source(root, diagnosis.path), applicable(declared, os.environ))
     return replace(diagnosis, kind="placeholder", subject=", ".join(names), fix="placeholder") if names else diagnosis
 
 
@@ -330,8 +332,8 @@ def reshape(
     from testfloor.env import applicable
     from testfloor.settings_discovery import module_name
 
-    current = {name: str(item.value) for name, item in declared.items()}
-    base = {**os.environ, **applicable(declared, os.environ)}
+    current = applicable(declared, os.environ)
+    base = {**os.environ, **current}
     everywhere = usage_in(root)
     found: dict[str, str] = {}
     for item in diagnoses:
@@ -339,16 +341,21 @@ def reshape(
         used = {**everywhere, **usage(source)}
         module = module_name(root, root / (item.path or ""))
         for name in involved(item.cause, source, current):
+            if name in found:
+                continue
             shape = from_error(item.cause) or shape_for(name, used)
             tries = following(name, current[name], used=shape)
-            chosen = next((value for value in tries if _imports(python, root, module, {**base, name: value})), None)
-            if name not in found and chosen is not None:
+            chosen = next(
+                (value for value in tries if _imports(python, root, module, {**base, name: value}, value)), None
+            )
+            if chosen is not None:
                 found[name] = chosen
     return found
 
 
-def _imports(python: str, root: Path, module: str, environ: Mapping[str, str]) -> bool:
-    # Whether `module` imports without an error about a value's format (a missing heavy module is not one).
+def _imports(python: str, root: Path, module: str, environ: Mapping[str, str], value: str) -> bool:
+    # Whether `module` imports without an error about a value's format or naming `value` (a missing heavy module
+    # is neither: the value is as good as testfloor can tell).
     from testfloor.errors import DiscoveryError
     from testfloor.settings_discovery import run_probe
 
@@ -356,10 +363,7 @@ def _imports(python: str, root: Path, module: str, environ: Mapping[str, str]) -
         errors = run_probe(python, root, [module], environ)["import_errors"]
     except DiscoveryError:
         return False
-    values = [value for value in environ.values() if len(value) > 3]
-    return not any(
-        from_error(error["error"]) is not None or any(v in error["error"] for v in values) for error in errors
-    )
+    return not any(from_error(error["error"]) is not None or value in error["error"] for error in errors)
 
 
 def _source(root: Path, relative: str) -> str:
