@@ -172,6 +172,10 @@ def test_a_settings_string_gets_the_shape_its_usage_or_name_needs_within_its_con
     assert placeholders.shaped("db_url", None, {"pattern": "^sqlite"}) == ["sqlite:///:memory:"]
     assert placeholders.shaped("db_url", None, {"max_length": 20}) == ["sqlite:///:memory:"]
     assert placeholders.shaped("db_url", None, {"min_length": 30}) == ["postgresql://test:test@localhost:5432/test"]
+    hexadecimal, identifier = placeholders.SHAPES["hex"][0], placeholders.SHAPES["uuid"][0]
+    assert placeholders.shaped("signing_key", None, {"pattern": "^[0-9a-f]{64}$"}) == [hexadecimal]
+    assert placeholders.shaped("tenant", None, {"pattern": r"^\w{8}-\w{4}-"}) == [identifier]
+    assert placeholders.shaped("tenant", None, {"pattern": "^nothing-has-this$"}) == []
 
 
 def test_an_async_engine_gets_its_dsn_with_an_async_driver_first() -> None:

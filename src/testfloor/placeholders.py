@@ -162,19 +162,25 @@ def shaped(name: str, used: str | None, constraints: Mapping[str, Any]) -> list[
     """Return the values of the shape a settings string field needs that meet its `constraints`, best first.
 
     The shape comes from the code's usage, else from the name, except for a plain secret, flag or host: the settings
-    probe's own texts (padded to the field's lengths) serve those better.
+    probe's own texts (padded to the field's lengths) serve those better. A field with a `pattern` that none of
+    those meets gets the values of any shape that meet it (``^[0-9a-f]{64}$``: the hex key).
     """
     shape = used or by_name(name)
-    if shape is None or (used is None and shape in ("secret", "flag", "host")):
-        return []
+    named = (
+        [] if shape is None or (used is None and shape in ("secret", "flag", "host")) else candidates(name, used=used)
+    )
+    meeting = [value for value in named if _meets(value, constraints)]
+    if meeting or not isinstance(constraints.get("pattern"), str):
+        return meeting
+    return [value for values in SHAPES.values() for value in values if _meets(value, constraints)]
+
+
+def _meets(value: str, constraints: Mapping[str, Any]) -> bool:
     low, high = constraints.get("min_length") or 0, constraints.get("max_length")
     pattern = constraints.get("pattern")
-    return [
-        value
-        for value in candidates(name, used=used)
-        if low <= len(value) <= (high if high is not None else len(value))
-        and (not isinstance(pattern, str) or re.search(pattern, value))
-    ]
+    return low <= len(value) <= (high if high is not None else len(value)) and (
+        not isinstance(pattern, str) or re.search(pattern, value) is not None
+    )
 
 
 def with_driver(values: list[str], used: str | None) -> list[str]:
