@@ -7,6 +7,7 @@ through testfloor's session helpers.
 
 from __future__ import annotations
 
+import base64
 import json
 import subprocess
 import sys
@@ -294,3 +295,87 @@ def test_diagnosis_and_fix_agree_and_discovery_sees_the_stubs_the_run_installs(t
     )
     assert report["quarantined"] == []
     assert report["collected"] == 3
+
+
+SHAPED = {
+    "pyproject.toml": PROJECT
+    + 'dependencies = ["pydantic>=2", "pydantic-settings>=2"]\n'
+    + '\n[tool.pytest.ini_options]\npythonpath = ["src"]\n',
+    # A Fernet-style key: any string passes validation, only 32 URL-safe base64 bytes pass the import.
+    "src/app/__init__.py": "",
+    "src/app/config.py": """
+        import base64
+        import binascii
+
+        from pydantic_settings import BaseSettings
+
+
+        class Settings(BaseSettings):
+            secret_key: str
+
+
+        settings = Settings()
+        try:
+            KEY = base64.urlsafe_b64decode(settings.secret_key)
+        except (binascii.Error, ValueError) as err:
+            raise ValueError("Unable to decode secret_key") from err
+        if len(KEY) != 32:
+            raise ValueError("Unable to decode secret_key: Fernet key must be 32 url-safe base64-encoded bytes")
+        """,
+    # An async engine built at import from a variable read by hand; the parser is the project's own.
+    "src/app/db.py": """
+        import os
+
+
+        class ArgumentError(Exception):
+            pass
+
+
+        def create_async_engine(url):
+            if url is None:
+                raise ArgumentError("Expected string or URL object, got None")
+            scheme, separator, _ = url.partition("://")
+            if not separator:
+                raise ArgumentError("Could not parse SQLAlchemy URL from given URL string")
+            if "+asyncpg" not in scheme:
+                raise ArgumentError("The asyncio extension requires an async driver to be used.")
+            return url
+
+
+        engine = create_async_engine(os.environ.get("DB_CONNECTION_STRING"))
+        """,
+    # The project documents a sync URL: the code needs another shape, so it is no more than a fallback.
+    ".env.example": "DB_CONNECTION_STRING=postgresql://app:app@localhost:5432/app\n",
+    "tests/test_crypto.py": "from app.config import KEY\n\n\ndef test_key():\n    assert len(KEY) == 32\n",
+    "tests/test_db.py": "from app.db import engine\n\n\ndef test_engine():\n    assert engine\n",
+}
+
+
+def test_placeholders_take_the_format_the_code_needs_and_nothing_is_quarantined(tmp_path: Path, wheel: Path) -> None:
+    write_project(tmp_path, SHAPED)
+    report = heal(tmp_path, "clean", 0)
+    assert (report["quarantined"], report["fixes"]) == ([], {"env": 2})
+    env = tomllib.loads((tmp_path / "pyproject.toml").read_text())["tool"]["testfloor"]["env"]
+    assert len(base64.urlsafe_b64decode(env["SECRET_KEY"])) == 32
+    assert env["DB_CONNECTION_STRING"].startswith("postgresql+asyncpg://")
+    totals = measure(tmp_path, wheel, "pydantic-settings")
+    assert totals["covered_lines"] > 0
+
+
+def test_placeholders_of_the_wrong_format_written_earlier_are_reshaped_not_quarantined(
+    tmp_path: Path, wheel: Path
+) -> None:
+    # What an earlier testfloor wrote: values that pass validation and fail the code that uses them.
+    earlier = '\n[tool.testfloor.env]\nSECRET_KEY = "test-secret-keyxxxxxxxxxxxxxxxxx"\n'
+    earlier += 'DB_CONNECTION_STRING = "test-db-connection-string"\n'
+    write_project(tmp_path, {**SHAPED, "pyproject.toml": SHAPED["pyproject.toml"] + earlier})
+    code, report = doctor(tmp_path, "--fix", "--no-install")
+    assert (code, report["status"], report["quarantined"], report["fixes"]) == (0, "clean", [], {"env": 2}), report
+    changes = [change for item in report["passes"] for change in item["changes"]]  # type: ignore[attr-defined]
+    assert changes == ["reshaped DB_CONNECTION_STRING, SECRET_KEY (a placeholder in the format the code needs)"]
+    settled = (tmp_path / "pyproject.toml").read_text()
+    assert doctor(tmp_path, "--fix", "--no-install")[1]["passes"] == []
+    assert (tmp_path / "pyproject.toml").read_text() == settled
+    env = tomllib.loads((tmp_path / "pyproject.toml").read_text())["tool"]["testfloor"]["env"]
+    assert len(base64.urlsafe_b64decode(env["SECRET_KEY"])) == 32
+    assert env["DB_CONNECTION_STRING"].startswith("postgresql+asyncpg://")

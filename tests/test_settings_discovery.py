@@ -636,3 +636,9 @@ def test_constraints_of_reads_pydantic_metadata():
 
 def test_a_path_kind_nothing_always_satisfies_is_left_without_a_value():
     assert settings_probe.synthesize("sock", Path, {"path_type": "socket"}) == []
+
+
+def test_the_probe_finds_the_file_of_a_module_that_failed_or_was_never_imported(tmp_path):
+    assert settings_probe._module_file("json") == sys.modules["json"].__file__
+    assert settings_probe._module_file("no_such_package.config") is None
+    assert settings_probe._module_file("no_such_module_anywhere") is None

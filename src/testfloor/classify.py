@@ -95,6 +95,10 @@ KINDS: dict[str, tuple[str, str | None]] = {
     "import_mismatch": ("two test modules or conftests with one import name (a monorepo)", "subprojects"),
     "script": ("a script that exits at import, collected as a test module", "testpaths"),
     LIMITATION: ("a stub of testfloor does not answer the way the code uses it: testfloor's limitation", None),
+    "placeholder": (
+        "a value testfloor set has a format the code rejects (testfloor's to fix, not a bug)",
+        "placeholder",
+    ),
     "other": ("an error raised at import", None),
 }
 

@@ -103,8 +103,11 @@ def _probe_once(
 
 
 def diagnose(outcome: Outcome, root: Path) -> list[Diagnosis]:
-    """Classify every error of `outcome`."""
-    return [classify(error, root) for error in outcome.errors]
+    """Classify every error of `outcome`; one that a value testfloor set caused is testfloor's (``placeholder``)."""
+    from testfloor.placeholders import own
+
+    declared = load_config(root).env
+    return [own(classify(error, root), root, declared) for error in outcome.errors]
 
 
 def run(
@@ -419,6 +422,9 @@ def apply_fixes(
             changes.append(f"{_count(len(added), 'env var')} ({', '.join(added)})")
             fixes["env"] += len(added)
             applied.append("env")
+    if by_fix.get("placeholder") and (reshaped := _reshape(root, config, by_fix["placeholder"], environment, fixes)):
+        changes.extend(reshaped)
+        applied.append("placeholder")
     if by_fix.get("python") and (chosen := _choose_python(config, by_fix["python"], fixes)):
         changes.extend(chosen)
         applied.append("python")
@@ -484,6 +490,25 @@ def _stated_python(root: Path, fixes: Counter[str]) -> list[str]:
     required = Diagnosis(stated.path, "python_version", stated.version, cause, stated.path, stated.line, "python")
     changes = _choose_python(load_config(root), [required], fixes)
     return [f"{change}, stated at {stated.path}:{stated.line}" for change in changes]
+
+
+def _reshape(
+    root: Path, config: Config, diagnoses: list[Diagnosis], environment: Environment, fixes: Counter[str]
+) -> list[str]:
+    """Give the variables testfloor set that the code rejects a value of the shape it needs, verified by importing."""
+    from testfloor import placeholders, toolconfig
+
+    values = placeholders.reshape(root, diagnoses, config.env, str(environment.python))
+    if not values:
+        return []
+    with toolconfig.editing(config.pyproject, "env") as table:
+        for name, value in values.items():
+            if isinstance(table.get(name), dict):
+                table[name]["value"] = value
+            else:
+                table[name] = value
+    fixes["env"] += len(values)
+    return [f"reshaped {', '.join(sorted(values))} (a placeholder in the format the code needs)"]
 
 
 def _version_key(version: str) -> tuple[int, ...]:

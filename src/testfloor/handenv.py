@@ -22,18 +22,6 @@ if TYPE_CHECKING:
 # Where projects document their variables, in the order their values are preferred.
 DOCUMENTS = (".env.example", ".env.sample", ".env.template", ".env.dist", "env.example", "example.env")
 _ASSIGNMENT = re.compile(r"^\s*(?:export\s+|-\s+)?([A-Z][A-Z0-9_]*)\s*(?:\?=|:=|=|:)\s*(.*?)\s*$")
-# Placeholders by what the name says, checked in order; each is a value the usual parser of such a setting accepts.
-_PLACEHOLDERS = (
-    (("REDIS",), "redis://localhost:6379/0"),
-    (("MONGO",), "mongodb://localhost:27017/test"),
-    (("AMQP", "RABBIT", "BROKER", "CELERY"), "amqp://guest:guest@localhost:5672//"),
-    (("DATABASE", "DB_", "_DB", "SQL", "POSTGRES", "DSN"), "postgresql://test:test@localhost:5432/test"),
-    (("URL", "URI", "ENDPOINT"), "http://localhost:8000"),
-    (("PORT",), "8000"),
-    (("HOST",), "localhost"),
-    (("SECRET", "TOKEN", "KEY", "PASSWORD", "PASSWD"), "testfloor-placeholder-0123456789abcdef0123456789"),
-    (("DEBUG", "ENABLED", "DISABLED", "VERBOSE"), "false"),
-)
 
 
 def read_at_import(source: str) -> dict[str, int]:
@@ -47,7 +35,7 @@ def read_at_import(source: str) -> dict[str, int]:
         return {}
     found: dict[str, int] = {}
     for node in _outside_functions(tree):
-        name = _variable(node)
+        name = variable_read(node)
         if name is not None and name not in found and isinstance(node, (ast.Subscript, ast.Call)):
             found[name] = node.lineno
     return found
@@ -61,7 +49,8 @@ def _outside_functions(tree: ast.AST) -> Iterator[ast.AST]:
         yield from _outside_functions(child)
 
 
-def _variable(node: ast.AST) -> str | None:
+def variable_read(node: ast.AST) -> str | None:
+    """Return the variable `node` reads from the environment without a default (``os.environ["X"]``), or None."""
     # os.environ["X"]
     if isinstance(node, ast.Subscript) and _is_environ(node.value):
         return _literal(node.slice)
@@ -114,8 +103,9 @@ def documented(root: Path, names: set[str]) -> dict[str, str]:
 
 def placeholder(name: str) -> str:
     """Return an obviously fake value of the shape the variable's name suggests."""
-    upper = name.upper()
-    return next((value for words, value in _PLACEHOLDERS if any(word in upper for word in words)), "placeholder")
+    from testfloor import placeholders
+
+    return placeholders.candidates(name)[0]
 
 
 def values_for(root: Path, paths: Mapping[str, int | None], unset: Callable[[str], bool]) -> dict[str, str]:
@@ -124,7 +114,9 @@ def values_for(root: Path, paths: Mapping[str, int | None], unset: Callable[[str
     The variables read on the failing line come first, then the others of the same module; `unset` tells
     whether a variable has no value yet (neither in the environment nor declared).
     """
-    wanted: dict[str, None] = {}
+    from testfloor import placeholders
+
+    wanted: dict[str, str | None] = {}
     for relative, line in paths.items():
         try:
             source = (root / relative).read_text(encoding="utf-8")
@@ -132,6 +124,10 @@ def values_for(root: Path, paths: Mapping[str, int | None], unset: Callable[[str
             continue
         reads = read_at_import(source)
         ordered = sorted(reads, key=lambda name: (reads[name] != line, reads[name]))
-        wanted.update(dict.fromkeys(name for name in ordered if unset(name)))
+        used = placeholders.usage(source)
+        wanted.update({name: placeholders.shape_for(name, used) for name in ordered if unset(name)})
     known = documented(root, set(wanted))
-    return {name: known.get(name) or placeholder(name) for name in wanted}
+    # The shape the code needs first: a documented value of another shape (a sync URL for an async engine) waits.
+    return {
+        name: placeholders.candidates(name, used=shape, documented=known.get(name))[0] for name, shape in wanted.items()
+    }

@@ -193,6 +193,7 @@ def discover(
             for item in entry["fields"]
         }
         problems, changed = _advance(found, known, chosen, last=rounds >= MAX_ROUNDS)
+        changed = changed or (rounds < MAX_ROUNDS and _reshape(found["import_errors"], known, chosen))
     # What the probe saw, the proposed values included: the project's messages may repeat any of them.
     seen = {**base, **values}
     failures = found["import_errors"]
@@ -242,6 +243,29 @@ def _advance(
         else:
             problems[key] = text
     return problems, changed
+
+
+def _reshape(
+    failures: Sequence[Mapping[str, str]],
+    known: Mapping[tuple[str, str], dict[str, Any]],
+    chosen: dict[tuple[str, str], int],
+) -> bool:
+    """Give the next candidate to each field whose valid value an import error blames (a key that does not decode).
+
+    Returns whether any field got one.
+    """
+    from testfloor import placeholders
+
+    changed = False
+    for key, index in chosen.items():
+        candidates = known[key]["candidates"] if key in known else []
+        if index + 1 >= len(candidates):
+            continue
+        values = {key[1]: "", **candidates[index]}  # named by its field or its variable, or repeating its value
+        if any(placeholders.involved(failure["error"], "", values) for failure in failures):
+            chosen[key] = index + 1
+            changed = True
+    return changed
 
 
 def _field(

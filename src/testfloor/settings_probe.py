@@ -13,6 +13,7 @@ import contextlib
 import decimal
 import enum
 import importlib
+import importlib.util
 import io
 import json
 import os
@@ -23,6 +24,8 @@ import types
 import typing
 from pathlib import Path
 from typing import Any
+
+from testfloor import placeholders
 
 # Paths that exist in every project where its tests run (the working directory is the project's root), so a
 # FilePath or DirectoryPath validates without discovery creating anything; a NewPath gets a name nothing has.
@@ -134,10 +137,11 @@ def _number(kind: type, constraints: dict[str, Any]) -> str:
     return str(kind(value))
 
 
-def synthesize(name: str, annotation: Any, constraints: dict[str, Any]) -> list[Any]:
+def synthesize(name: str, annotation: Any, constraints: dict[str, Any], used: str | None = None) -> list[Any]:
     """Return fake values for a field, best first: strings, or lists and dicts for JSON fields.
 
-    A nested model's value is a dict of values for its required fields.
+    A nested model's value is a dict of values for its required fields. `used` is the shape the project's
+    code needs (`testfloor.placeholders.usage`): a string of that shape comes first, a DSN gets its driver.
     """
     constraints = dict(constraints)
     annotation = _unwrap(annotation, constraints)
@@ -167,10 +171,10 @@ def synthesize(name: str, annotation: Any, constraints: dict[str, Any]) -> list[
         return [_number(int if issubclass(annotation, int) else float, constraints)]
     for kind in annotation.__mro__:
         if kind.__name__ in _BY_NAME:
-            return list(_BY_NAME[kind.__name__])
+            return placeholders.with_driver(list(_BY_NAME[kind.__name__]), used)
     if issubclass(annotation, Path):
         return ["."]
-    return _texts(name, constraints)
+    return list(dict.fromkeys([*placeholders.shaped(name, used, constraints), *_texts(name, constraints)]))
 
 
 def _model_value(model: Any) -> dict[str, Any]:
@@ -215,6 +219,7 @@ class Probe:
         self.root = root
         self.bases = _settings_bases()
         self.errors: dict[type, list[dict[str, Any]]] = {}
+        self.usage = placeholders.usage_in(root)
 
     def run(self, modules: list[str]) -> dict[str, Any]:
         """Import `modules`, instantiate each settings class once, and return what was found."""
@@ -260,16 +265,27 @@ class Probe:
             children: list[type] = type.__subclasses__(pending.pop())
             for cls in children:
                 pending.append(cls)
-                module = sys.modules.get(cls.__module__)
-                path = Path(getattr(module, "__file__", None) or os.devnull).resolve()
+                path = Path(_module_file(cls.__module__) or os.devnull).resolve()
                 if path.is_relative_to(self.root) and "site-packages" not in path.parts and cls not in found:
                     found.append(cls)
         return sorted(found, key=_qualified)
 
     def _describe(self, cls: type) -> dict[str, Any]:
         version = next(number for base, number in self.bases.items() if issubclass(cls, base))
-        fields = _fields_v2(cls) if version == 2 else _fields_v1(cls)
+        fields = _fields_v2(cls, self.usage) if version == 2 else _fields_v1(cls, self.usage)
         return {"name": _qualified(cls), "pydantic": version, "fields": fields, "errors": self.errors.get(cls, [])}
+
+
+def _module_file(name: str) -> str | None:
+    # A module that failed after building its settings (it used a value at import) is gone from sys.modules.
+    module = sys.modules.get(name)
+    if module is not None:
+        return getattr(module, "__file__", None)
+    try:
+        spec = importlib.util.find_spec(name)
+    except (ImportError, ValueError):
+        return None
+    return spec.origin if spec is not None else None
 
 
 def _qualified(cls: type) -> str:
@@ -296,7 +312,7 @@ def _env_style(name: str, case_sensitive: bool) -> str:
     return name if case_sensitive else name.upper()
 
 
-def _fields_v2(cls: Any) -> list[dict[str, Any]]:
+def _fields_v2(cls: Any, usage: dict[str, str]) -> list[dict[str, Any]]:
     from pydantic_settings.sources import EnvSettingsSource
 
     source = EnvSettingsSource(cls)
@@ -311,7 +327,7 @@ def _fields_v2(cls: Any) -> list[dict[str, Any]]:
         constraints = constraints_of(field.metadata)
         model = _is_model(field.annotation)
         candidates = []
-        for value in synthesize(name, field.annotation, constraints):
+        for value in synthesize(name, field.annotation, constraints, _used(name, env, usage)):
             if model and delimiter and isinstance(value, dict):
                 candidates.append(
                     {f"{env[0]}{delimiter}{_env_style(key, case)}": _text(sub) for key, sub in value.items()}
@@ -321,7 +337,7 @@ def _fields_v2(cls: Any) -> list[dict[str, Any]]:
     return described
 
 
-def _fields_v1(cls: Any) -> list[dict[str, Any]]:
+def _fields_v1(cls: Any, usage: dict[str, str]) -> list[dict[str, Any]]:
     case = bool(getattr(cls.__config__, "case_sensitive", False))
     described = []
     for name, field in cls.__fields__.items():
@@ -330,9 +346,15 @@ def _fields_v1(cls: Any) -> list[dict[str, Any]]:
         names = field.field_info.extra["env_names"]
         env = [_env_style(env_name, case) for env_name in (sorted(names) if isinstance(names, set) else names)]
         constraints = constraints_of([field.field_info, field.type_])
-        candidates = [{env[0]: _text(value)} for value in synthesize(name, field.outer_type_, constraints)]
+        used = _used(name, env, usage)
+        candidates = [{env[0]: _text(value)} for value in synthesize(name, field.outer_type_, constraints, used)]
         described.append(_field(name, field.outer_type_, constraints, env, candidates))
     return described
+
+
+def _used(name: str, env: list[str], usage: dict[str, str]) -> str | None:
+    # How the code uses the field: as `settings.<name>`, or its variable read by hand.
+    return next((shape for key in (name, *env) if (shape := usage.get(key.lower()))), None)
 
 
 def _field(name: str, annotation: Any, constraints: dict[str, Any], env: list[str], candidates: list[Any]) -> Any:
