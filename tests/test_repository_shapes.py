@@ -484,24 +484,8 @@ SHAPES = [
     pytest.param(namespace_package, id="namespace_package"),
     pytest.param(shadowing_names, id="shadowing_names"),
     pytest.param(environ_get_url, id="environ_get_url"),
-    pytest.param(
-        fernet_key,
-        id="fernet_key",
-        marks=missing(
-            "settings discovery gives up when the settings module fails at import after Settings() is built "
-            "(settings_probe.Probe: its class is not described; discover raises DiscoveryError, which "
-            "doctor._discover_env drops), and no placeholder is a 32-byte URL-safe base64 (Fernet) key"
-        ),
-    ),
-    pytest.param(
-        async_engine,
-        id="async_engine",
-        marks=missing(
-            "settings discovery gives up when the settings module fails at import after Settings() is built "
-            "(settings_probe.Probe, settings_discovery.discover, doctor._discover_env), and no URL placeholder "
-            "carries the async driver create_async_engine needs"
-        ),
-    ),
+    pytest.param(fernet_key, id="fernet_key"),
+    pytest.param(async_engine, id="async_engine"),
     pytest.param(requires_a_package, id="requires_a_package"),
     pytest.param(python_version, id="python_version"),
     pytest.param(
