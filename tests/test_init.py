@@ -203,8 +203,8 @@ def test_init_verifies_in_the_sessions_environment_and_takes_the_first_baseline_
     requirement = ["--requirement", str(wheel)]
     assert main(["init", str(tmp_path), "--no-install", *requirement]) == ExitCode.QUARANTINED
     out = capsys.readouterr().out
-    assert f"test environment: building .nox/.cache/testfloor-env on Python {PYTHON} with uv" in out
-    assert f"environment: .nox/.cache/testfloor-env (Python {PYTHON})" in out
+    assert f"test environment: building .nox/.cache/testfloor-env-{PYTHON} on Python {PYTHON} with uv" in out
+    assert f"environment: .nox/.cache/testfloor-env-{PYTHON} (Python {PYTHON})" in out
     assert "pass 1: 1 error: quarantined tests/test_bug.py" in out
     # The baseline is what the project's own sessions measured, and they ran on the environment's Python.
     assert f"nox > Running session tests-{PYTHON}" in out
@@ -215,7 +215,7 @@ def test_init_verifies_in_the_sessions_environment_and_takes_the_first_baseline_
     assert main(["init", str(tmp_path), "--no-install", *requirement]) == ExitCode.QUARANTINED
     again = capsys.readouterr().out
     assert "wrote " not in again
-    assert "test environment: reused .nox/.cache/testfloor-env" in again
+    assert f"test environment: reused .nox/.cache/testfloor-env-{PYTHON}" in again
 
 
 @pytest.mark.slow
