@@ -589,9 +589,9 @@ def test_store_durations_records_every_sub_project_into_one_clean_file(tmp_path:
     assert session.env == {"_TESTFLOOR_ROOT": str(tmp_path)}
     record = ("python", "-m", "pytest", "-p", "testfloor", "--store-durations", "--durations-path")
     first, second = session.run.call_args_list
-    assert first.args == (*record, str(tmp_path / ".test_durations"), "--clean-durations",
+    assert first.args == (*record, str(tmp_path / ".test_durations"), "--clean-durations", "-rs",
                           "--rootdir", "billing", "billing", "-q")  # fmt: skip
-    assert second.args == (*record, str(tmp_path / ".test_durations"), "--rootdir", "search", "search", "-q")
+    assert second.args == (*record, str(tmp_path / ".test_durations"), "-rs", "--rootdir", "search", "search", "-q")
     assert first.kwargs == second.kwargs == {"success_codes": [0]}
     session.run.reset_mock()
     floor.store_durations(session, Config(tmp_path), allow_failures=True)
@@ -771,7 +771,8 @@ def test_a_session_on_nox_s_own_interpreter_installs_every_time(tmp_path: Path) 
 def test_run_tests_says_why_tests_were_skipped_unless_the_arguments_choose_the_report(tmp_path: Path) -> None:
     session = fake_session(tmp_path)
     floor.run_tests(session, Config(tmp_path), "-p", "no:xdist", "-rA")
-    assert "-rs" not in session.run.call_args_list[0].args
+    floor.store_durations(session, Config(tmp_path), "--report-chars=fE")
+    assert ["-rs" in call.args for call in session.run.call_args_list] == [False, False]
 
 
 def test_a_directory_named_in_the_requirements_is_a_local_build_too_and_is_said_so(tmp_path: Path) -> None:

@@ -377,8 +377,7 @@ def run_tests(
     python = _program(session, "python")
     # One run writes the data file itself; several (sub-projects) each leave their own, combined below.
     parallel = ["--parallel-mode"] if len(config.pytest_runs) > 1 else []
-    # Why tests were skipped (pytest folds the same reason at the same place into one line), unless args choose.
-    share += [] if any(arg.startswith(("-r", "--report-chars")) for arg in args) else ["-rs"]
+    share += _skip_reasons(args)
     for index, (_prefix, target) in enumerate(config.pytest_runs):
         if xdist:
             # pytest-cov follows xdist's workers; --cov-fail-under=0: pytest-cov would apply the combined floor of
@@ -404,17 +403,23 @@ def store_durations(session: nox.Session, config: Config, *args: str, allow_fail
     the split `tests` sessions read them: commit it. Tests that no longer exist
     leave the file (the first run cleans it; a monorepo's other sub-projects
     add theirs). `allow_failures` is `run_tests`'s: a failing test still has
-    a duration.
+    a duration. pytest says why tests were skipped (``-rs``) unless `args` choose.
     """
     durations = config.root / DURATIONS
     _sub_project_env(session, config)
     for index, (_prefix, target) in enumerate(config.pytest_runs):
         record = ["--store-durations", "--durations-path", str(durations)] + ([] if index else ["--clean-durations"])
+        record += _skip_reasons(args)
         session.run(
             _program(session, "python"), "-m", "pytest", "-p", "testfloor", *record, *target, *args,
             success_codes=[0, 1] if allow_failures else [0],
         )  # fmt: skip
     return durations
+
+
+def _skip_reasons(args: Sequence[str]) -> list[str]:
+    # Why tests were skipped (pytest folds the same reason at the same place into one line), unless args choose.
+    return [] if any(arg.startswith(("-r", "--report-chars")) for arg in args) else ["-rs"]
 
 
 # Prints which of the modules named on its command line the session's Python cannot import.
