@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import argparse
 import json
+import re
 import runpy
 import subprocess
 import sys
@@ -12,7 +14,7 @@ import testfloor
 from helpers import clean_environ, make_file
 from testfloor import __version__
 from testfloor.baseline import Baseline, Counts, read_baseline, write_baseline
-from testfloor.cli import ExitCode, exit_code_for, main
+from testfloor.cli import ExitCode, build_parser, exit_code_for, main
 from testfloor.errors import TestfloorError
 
 
@@ -250,6 +252,7 @@ def test_doctor_reports_and_exits_by_status(
     out = capsys.readouterr().out
     assert "[project bug]" in out
     assert f"environment: {sys.executable}" in out
+    assert out.splitlines()[-3:] == ["fixes: none", "commit: nothing: no file changed", "next: testfloor doctor --fix"]
     assert probed == [sys.executable]
     assert (
         main(["doctor", str(tmp_path), "--fix", "--json", "--no-install", "--max-passes", "2"]) == ExitCode.QUARANTINED
@@ -258,6 +261,11 @@ def test_doctor_reports_and_exits_by_status(
     assert json.loads(captured.out)["quarantined"] == ["tests/t.py"]
     assert "pass 1: 1 error: quarantined tests/t.py" in captured.err
     assert json.loads(captured.out)["python"] == "env (Python 3.12)"
+    summary = json.loads(captured.out)["summary"]
+    assert (summary["commit"], summary["next"]) == (
+        ["pyproject.toml", "requirements-test.txt"],
+        "testfloor init (the sessions, CI and the first baseline)",
+    )
     # The environment is built from requirements-test.txt: --fix writes it as init would, once.
     assert "wrote requirements-test.txt" in captured.err
     from testfloor.testenv import testfloor_requirement
@@ -586,3 +594,36 @@ def test_an_error_message_is_masked_before_it_is_printed(tmp_path: Path, capsys:
     err = capsys.readouterr().err
     assert "got 'https://user:****@host'" in err
     assert "p@ss" not in err
+
+
+def readme_table(header: str) -> list[list[str]]:
+    """The rows of the README table that starts with `header`, split into cells."""
+    lines = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8").splitlines()
+    start = lines.index(header) + 2
+    rows = []
+    for line in lines[start:]:
+        if not line.startswith("|"):
+            break
+        rows.append([cell.strip() for cell in line.strip("|").split(" | ")])
+    return rows
+
+
+def test_the_readme_names_every_exit_code_and_every_command_with_the_codes_it_returns() -> None:
+    meanings = {int(code): meaning.split(":")[0] for code, meaning in readme_table("| code | meaning |")}
+    assert meanings == {1: "an unexpected crash (a bug in testfloor)"} | {
+        code.value: code.name.lower().replace("_", " ") for code in ExitCode
+    }
+    rows = readme_table("| command | exits with |")
+    parser = build_parser()
+    commands = next(action for action in parser._actions if isinstance(action, argparse._SubParsersAction))
+    named = set()
+    for name, sub in commands.choices.items():
+        actions = [action for action in sub._actions if isinstance(action, argparse._SubParsersAction)]
+        named |= {f"`testfloor {name} {action}`" for group in actions for action in group.choices} or {
+            f"`testfloor {name}`"
+        }
+    assert {row[0] for row in rows} == named
+    for _command, codes in rows:
+        numbers = {int(number) for number in re.findall(r"(?:^|, )(\d+)", codes)}
+        assert numbers <= {code.value for code in ExitCode}
+        assert ExitCode.OK in numbers

@@ -4,6 +4,7 @@ import json
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -190,7 +191,6 @@ def test_the_report_reads_as_a_table_and_as_json(project: Path) -> None:
     report = doctor.run(project, collect=outcomes((MISSING_TORCH, NAME_ERROR)))
     here = f"{sys.executable} (Python {sys.version_info.major}.{sys.version_info.minor})"
     assert doctor.describe(report) == [
-        "status: failing (0 tests collected)",
         f"environment: {here}",
         "     1  missing_heavy: a heavy dependency is not installed",
         "     1  other: an error raised at import",
@@ -202,8 +202,118 @@ def test_the_report_reads_as_a_table_and_as_json(project: Path) -> None:
     assert document["python"] == here
     assert document["remaining"][0]["kind"] == "missing_heavy"
     fixed = doctor.run(project, fix=True, collect=outcomes((NAME_ERROR,), ()))
-    assert doctor.describe(fixed)[-2:] == ["fixed: quarantine 1", "  quarantined: tests/test_bug.py"]
+    assert doctor.describe(fixed)[-1] == "  quarantined: tests/test_bug.py"
     assert doctor.describe(doctor.run(project, fix=True, collect=outcomes(5)))[-1] == "stopped: no tests were collected"
+
+
+def test_the_summary_counts_what_ran_once_per_line_and_says_what_to_commit_and_run_next(project: Path) -> None:
+    missing_ray = CollectError(
+        "tests/test_ray.py", "E   no ray", (Cause("builtins.ModuleNotFoundError", "no", "ray", "src/r.py", 1),)
+    )
+    before = doctor.contents(project)
+    steps = outcomes((MISSING_TORCH, missing_ray, NAME_ERROR), (NAME_ERROR,), ())
+    report = doctor.run(project, fix=True, install=False, collect=steps)
+    report = replace(report, changed=doctor.changed(project, before), next="nox -s collect coverage baseline")
+    lines = doctor.summarise(report)
+    assert lines == [
+        "status: quarantined",
+        "tests collected: 1",
+        "errors remaining: 0",
+        "quarantined: 1 (1 new)",
+        "fixes: 2 stubs",
+        "commit: pyproject.toml",
+        "next: nox -s collect coverage baseline",
+    ]
+    shown = doctor.describe(report)
+    assert not set(lines) & set(shown)  # the details and the summary say different things
+    document = json.loads(doctor.to_json(report))
+    assert document["summary"] == {
+        "collected": 1,
+        "commit": ["pyproject.toml"],
+        "errors": 0,
+        "fixes": {"quarantine": 1, "stub": 2},
+        "next": "nox -s collect coverage baseline",
+        "quarantined": 1,
+        "status": "quarantined",
+    }
+
+
+@pytest.mark.parametrize(
+    ("fixes", "said"),
+    [
+        ({}, "fixes: none"),
+        ({"install": 1, "env": 3}, "fixes: 3 env vars, 1 install"),
+        (
+            {"pythonpath": 2, "python": 1, "testpaths": 1},
+            "fixes: 1 python setting, 2 pythonpath entries, 1 testpaths setting",
+        ),
+        ({"subprojects": 1, "stub": 1}, "fixes: 1 stub, 1 subprojects setting"),
+        ({"sandbox": 2}, "fixes: 2 sandbox"),  # a kind of fix the summary has no noun for is named as it is
+    ],
+)
+def test_the_summary_names_every_kind_of_fix(fixes: dict[str, int], said: str) -> None:
+    report = doctor.Report((), (), (), 3, 0, fixes=fixes)
+    assert said in doctor.summarise(report)
+    assert "commit: nothing: no file changed" in doctor.summarise(report)
+    assert not [line for line in doctor.summarise(report) if line.startswith("next: ")]
+
+
+@pytest.mark.parametrize(
+    ("remaining", "problem", "fixed", "noxfile", "said"),
+    [
+        ((NAME_ERROR,), None, False, None, "testfloor doctor --fix"),
+        ((NAME_ERROR,), None, True, None, "fix what is listed above, then run testfloor doctor --fix again"),
+        ((), "no tests were collected", False, None, "fix what is listed above, then run testfloor doctor again"),
+        ((), None, True, None, "testfloor init (the sessions, CI and the first baseline)"),
+        ((), None, False, "import nox\n", "testfloor init (the sessions, CI and the first baseline)"),
+        ((), None, False, "import testfloor.nox as floor\n", "nox -s collect coverage baseline"),
+    ],
+)
+def test_the_next_step_follows_from_the_outcome_and_the_project(
+    project: Path,
+    remaining: tuple[CollectError, ...],
+    problem: str | None,
+    fixed: bool,
+    noxfile: str | None,
+    said: str,
+) -> None:
+    if noxfile is not None:
+        make_file(project / "noxfile.py", noxfile)
+    diagnoses = tuple(doctor.diagnose(Outcome(2, (), remaining), project))
+    report = doctor.Report((), diagnoses, (), 0, 2 if remaining else 0, problem)
+    assert doctor.next_step(project, report, fixed=fixed) == said
+
+
+def test_only_the_files_a_run_wrote_are_named_for_the_commit(project: Path) -> None:
+    before = doctor.contents(project)
+    assert doctor.changed(project, before) == ()
+    make_file(project / "requirements-test.txt", "freezegun\n")
+    assert doctor.changed(project, before) == ("requirements-test.txt",)
+    (project / "pyproject.toml").unlink()
+    assert doctor.changed(project, before) == ("pyproject.toml", "requirements-test.txt")
+
+
+def test_the_json_report_holds_every_override_in_full(project: Path) -> None:
+    # Four flags of a plugin that is not installed: the pytest header shortens them to one line, the report does not.
+    flags = [f"--absent-plugin-option-number-{index}" for index in range(4)]
+    make_file(
+        project / "pyproject.toml",
+        f'[tool.testfloor]\n\n[tool.pytest.ini_options]\naddopts = "{" ".join(flags)}"\n',
+    )
+    make_file(project / "tests" / "test_ok.py", "def test_ok():\n    pass\n")
+    report = doctor.run(project)
+    assert report.status == "clean"
+    document = json.loads(doctor.to_json(report))
+    removed = [line for line in document["overrides"] if line.startswith("addopts: ")]
+    assert removed == [f"addopts: removed {flag}: its plugin is not installed" for flag in flags]
+    header = subprocess.run(
+        [sys.executable, "-m", "pytest", "--collect-only", "-p", "testfloor", "-p", "no:cacheprovider"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert "(nox -s collect lists them all)" in header.stdout  # the header line is cut; the report is not
 
 
 def test_a_configured_project_keeps_its_settings_table(project: Path) -> None:

@@ -203,8 +203,8 @@ def test_init_verifies_in_the_sessions_environment_and_takes_the_first_baseline_
     requirement = ["--requirement", str(wheel)]
     assert main(["init", str(tmp_path), "--no-install", *requirement]) == ExitCode.QUARANTINED
     out = capsys.readouterr().out
-    assert f"test environment: building .nox/.cache/testfloor-env on Python {PYTHON} with uv" in out
-    assert f"environment: .nox/.cache/testfloor-env (Python {PYTHON})" in out
+    assert f"test environment: building .nox/.cache/testfloor-env-{PYTHON} on Python {PYTHON} with uv" in out
+    assert f"environment: .nox/.cache/testfloor-env-{PYTHON} (Python {PYTHON})" in out
     assert "pass 1: 1 error: quarantined tests/test_bug.py" in out
     # The baseline is what the project's own sessions measured, and they ran on the environment's Python.
     assert f"nox > Running session tests-{PYTHON}" in out
@@ -212,10 +212,20 @@ def test_init_verifies_in_the_sessions_environment_and_takes_the_first_baseline_
     from testfloor.baseline import read_baseline
 
     assert read_baseline(tmp_path / "coverage-baseline.json").files["calc.py"].covered_lines == 3
+    # It ends with what ran and what to commit: its files, what doctor wrote into them, the baseline.
+    summary = out.splitlines()[-8:]
+    assert summary[:5] == [
+        "status: quarantined", "tests collected: 1", "errors remaining: 0", "quarantined: 1 (1 new)", "fixes: none"
+    ]  # fmt: skip
+    committed = summary[5].removeprefix("commit: ").split()
+    assert {"pyproject.toml", "requirements-test.txt", "noxfile.py", "coverage-baseline.json"} <= set(committed)
+    assert len(committed) == len(set(committed))
+    assert summary[7].startswith("next: nox -s collect coverage baseline")
     assert main(["init", str(tmp_path), "--no-install", *requirement]) == ExitCode.QUARANTINED
     again = capsys.readouterr().out
     assert "wrote " not in again
-    assert "test environment: reused .nox/.cache/testfloor-env" in again
+    assert "nothing to commit: the project already had what init writes" in again.splitlines()
+    assert f"test environment: reused .nox/.cache/testfloor-env-{PYTHON}" in again
 
 
 @pytest.mark.slow
@@ -704,18 +714,34 @@ def test_the_first_run_says_how_the_tests_went_and_when_none_passed(
     assert (tmp_path / "coverage-baseline.json").is_file()
 
 
-def test_init_ends_saying_what_to_commit_and_what_exit_10_means(tmp_path: Path) -> None:
+def test_init_ends_with_a_summary_what_to_commit_and_what_exit_10_means(tmp_path: Path) -> None:
     from testfloor.doctor import Report
 
-    quarantined = Report((), (), ("tests/test_bug.py",), collected=3, exitstatus=0)
+    quarantined = Report(
+        (), (), ("tests/test_bug.py",), collected=3, exitstatus=0, fixes={"stub": 2, "quarantine": 1},
+        changed=("pyproject.toml", "requirements-test.txt"),
+    )  # fmt: skip
     result = init.Result(("noxfile.py", "pyproject.toml"), quarantined, tmp_path / "coverage-baseline.json")
     assert init.next_steps(tmp_path, result) == [
-        "commit: noxfile.py pyproject.toml coverage-baseline.json",
+        "status: quarantined",
+        "tests collected: 3",
+        "errors remaining: 0",
+        "quarantined: 1 (1 new)",
+        "fixes: 2 stubs",
+        # init's files, then what doctor changed besides (once), then the baseline
+        "commit: noxfile.py pyproject.toml requirements-test.txt coverage-baseline.json",
         "exit 10: the suite runs, with 1 project bug quarantined in [tool.testfloor] quarantine: "
         "fix them, then remove them from the list",
+        "next: nox -s collect coverage baseline (the gate, the measured run and the ratchet, as in CI)",
     ]
-    assert init.next_steps(tmp_path, init.Result((), None, None)) == [
-        "nothing to commit: the project already had what init writes"
+    failing = init.next_steps(tmp_path, init.Result((), Report((), (), (), 0, 5, "no tests were collected"), None))
+    assert failing[-2:] == [
+        "nothing to commit: the project already had what init writes",
+        "next: fix what is listed above, then run testfloor init again",
+    ]
+    assert init.next_steps(tmp_path, init.Result(("noxfile.py",), None, None)) == [
+        "commit: noxfile.py",
+        "next: testfloor init, without --no-fix: doctor --fix and the first baseline",
     ]
 
 

@@ -132,7 +132,7 @@ def test_shards_are_unique_per_interpreter_and_platform(tmp_path: Path) -> None:
     assert floor.shard_path(config, None) == tmp_path / f".coverage.{tag}.py{here}"
 
 
-def test_run_tests_clears_stale_data_and_combines_parallel_files(tmp_path: Path) -> None:
+def test_run_tests_clears_stale_data_and_appends_parallel_files_to_what_the_run_wrote(tmp_path: Path) -> None:
     config = Config(tmp_path)
     shard = floor.shard_path(config, "3.12")
     Path(f"{shard}.stale").write_text("")
@@ -143,11 +143,9 @@ def test_run_tests_clears_stale_data_and_combines_parallel_files(tmp_path: Path)
     assert session.env == {"COVERAGE_FILE": str(shard)}
     probe, first, second = session.run.call_args_list
     assert probe.args[:2] == ("python", "-c")
-    assert first.args == (
-        "python", "-m", "coverage", "run", "--parallel-mode", "-m", "pytest", "-p", "testfloor", "-rs", "-x"
-    )  # fmt: skip
+    assert first.args == ("python", "-m", "coverage", "run", "-m", "pytest", "-p", "testfloor", "-rs", "-x")
     assert first.kwargs == {"success_codes": [0]}
-    assert second.args == ("python", "-m", "coverage", "combine", "--quiet")
+    assert second.args == ("python", "-m", "coverage", "combine", "--append", "--quiet")
 
 
 def test_run_tests_may_let_failing_tests_through_and_skips_an_empty_combine(tmp_path: Path) -> None:
@@ -265,8 +263,8 @@ def test_run_tests_passes_the_rcfile_to_run_and_combine(tmp_path: Path) -> None:
     floor.run_tests(session, config)
     _concurrency, _xdist, measure, combine = session.run.call_args_list
     rcfile = f"--rcfile={tmp_path / 'tmp' / 'coveragerc'}"
-    assert measure.args[:6] == ("python", "-m", "coverage", "run", "--parallel-mode", rcfile)
-    assert combine.args == ("python", "-m", "coverage", "combine", rcfile, "--quiet")
+    assert measure.args[:5] == ("python", "-m", "coverage", "run", rcfile)
+    assert combine.args == ("python", "-m", "coverage", "combine", "--append", rcfile, "--quiet")
 
 
 def test_collect_logs_every_override(tmp_path: Path) -> None:
@@ -297,6 +295,7 @@ def test_a_monorepo_is_collected_and_measured_once_per_sub_project(tmp_path: Pat
     floor.run_tests(session, config)
     runs = [call.args for call in session.run.call_args_list if "pytest" in call.args]
     assert [args[-3:] for args in runs] == [("--rootdir", "billing", "billing"), ("--rootdir", "search", "search")]
+    assert all("--parallel-mode" in args for args in runs)  # each run its own files, combined after
     session.run.reset_mock()
     session.run.return_value = "True"  # pytest-xdist is installed: pytest-cov measures, the second run appends
     floor.run_tests(session, config)
@@ -590,9 +589,9 @@ def test_store_durations_records_every_sub_project_into_one_clean_file(tmp_path:
     assert session.env == {"_TESTFLOOR_ROOT": str(tmp_path)}
     record = ("python", "-m", "pytest", "-p", "testfloor", "--store-durations", "--durations-path")
     first, second = session.run.call_args_list
-    assert first.args == (*record, str(tmp_path / ".test_durations"), "--clean-durations",
+    assert first.args == (*record, str(tmp_path / ".test_durations"), "--clean-durations", "-rs",
                           "--rootdir", "billing", "billing", "-q")  # fmt: skip
-    assert second.args == (*record, str(tmp_path / ".test_durations"), "--rootdir", "search", "search", "-q")
+    assert second.args == (*record, str(tmp_path / ".test_durations"), "-rs", "--rootdir", "search", "search", "-q")
     assert first.kwargs == second.kwargs == {"success_codes": [0]}
     session.run.reset_mock()
     floor.store_durations(session, Config(tmp_path), allow_failures=True)
@@ -772,7 +771,8 @@ def test_a_session_on_nox_s_own_interpreter_installs_every_time(tmp_path: Path) 
 def test_run_tests_says_why_tests_were_skipped_unless_the_arguments_choose_the_report(tmp_path: Path) -> None:
     session = fake_session(tmp_path)
     floor.run_tests(session, Config(tmp_path), "-p", "no:xdist", "-rA")
-    assert "-rs" not in session.run.call_args_list[0].args
+    floor.store_durations(session, Config(tmp_path), "--report-chars=fE")
+    assert ["-rs" in call.args for call in session.run.call_args_list] == [False, False]
 
 
 def test_a_directory_named_in_the_requirements_is_a_local_build_too_and_is_said_so(tmp_path: Path) -> None:
@@ -788,3 +788,102 @@ def test_a_directory_named_in_the_requirements_is_a_local_build_too_and_is_said_
     session.log.assert_called_with(
         f"recreating {location}: it holds vendor/testfloor, built from a directory that may have changed"
     )
+
+
+def shared_session(tmp_path: Path, python: object = "3.12") -> mock.Mock:
+    session = fake_session(tmp_path, python)
+    session.venv_backend = "none"  # the noxfile's venv_backend="none": nox makes no environment of its own
+    return session
+
+
+def made_environment(tmp_path: Path, config: Config, calls: list[list[str]], *, reporting: bool = False) -> Path:
+    from testfloor import testenv
+
+    location = tmp_path / testenv.location("3.12", reporting=reporting)
+    make_file(testenv.interpreter(location), "")
+    document = testenv.stamp(config, "3.12", calls)
+    make_file(location / testenv.STAMP, json.dumps(document, indent=2, sort_keys=True) + "\n")
+    return location
+
+
+def test_a_session_without_an_environment_of_nox_s_runs_in_testfloor_s_shared_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from testfloor import testenv
+
+    make_file(tmp_path / "requirements-test.txt", "pytest\n")
+    config = Config(tmp_path)
+    location = made_environment(tmp_path, config, testenv.install_arguments(config))
+    monkeypatch.setattr(testenv, "find_uv", mock.Mock(side_effect=AssertionError("no process on the warm path")))
+    monkeypatch.chdir(tmp_path)
+    session = shared_session(tmp_path)
+    floor.install(session, config)
+    session.install.assert_not_called()
+    session.log.assert_called_with("test environment: reused .nox/.cache/testfloor-env-3.12 (Python 3.12)")
+    assert session.env["VIRTUAL_ENV"] == str(location)
+    assert session.env["PATH"].split(os.pathsep)[0] == str(location / "bin")
+    session.run.return_value = ""
+    with pytest.raises(RuntimeError):  # no report from the fake pytest: the gate fails, after running it
+        floor.collect(session, config)
+    assert session.run.call_args.args[:3] == (".nox/.cache/testfloor-env-3.12/bin/python", "-m", "pytest")
+    floor.check_baseline(session, config)
+    assert session.run.call_args.args[0] == ".nox/.cache/testfloor-env-3.12/bin/testfloor"
+
+
+def test_the_shared_environment_is_built_with_the_session_s_python_and_its_failure_is_the_session_s(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from testfloor import testenv
+    from testfloor.errors import EnvironmentBuildError
+
+    asked: list[tuple[object, ...]] = []
+
+    def build(config: Config, versions: list[str], *packages: str, **options: object) -> testenv.Environment:
+        asked.append((versions, packages, options.get("reporting", False)))
+        raise EnvironmentBuildError("none of the project's Pythons (3.12) is installed here")
+
+    monkeypatch.setattr(testenv, "build", build)
+    session = shared_session(tmp_path)
+    with pytest.raises(RuntimeError):
+        floor.install(session, Config(tmp_path), "attrs")
+    session.error.assert_called_once_with("none of the project's Pythons (3.12) is installed here")
+    assert asked == [(["3.12"], ("attrs",), False)]
+    assert "VIRTUAL_ENV" not in session.env
+
+
+def test_reporting_runs_in_the_current_test_environment_else_builds_a_small_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from testfloor import testenv
+
+    make_file(tmp_path / "requirements-test.txt", "testfloor==0.3\nlabelkit\ncoverage==7.17.5\n")
+    config = Config(tmp_path)
+    built: list[tuple[tuple[str, ...], object]] = []
+    small = testenv.Environment(tmp_path / "small", tmp_path / "small" / "bin" / "python", "3.12")
+
+    def build(config: Config, versions: list[str], *packages: str, **options: object) -> testenv.Environment:
+        built.append((packages, options.get("reporting")))
+        return small
+
+    monkeypatch.setattr(testenv, "build", build)
+    session = shared_session(tmp_path)
+    floor.install_reporting(session, config)  # no test environment yet: a CI job that only reports
+    assert built == [((), True)]
+    assert session.env["VIRTUAL_ENV"] == str(small.location)
+    location = made_environment(tmp_path, config, testenv.install_arguments(config))
+    session = shared_session(tmp_path)
+    floor.install_reporting(session, config)
+    assert len(built) == 1
+    session.log.assert_called_with("reporting in the test environment of Python 3.12: it holds testfloor and coverage")
+    assert session.env["VIRTUAL_ENV"] == str(location)
+    floor.install_reporting(shared_session(tmp_path), config, "-c", "pins.txt", ".")  # its own testfloor: not shared
+    assert built[-1] == (("-c", "pins.txt", "."), True)
+    assert floor._program(session, "testfloor") == str(location / "bin" / "testfloor")  # not under the cwd: absolute
+
+
+def test_a_session_on_nox_s_own_interpreter_is_not_given_the_shared_environment(tmp_path: Path) -> None:
+    session = shared_session(tmp_path, python=None)
+    session.virtualenv = mock.Mock(spec=[])
+    floor.install_reporting(session, Config(tmp_path), "attrs")
+    session.install.assert_called_once_with("attrs")
+    assert floor._program(session, "python") == "python"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from importlib.metadata import version
@@ -25,8 +26,11 @@ def run_nox(root: Path, wheelhouse: Path, *args: str) -> subprocess.CompletedPro
     )
 
 
-def installed(root: Path, session: str, module: str) -> bool:
-    return any((root / ".nox").glob(f"{session}*/lib/python*/site-packages/{module}.py"))
+def installed(root: Path, place: str, module: str) -> bool:
+    return any((root / ".nox").glob(f"{place}*/lib/python*/site-packages/{module}.py"))
+
+
+SHARED = f".cache/testfloor-env-{PYTHON}"
 
 
 def installs(output: str) -> list[str]:
@@ -51,23 +55,30 @@ def project(tmp_path: Path, wheel: Path) -> tuple[Path, Path]:
     return root, wheelhouse
 
 
-def test_sessions_reuse_their_environments_rebuild_on_new_requirements_and_report_without_the_project(
+def test_collect_and_reporting_share_one_environment_that_a_second_run_reuses_and_new_requirements_rebuild(
     project: tuple[Path, Path],
 ) -> None:
     root, wheelhouse = project
     first = run_nox(root, wheelhouse, "--session", "coverage")
     assert first.returncode == 0, first.stderr
     assert (root / "coverage.json").is_file()
-    assert len(installs(first.stderr)) == 3  # collect, tests, coverage: each built once
-    assert first.stderr.count("Creating virtual environment (uv)") == 3  # the uv that comes with testfloor
-    # The report needs testfloor and coverage, not the project's stack.
+    # collect builds the shared environment, with the uv that comes with testfloor (no session installs it); coverage
+    # reports in it; tests gets nox's own environment, made with the same uv.
+    assert first.stderr.count(f"test environment: building .nox/{SHARED} on Python {PYTHON} with uv") == 1
+    assert "uv = " in (root / ".nox" / SHARED / "pyvenv.cfg").read_text()
+    assert "reporting in the test environment" in first.stderr
+    assert first.stderr.count("Creating virtual environment (uv)") == 1
+    assert len(installs(first.stderr)) == 1  # the tests session's
+    assert installed(root, SHARED, "labelkit")
     assert installed(root, "tests", "labelkit")
-    assert not installed(root, "coverage", "labelkit")
 
     second = run_nox(root, wheelhouse, "--session", "coverage")
     assert second.returncode == 0, second.stderr
+    assert "building" not in second.stderr
+    assert "Creating virtual environment" not in second.stderr
     assert installs(second.stderr) == []
-    assert second.stderr.count("its inputs are unchanged") == 3
+    assert f"test environment: reused .nox/{SHARED}" in second.stderr
+    assert "its inputs are unchanged" in second.stderr  # tests
 
     make_file(
         root / "requirements-test.txt", (root / "requirements-test.txt").read_text().replace("labelkit", "otherkit")
@@ -75,6 +86,22 @@ def test_sessions_reuse_their_environments_rebuild_on_new_requirements_and_repor
     make_file(root / "shop.py", "def tag(x):\n    return f'<{x}>'\n")
     third = run_nox(root, wheelhouse, "--session", "tests")
     assert third.returncode == 0, third.stderr
-    assert third.stderr.count("its inputs changed") == 2  # collect and tests
-    assert installed(root, "tests", "otherkit")
-    assert not installed(root, "tests", "labelkit")  # made again from nothing, not installed over
+    assert f"test environment: building .nox/{SHARED}" in third.stderr
+    assert "its inputs changed" in third.stderr  # tests
+    for place in (SHARED, "tests"):
+        assert installed(root, place, "otherkit")
+        assert not installed(root, place, "labelkit")  # made again from nothing, not installed over
+
+
+def test_a_job_that_only_reports_builds_an_environment_of_testfloor_and_coverage_alone(
+    project: tuple[Path, Path],
+) -> None:
+    root, wheelhouse = project
+    assert run_nox(root, wheelhouse, "--session", "tests").returncode == 0
+    shutil.rmtree(root / ".nox")  # the shards stay, as a CI job downloads them
+    report = run_nox(root, wheelhouse, "--session", "coverage", "baseline", "--no-dependencies")
+    assert f"reporting environment: building .nox/.cache/testfloor-report-{PYTHON}" in report.stderr
+    assert f"reporting environment: reused .nox/.cache/testfloor-report-{PYTHON}" in report.stderr  # baseline
+    assert (root / "coverage.json").is_file()
+    assert not installed(root, ".cache/testfloor-report", "labelkit")
+    assert not (root / ".nox" / SHARED).exists()

@@ -38,8 +38,8 @@ def test_an_environment_is_built_on_the_newest_python_and_reused_until_its_input
     config = load_config(tmp_path)
     built = testenv.build(config, ["2.7", PYTHON], progress=lines.append)
     assert built.version == PYTHON
-    assert built.location == tmp_path / ".nox" / ".cache" / "testfloor-env"
-    assert lines == [f"test environment: building .nox/.cache/testfloor-env on Python {PYTHON} with uv"]
+    assert built.location == tmp_path / ".nox" / ".cache" / f"testfloor-env-{PYTHON}"
+    assert lines == [f"test environment: building .nox/.cache/testfloor-env-{PYTHON} on Python {PYTHON} with uv"]
     # The project is installed from its path, without dependencies, editable: its module is importable there.
     shown = subprocess.run([str(built.python), "-c", "import calc, sys; print(calc.__file__, sys.version_info[:2])"],
                            capture_output=True, text=True, check=True, cwd="/")  # fmt: skip
@@ -47,7 +47,7 @@ def test_an_environment_is_built_on_the_newest_python_and_reused_until_its_input
     marker = built.location / "made-by-the-first-build"
     marker.touch()
     assert testenv.build(config, [PYTHON], progress=lines.append) == built
-    assert lines[-1] == f"test environment: reused .nox/.cache/testfloor-env (Python {PYTHON})"
+    assert lines[-1] == f"test environment: reused .nox/.cache/testfloor-env-{PYTHON} (Python {PYTHON})"
     assert marker.exists()
     (tmp_path / "requirements-test.txt").write_text("# changed\n")
     testenv.build(config, [PYTHON], progress=lines.append)
@@ -86,10 +86,10 @@ def test_an_installer_that_cannot_start_is_one_line(tmp_path: Path) -> None:
 
 
 def test_something_else_where_the_environment_goes_is_never_deleted(tmp_path: Path) -> None:
-    make_file(tmp_path / ".nox" / ".cache" / "testfloor-env" / "notes.txt", "mine\n")
+    make_file(tmp_path / ".nox" / ".cache" / f"testfloor-env-{PYTHON}" / "notes.txt", "mine\n")
     with pytest.raises(EnvironmentBuildError, match="exists and is not a virtualenv"):
         testenv.build(load_config(tmp_path), [PYTHON])
-    assert (tmp_path / ".nox" / ".cache" / "testfloor-env" / "notes.txt").read_text() == "mine\n"
+    assert (tmp_path / ".nox" / ".cache" / f"testfloor-env-{PYTHON}" / "notes.txt").read_text() == "mine\n"
 
 
 def test_a_failing_command_without_output_names_its_exit_status(tmp_path: Path) -> None:
@@ -268,3 +268,49 @@ def test_an_install_that_fails_outside_the_requirements_keeps_its_own_message(
     monkeypatch.setattr(testenv, "install", install)
     with pytest.raises(EnvironmentBuildError, match=r"\Acannot install ./lib: the build failed\Z"):
         testenv.build(load_config(tmp_path), [PYTHON], "./lib")
+
+
+def test_a_current_environment_is_reused_before_any_interpreter_is_looked_for(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_file(tmp_path / "requirements-test.txt", "# nothing\n")
+    config = load_config(tmp_path)
+    built = testenv.build(config, [PYTHON])
+    monkeypatch.setattr(testenv, "find_uv", lambda: pytest.fail("the warm path started a process"))
+    assert testenv.build(config, ["2.7", PYTHON]) == built
+    assert testenv.reusable(config, PYTHON, testenv.install_arguments(config)) == built
+    assert testenv.reusable(config, PYTHON, [["attrs"]]) is None  # other inputs
+    (tmp_path / "lib").mkdir()
+    assert testenv.reusable(config, PYTHON, [["lib"]]) is None  # a directory built as it is now: never reused
+
+
+def test_an_older_installed_python_s_environment_is_reused_when_the_newest_is_not_installed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_file(tmp_path / "requirements-test.txt", "# nothing\n")
+    config = load_config(tmp_path)
+    built = testenv.build(config, [PYTHON])
+    lines: list[str] = []
+    assert testenv.build(config, [PYTHON, "9.99"], progress=lines.append) == built
+    assert lines == [f"test environment: reused .nox/.cache/testfloor-env-{PYTHON} (Python {PYTHON})"]
+
+
+def test_a_reporting_environment_has_its_own_place_and_only_testfloor_and_coverage(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_file(tmp_path / "requirements-test.txt", "testfloor==0.3\nlabelkit==1.0\ncoverage==7.17.5\n")
+    made: list[tuple[list[list[str]], Path]] = []
+
+    def make(config: object, calls: list[list[str]], environment: testenv.Environment, *rest: object) -> object:
+        made.append((calls, environment.location))
+        return environment
+
+    monkeypatch.setattr(testenv, "_make", make)
+    lines: list[str] = []
+    testenv.build(load_config(tmp_path), [PYTHON], progress=lines.append, reporting=True)
+    assert made == [
+        ([["testfloor==0.3", "coverage==7.17.5"]], tmp_path / ".nox" / ".cache" / f"testfloor-report-{PYTHON}")
+    ]
+    assert lines == [
+        f"reporting environment: building .nox/.cache/testfloor-report-{PYTHON} on Python {PYTHON} with uv"
+    ]

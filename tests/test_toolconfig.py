@@ -2,12 +2,16 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from helpers import make_file
 from testfloor.errors import ConfigError
 from testfloor.toolconfig import add_quarantine, add_values, editing, extend_list, set_value
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -205,6 +209,64 @@ def test_new_tables_are_set_off_by_a_blank_line(tmp_path: Path) -> None:
     assert '[project]\nname = "x"\n[tool.testfloor]\n' in text  # the project's own layout stays
     assert 'stubs = ["ray"]\n\n[[tool.testfloor.quarantine]]\n' in text
     assert '\n\n[tool.testfloor.env]\nA = "1"\n' in text
+
+
+TABLES_AFTER = '[project]\nname = "x"\n\n[tool.black]\nline-length = 88\n[build-system]\nrequires = []\n'
+SETTINGS_THEN_RUFF = '[tool.testfloor]\npython = ["3.11"]\n\n[tool.ruff]\nline-length = 100\n'
+QUARANTINE_THEN_RUFF = (
+    '[tool.testfloor]\npython = ["3.11"]\n\n[[tool.testfloor.quarantine]]\nnode = "a.py"\nreason = "r"\n\n'
+    "[tool.ruff]\nline-length = 100\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("before", "edit", "after"),
+    [
+        (
+            TABLES_AFTER,
+            lambda p: extend_list(p, "stubs", ["torch"]),
+            '[project]\nname = "x"\n\n[tool.black]\nline-length = 88\n\n[tool.testfloor]\nstubs = ["torch"]\n\n'
+            "[build-system]\nrequires = []\n",
+        ),
+        (
+            TABLES_AFTER,
+            lambda p: add_values(p, {"B": "2"}, "env"),
+            '[project]\nname = "x"\n\n[tool.black]\nline-length = 88\n\n[tool.testfloor.env]\nB = "2"\n\n'
+            "[build-system]\nrequires = []\n",
+        ),
+        (
+            SETTINGS_THEN_RUFF,
+            lambda p: add_quarantine(p, {"b.py": "bug"}),
+            '[tool.testfloor]\npython = ["3.11"]\n\n[[tool.testfloor.quarantine]]\nnode = "b.py"\nreason = "bug"\n\n'
+            "[tool.ruff]\nline-length = 100\n",
+        ),
+        (
+            QUARANTINE_THEN_RUFF,
+            lambda p: add_quarantine(p, {"b.py": "bug"}),
+            '[tool.testfloor]\npython = ["3.11"]\n\n[[tool.testfloor.quarantine]]\nnode = "a.py"\nreason = "r"\n\n'
+            '[[tool.testfloor.quarantine]]\nnode = "b.py"\nreason = "bug"\n\n[tool.ruff]\nline-length = 100\n',
+        ),
+        (
+            SETTINGS_THEN_RUFF.replace("\n", "\r\n"),
+            lambda p: add_values(p, {"B": "2"}, "env"),
+            '[tool.testfloor]\r\npython = ["3.11"]\r\n\r\n[tool.testfloor.env]\r\nB = "2"\r\n\r\n'
+            "[tool.ruff]\r\nline-length = 100\r\n",
+        ),
+        (
+            '[tool.testfloor]\nstubs = ["ray"]\n[tool.ruff]\nline-length = 100\n',
+            lambda p: extend_list(p, "stubs", ["torch"]),
+            '[tool.testfloor]\nstubs = ["ray", "torch"]\n[tool.ruff]\nline-length = 100\n',
+        ),
+    ],
+    ids=["settings", "env table", "quarantine", "second quarantine entry", "CRLF", "a value edit keeps the layout"],
+)
+def test_a_table_added_before_another_table_is_followed_by_a_blank_line(
+    tmp_path: Path, before: str, edit: Callable[[Path], object], after: str
+) -> None:
+    pyproject = tmp_path / "pyproject.toml"
+    pyproject.write_bytes(before.encode())
+    edit(pyproject)
+    assert pyproject.read_bytes() == after.encode()
 
 
 def test_toml_nested_too_deeply_is_one_config_error(tmp_path: Path) -> None:

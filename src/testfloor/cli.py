@@ -7,6 +7,7 @@ import enum
 import json
 import os
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -506,6 +507,7 @@ def run_doctor(path: Path, *, fix: bool, as_json: bool, install: bool, max_passe
     def progress(line: str) -> None:
         print(line, file=sys.stderr)
 
+    before = doctor.contents(config.root)
     # --fix verifies in the environment the sessions build; a diagnosis alone looks at this interpreter.
     if fix and doctor.write_requirements(config.root):
         progress("wrote requirements-test.txt: what the sessions install, from the project's declared dependencies")
@@ -524,7 +526,11 @@ def run_doctor(path: Path, *, fix: bool, as_json: bool, install: bool, max_passe
         progress=progress,
         prepare=prepare if fix else None,
     )
-    print(doctor.to_json(report) if as_json else "\n".join(doctor.describe(report)), end="" if as_json else "\n")
+    report = replace(
+        report, changed=doctor.changed(config.root, before), next=doctor.next_step(config.root, report, fixed=fix)
+    )
+    lines = [*doctor.describe(report), *doctor.summarise(report)]
+    print(doctor.to_json(report) if as_json else "\n".join(lines), end="" if as_json else "\n")
     codes = {"clean": ExitCode.OK, "quarantined": ExitCode.QUARANTINED, "failing": ExitCode.COLLECTION}
     return codes[report.status]
 

@@ -14,7 +14,7 @@ import importlib.resources
 import json
 import re
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -367,7 +367,9 @@ def run(
             built.append(testenv.for_project(describe(root), progress=out))
             return built[-1]
 
+        before = doctor.contents(root)
         report = doctor.run(root, fix=True, install=install, progress=out, prepare=prepare)
+        report = replace(report, changed=doctor.changed(root, before))
         environment = built[-1]
         for line in doctor.describe(report):
             out(line)
@@ -382,16 +384,27 @@ def run(
 
 
 def next_steps(root: Path, result: Result) -> list[str]:
-    """Say what to commit after init and what its exit status means (10: the suite runs with bugs quarantined)."""
-    files = [*result.written, *([result.baseline.relative_to(root).as_posix()] if result.baseline else [])]
-    lines = [f"commit: {' '.join(files)}"]
-    lines = lines if files else ["nothing to commit: the project already had what init writes"]
-    if result.doctor is not None and result.doctor.status == "quarantined":
+    """Sum up init: doctor's counts, the files to commit (init's, doctor's, the baseline), exit 10, and what is next."""
+    from testfloor import doctor
+
+    changed = result.doctor.changed if result.doctor else ()
+    baseline = [result.baseline.relative_to(root).as_posix()] if result.baseline else []
+    files = tuple(dict.fromkeys([*result.written, *changed, *baseline]))
+    commit = f"commit: {' '.join(files)}" if files else "nothing to commit: the project already had what init writes"
+    if result.doctor is None:
+        return [commit, "next: testfloor init, without --no-fix: doctor --fix and the first baseline"]
+    lines = [line for line in doctor.summarise(replace(result.doctor, next="")) if not line.startswith("commit: ")]
+    lines.append(commit)
+    if result.doctor.status == "quarantined":
         count = len(result.doctor.quarantined)
         lines.append(
             f"exit 10: the suite runs, with {count} project bug{'s' if count != 1 else ''} quarantined in "
             "[tool.testfloor] quarantine: fix them, then remove them from the list"
         )
+    if result.doctor.status == "failing":
+        lines.append("next: fix what is listed above, then run testfloor init again")
+    else:
+        lines.append("next: nox -s collect coverage baseline (the gate, the measured run and the ratchet, as in CI)")
     return lines
 
 

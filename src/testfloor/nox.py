@@ -44,6 +44,8 @@ if TYPE_CHECKING:
 
     import nox
 
+    from testfloor.testenv import Environment
+
 DURATIONS = ".test_durations"  # pytest-split's recorded test durations, at the project root
 PARSES = "testfloor-parses"  # the parse cache of `testfloor report`, in nox's cache directory
 
@@ -107,14 +109,23 @@ def install(session: nox.Session, config: Config, *packages: str) -> None:
     ``init`` build their environment from the same recipe
     (`testfloor.testenv.install_arguments`).
 
-    A reused environment (``nox.options.reuse_venv = "yes"``, or ``nox -r``)
-    is reused as it is while its inputs are unchanged, and made again from
-    nothing when they change (see `install_stamped`).
+    A session that leaves nox no environment of its own
+    (``venv_backend="none"``, as the noxfile ``testfloor init`` writes) runs
+    in the one environment of its Python that `testfloor.testenv.build`
+    keeps in ``.nox/.cache/testfloor-env-3.X``, shared by ``collect``,
+    ``tests`` and ``doctor``, and reused without starting any process while
+    its stamp matches. In an environment of nox's own, a reused one
+    (``nox.options.reuse_venv = "yes"``, or ``nox -r``) is reused as it is
+    while its inputs are unchanged, and made again from nothing when they
+    change (see `install_stamped`).
     """
-    from testfloor.testenv import install_arguments
+    from testfloor.testenv import build, install_arguments
 
     apply_env(session, config)
-    install_stamped(session, config, install_arguments(config, *packages))
+    if _shares(session):
+        _enter(session, config, lambda: build(config, [str(session.python)], *packages, progress=session.log))
+    else:
+        install_stamped(session, config, install_arguments(config, *packages))
 
 
 def install_reporting(session: nox.Session, config: Config, *packages: str) -> None:
@@ -124,11 +135,58 @@ def install_reporting(session: nox.Session, config: Config, *packages: str) -> N
     ``testfloor baseline`` on data files: the project and its requirements
     stay out (`testfloor.testenv.reporting_arguments`). `packages` install
     testfloor instead of the file's line. Reused as `install` is.
+
+    With ``venv_backend="none"``, the session runs in the test environment
+    of its Python when that one is built and current (it holds testfloor and
+    coverage already), else in a reporting environment of its own,
+    ``.nox/.cache/testfloor-report-3.X`` (a CI job that only reports).
     """
-    from testfloor.testenv import reporting_arguments
+    from testfloor.testenv import build, install_arguments, reporting_arguments, reusable
 
     apply_env(session, config)
-    install_stamped(session, config, reporting_arguments(config, *packages))
+    if not _shares(session):
+        install_stamped(session, config, reporting_arguments(config, *packages))
+        return
+    version = str(session.python)
+    shared = None if packages else reusable(config, version, install_arguments(config))
+    if shared is not None:
+        session.log(f"reporting in the test environment of Python {version}: it holds testfloor and coverage")
+        _enter(session, config, lambda: shared)
+    else:
+        _enter(session, config, lambda: build(config, [version], *packages, progress=session.log, reporting=True))
+
+
+def _shares(session: nox.Session) -> bool:
+    # A session with a Python that nox gives no environment of its own (venv_backend="none"): testfloor's shared one.
+    return session.venv_backend == "none" and isinstance(session.python, str)
+
+
+def _enter(session: nox.Session, config: Config, make: Callable[[], Environment]) -> None:
+    # Commands run from the environment's own directory (see _program); PATH and VIRTUAL_ENV lead their children there.
+    try:
+        environment = make()
+    except TestfloorError as err:
+        session.error(env.scrub(str(err), config.env))
+    session.env["VIRTUAL_ENV"] = str(environment.location)
+    session.env["PATH"] = os.pathsep.join([str(environment.python.parent), os.environ.get("PATH", "")])
+
+
+def _program(session: nox.Session, name: str) -> str:
+    """Return how a session runs the program `name` of its environment.
+
+    In nox's own environment, the name (nox looks in its ``bin``); in the
+    shared one `install` chose, its path, relative to the project where it
+    lies under it (shorter in nox's log).
+    """
+    location = session.env.get("VIRTUAL_ENV") if session.venv_backend == "none" else None
+    if not location:
+        return name
+    from testfloor.testenv import interpreter
+
+    program = interpreter(Path(location)).parent / name
+    with contextlib.suppress(ValueError):
+        return str(program.relative_to(Path.cwd()))
+    return str(program)
 
 
 def install_stamped(session: nox.Session, config: Config, calls: Sequence[Sequence[str]]) -> None:
@@ -145,7 +203,7 @@ def install_stamped(session: nox.Session, config: Config, calls: Sequence[Sequen
     editable) may have changed without any of these: an environment with
     one is never reused.
     """
-    from testfloor.testenv import STAMP, stamp
+    from testfloor.testenv import STAMP, local_builds, stamp
 
     location = getattr(session.virtualenv, "location", None)
     if not isinstance(location, str):  # python=False: nox's own interpreter, nothing to stamp
@@ -155,7 +213,7 @@ def install_stamped(session: nox.Session, config: Config, calls: Sequence[Sequen
     path = Path(location) / STAMP
     wanted = stamp(config, str(session.python), calls)
     current = _read_json(path)
-    local = _local_builds(config, calls)
+    local = local_builds(config, calls)
     if current == wanted and not local:
         session.log(f"reused {location}: its inputs are unchanged")
         return
@@ -175,33 +233,6 @@ def _read_json(path: Path) -> object:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-
-
-def _local_builds(config: Config, calls: Sequence[Sequence[str]]) -> str | None:
-    # A directory named without -e, in the call or in a requirements file it reads, is built and installed as it is
-    # now: its source is not in the stamp. Returns the first such directory.
-    for call in calls:
-        for previous, argument in zip(["", *call], call, strict=False):
-            if previous in ("-r", "--requirement"):
-                found = _local_lines(config.root / argument)
-                if found:
-                    return found
-            taken = previous in ("-e", "--editable", "-r", "--requirement", "-c", "--constraint")
-            if not taken and not argument.startswith("-") and (config.root / argument).is_dir():
-                return argument
-    return None
-
-
-def _local_lines(requirements: Path) -> str | None:
-    try:
-        lines = requirements.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError):
-        return None
-    for line in lines:
-        line = line.split(" #")[0].strip()
-        if line and not line.startswith(("#", "-")) and (requirements.parent / line).is_dir():
-            return line
-    return None
 
 
 def _recreate(virtualenv: object) -> None:
@@ -252,7 +283,7 @@ def collect(session: nox.Session, config: Config, *args: str) -> int:
         report = Path(session.create_tmp()) / f"collect-{index}.json"
         report.unlink(missing_ok=True)
         output = session.run(
-            "python",
+            _program(session, "python"),
             "-m",
             "pytest",
             "-p",
@@ -318,7 +349,9 @@ def run_tests(
     When pytest-xdist is installed in the session, the suite runs on every
     core (``-n auto``, unless `args` choose the workers or disable xdist)
     under pytest-cov, which measures the workers and combines their data.
-    Otherwise it runs under ``coverage run``. With `allow_failures`, failing
+    Otherwise it runs under ``coverage run``, straight into the data file
+    when the project is one pytest run (no combine step), in parallel mode
+    when it is several. With `allow_failures`, failing
     tests (pytest exit 1) do not fail the session: the data still counts.
     Collection errors (2), internal errors (3), usage errors (4) and no tests
     (5) always do: a `group` that pytest-split leaves empty fails too.
@@ -341,8 +374,10 @@ def run_tests(
     share = [] if group is None else ["--splits", str(config.splits), "--group", str(group)]
     share += ["--durations-path", str(config.root / DURATIONS)] if share else []
     xdist = _uses_xdist(session, args)
-    # Why tests were skipped (pytest folds the same reason at the same place into one line), unless args choose.
-    share += [] if any(arg.startswith(("-r", "--report-chars")) for arg in args) else ["-rs"]
+    python = _program(session, "python")
+    # One run writes the data file itself; several (sub-projects) each leave their own, combined below.
+    parallel = ["--parallel-mode"] if len(config.pytest_runs) > 1 else []
+    share += _skip_reasons(args)
     for index, (_prefix, target) in enumerate(config.pytest_runs):
         if xdist:
             # pytest-cov follows xdist's workers; --cov-fail-under=0: pytest-cov would apply the combined floor of
@@ -353,10 +388,11 @@ def run_tests(
             runner = ["pytest", "-p", "testfloor", "--cov", "--cov-report=", "--cov-fail-under=0", *settings, *append]
             runner += workers
         else:
-            runner = ["coverage", "run", "--parallel-mode", *rcfile, "-m", "pytest", "-p", "testfloor"]
-        session.run("python", "-m", *runner, *share, *target, *args, success_codes=[0, 1] if allow_failures else [0])
+            runner = ["coverage", "run", *parallel, *rcfile, "-m", "pytest", "-p", "testfloor"]
+        session.run(python, "-m", *runner, *share, *target, *args, success_codes=[0, 1] if allow_failures else [0])
     if glob.glob(f"{glob.escape(str(shard))}.*"):
-        session.run("python", "-m", "coverage", "combine", *rcfile, "--quiet")
+        # Parallel files (several runs, measured subprocesses, `parallel = true`), added to what the run wrote.
+        session.run(python, "-m", "coverage", "combine", "--append", *rcfile, "--quiet")
     return shard
 
 
@@ -367,17 +403,23 @@ def store_durations(session: nox.Session, config: Config, *args: str, allow_fail
     the split `tests` sessions read them: commit it. Tests that no longer exist
     leave the file (the first run cleans it; a monorepo's other sub-projects
     add theirs). `allow_failures` is `run_tests`'s: a failing test still has
-    a duration.
+    a duration. pytest says why tests were skipped (``-rs``) unless `args` choose.
     """
     durations = config.root / DURATIONS
     _sub_project_env(session, config)
     for index, (_prefix, target) in enumerate(config.pytest_runs):
         record = ["--store-durations", "--durations-path", str(durations)] + ([] if index else ["--clean-durations"])
+        record += _skip_reasons(args)
         session.run(
-            "python", "-m", "pytest", "-p", "testfloor", *record, *target, *args,
+            _program(session, "python"), "-m", "pytest", "-p", "testfloor", *record, *target, *args,
             success_codes=[0, 1] if allow_failures else [0],
         )  # fmt: skip
     return durations
+
+
+def _skip_reasons(args: Sequence[str]) -> list[str]:
+    # Why tests were skipped (pytest folds the same reason at the same place into one line), unless args choose.
+    return [] if any(arg.startswith(("-r", "--report-chars")) for arg in args) else ["-rs"]
 
 
 # Prints which of the modules named on its command line the session's Python cannot import.
@@ -395,7 +437,7 @@ def coverage_rcfile(session: nox.Session, config: Config) -> list[str]:
     from testfloor.coverageconfig import replacement, runnable_rcfile
 
     def missing_of(names: list[str]) -> set[str]:
-        output = session.run("python", "-c", _MISSING_MODULES, *names, silent=True)
+        output = session.run(_program(session, "python"), "-c", _MISSING_MODULES, *names, silent=True)
         return set(output.split()) if isinstance(output, str) else set(names)
 
     # Only when a copy is needed: create_tmp also points the session's TMPDIR into .nox, under the project, where
@@ -414,7 +456,7 @@ def _uses_xdist(session: nox.Session, args: Sequence[str]) -> bool:
     if "no:xdist" in args or "-pno:xdist" in args:
         return False
     probe = "import importlib.util; print(importlib.util.find_spec('xdist') is not None)"
-    output = session.run("python", "-c", probe, silent=True)
+    output = session.run(_program(session, "python"), "-c", probe, silent=True)
     return isinstance(output, str) and output.strip().endswith("True")
 
 
@@ -441,9 +483,9 @@ def report(session: nox.Session, config: Config, *, fail_under: float | None = N
     floor = [] if fail_under is None else ["--fail-under", str(fail_under)]
     outputs = ["--xml", "coverage.xml", "--json", "coverage.json", "--markdown", "coverage.md"]
     cache = ["--cache", str(Path(session.cache_dir) / PARSES)]
-    session.run("testfloor", "report", *shards, *outputs, *cache, *floor)
+    session.run(_program(session, "testfloor"), "report", *shards, *outputs, *cache, *floor)
 
 
 def check_baseline(session: nox.Session, config: Config, *args: str) -> None:
     """Compare coverage.json with the committed baseline; the session fails on any drop."""
-    session.run("testfloor", "baseline", "check", str(config.root), *args)
+    session.run(_program(session, "testfloor"), "baseline", "check", str(config.root), *args)

@@ -7,9 +7,12 @@ dependencies: heavy dependencies stay out, and testfloor stubs them.
 `install_arguments` is that recipe, used by the nox helpers and by `build`
 alike, so what ``doctor --fix`` probes is what ``nox -s collect`` runs.
 
-`build` keeps its environment in ``.nox/.cache/testfloor-env`` under the
-project and reuses it while its inputs are unchanged (a stamp of them lies in
-the environment); it is made with uv, or with venv and pip where uv cannot run.
+`build` keeps one environment per Python in ``.nox/.cache/testfloor-env-3.X``
+under the project, shared by ``doctor``, ``init`` and the sessions that
+leave nox no environment of its own (``venv_backend="none"``), and reuses it
+while its inputs are unchanged (a stamp of them lies in the environment),
+without starting any process; it is made with uv, or with venv and pip where
+uv cannot run.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ if TYPE_CHECKING:
 
 REQUIREMENTS = "requirements-test.txt"
 SPLITTER = "pytest-split"  # installed when [tool.testfloor] splits is above 1
-LOCATION = Path(".nox") / ".cache" / "testfloor-env"
+CACHE = Path(".nox") / ".cache"  # nox's cache directory, under the project
 STAMP = "testfloor-stamp.json"
 # The files of a local package whose change means its metadata (and so the environment) may have changed.
 _METADATA = ("pyproject.toml", "setup.py", "setup.cfg")
@@ -165,33 +168,73 @@ def stamp(config: Config, version: str, calls: Sequence[Sequence[str]]) -> dict[
     return {"calls": [list(call) for call in calls], "files": files, "python": version, "testfloor": __version__}
 
 
+def location(version: str, *, reporting: bool = False) -> Path:
+    """Return where `build` keeps the environment of Python `version`, relative to the project.
+
+    ``.nox/.cache/testfloor-env-3.12`` for the test environment,
+    ``.nox/.cache/testfloor-report-3.12`` for a reporting one.
+    """
+    return CACHE / f"testfloor-{'report' if reporting else 'env'}-{version}"
+
+
+def reusable(
+    config: Config, version: str, calls: Sequence[Sequence[str]], *, reporting: bool = False
+) -> Environment | None:
+    """Return the environment of `version` built from `calls` when its stamp matches them, without starting a process.
+
+    `None` when there is none, its inputs changed, its interpreter is gone,
+    or it holds a package built from a local directory (`local_builds`),
+    whose source the stamp does not cover.
+    """
+    where = config.root / location(version, reporting=reporting)
+    environment = Environment(where, interpreter(where), version)
+    if local_builds(config, calls) or _read_stamp(where) != stamp(config, version, calls):
+        return None
+    return environment if environment.python.exists() else None
+
+
 def build(
     config: Config,
     versions: Sequence[str],
     *packages: str,
     progress: Callable[[str], None] = lambda line: None,
+    reporting: bool = False,
 ) -> Environment:
     """Build (or reuse) the test environment of the project of `config` on the newest of `versions` installed.
 
     `packages` are installed with the requirements, as a session's
-    ``floor.install(session, PROJECT, *packages)`` would.
+    ``floor.install(session, PROJECT, *packages)`` would; with `reporting`,
+    only what a reporting session runs (`reporting_arguments`). An
+    environment of the newest version whose stamp matches is reused before
+    any interpreter is looked for: the warm path starts no process.
     """
-    uv = find_uv()
-    version, python = choose_python(versions, uv=uv)
-    location = config.root / LOCATION
-    calls = install_arguments(config, *packages)
-    wanted = stamp(config, version, calls)
-    environment = Environment(location, interpreter(location), version)
-    if _read_stamp(location) == wanted and environment.python.exists():
-        progress(f"test environment: reused {LOCATION.as_posix()} (Python {version})")
-        return environment
-    progress(f"test environment: building {LOCATION.as_posix()} on Python {version} with {'uv' if uv else 'pip'}")
-    _remove(location)
-    location.parent.mkdir(parents=True, exist_ok=True)
+    calls = reporting_arguments(config, *packages) if reporting else install_arguments(config, *packages)
+    what = "reporting environment" if reporting else "test environment"
+    found = reusable(config, versions[-1], calls, reporting=reporting)
+    if found is None:
+        uv = find_uv()
+        version, python = choose_python(versions, uv=uv)
+        found = reusable(config, version, calls, reporting=reporting)
+        if found is None:
+            where = location(version, reporting=reporting)
+            progress(f"{what}: building {where.as_posix()} on Python {version} with {'uv' if uv else 'pip'}")
+            made = Environment(config.root / where, interpreter(config.root / where), version)
+            return _make(config, calls, made, python, uv)
+    progress(f"{what}: reused {location(found.version, reporting=reporting).as_posix()} (Python {found.version})")
+    return found
+
+
+def _make(
+    config: Config, calls: Sequence[Sequence[str]], environment: Environment, python: str, uv: str | None
+) -> Environment:
+    # From nothing: whatever a previous build left is removed first, so a package dropped from the calls is gone.
+    _remove(environment.location)
+    environment.location.parent.mkdir(parents=True, exist_ok=True)
     if uv:
-        _run([uv, "venv", "--quiet", "--python", python, str(location)], config.root, "create the environment")
+        command = [uv, "venv", "--quiet", "--python", python, str(environment.location)]
     else:
-        _run([python, "-m", "venv", str(location)], config.root, "create the environment")
+        command = [python, "-m", "venv", str(environment.location)]
+    _run(command, config.root, "create the environment")
     for call in calls:
         try:
             install(environment, call, cwd=config.root, uv=uv)
@@ -200,8 +243,39 @@ def build(
                 raise
             hint = "change the pin where the project declares it, then `testfloor init --force` writes"
             raise EnvironmentBuildError(f"{err} ({hint} {REQUIREMENTS} again)") from None
-    (location / STAMP).write_text(json.dumps(wanted, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    wanted = stamp(config, environment.version, calls)
+    (environment.location / STAMP).write_text(json.dumps(wanted, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     return environment
+
+
+def local_builds(config: Config, calls: Sequence[Sequence[str]]) -> str | None:
+    """Return the first local directory `calls` install built as it is now (not editable), or `None`.
+
+    Named in a call, or as a line of a requirements file a call reads: its
+    source is not in the stamp, so an environment holding it is never reused.
+    """
+    for call in calls:
+        for previous, argument in zip(["", *call], call, strict=False):
+            if previous in ("-r", "--requirement"):
+                found = _local_lines(config.root / argument)
+                if found:
+                    return found
+            taken = previous in ("-e", "--editable", "-r", "--requirement", "-c", "--constraint")
+            if not taken and not argument.startswith("-") and (config.root / argument).is_dir():
+                return argument
+    return None
+
+
+def _local_lines(requirements: Path) -> str | None:
+    try:
+        lines = requirements.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return None
+    for line in lines:
+        line = line.split(" #")[0].strip()
+        if line and not line.startswith(("#", "-")) and (requirements.parent / line).is_dir():
+            return line
+    return None
 
 
 def for_project(project: Project, *, progress: Callable[[str], None] = lambda line: None) -> Environment:

@@ -119,7 +119,7 @@ def _with_line_ends(new_text: str, text: str) -> str:
 
 
 def _prove(pyproject: Path, text: str, new_text: str, intended: Mapping[str, Any]) -> str:
-    """Return `new_text`, with a blank line before each table it adds, once proven; else raise `ConfigError`.
+    """Return `new_text`, with a blank line before and after each table it adds, once proven; else raise `ConfigError`.
 
     Proven means: it parses; ``[tool.testfloor]`` reads back as `intended`; the
     rest reads back as it did; and every line of `text` outside the
@@ -129,15 +129,24 @@ def _prove(pyproject: Path, text: str, new_text: str, intended: Mapping[str, Any
     ours = _regions(old_lines)
     proven: list[str] = []
     kept_outside = True
+    # The header each table of the project followed (its line number; -1: none), and the last one written (-2: added).
+    headers = [index for index, line in enumerate(old_lines) if _header(line) is not None]
+    last = -1
     matcher = difflib.SequenceMatcher(None, old_lines, new_lines, autojunk=False)
     for tag, i1, i2, j1, j2 in matcher.get_opcodes():
         if tag in ("replace", "delete") and not all(ours[i1:i2]):
             kept_outside = False
-        for line in new_lines[j1:j2]:
-            name = _header(line) if tag != "equal" else None
-            if name is not None and proven and proven[-1].strip():
+        for offset, line in enumerate(new_lines[j1:j2]):
+            if _header(line) is None:
+                proven.append(line)
+                continue
+            # A table the edit added, or one of the project's that now follows a table the edit added.
+            followed = max((index for index in headers if index < i1 + offset), default=-1)
+            now = i1 + offset if tag == "equal" else -2
+            if (now == -2 or last != followed) and proven and proven[-1].strip():
                 proven.append("\r\n" if line.endswith("\r\n") else "\n")
             proven.append(line)
+            last = now
     result = "".join(proven)
     try:
         after = tomllib.loads(result)

@@ -12,8 +12,11 @@ import testfloor.nox as floor
 nox.needs_version = ">=2026.8.10"
 nox.options.default_venv_backend = "uv|virtualenv"
 nox.options.error_on_missing_interpreters = True
-# Each session's environment is kept and reused while its inputs are unchanged (testfloor stamps them), and made
-# again when requirements-test.txt, the Python, testfloor or the project's metadata change.
+# venv_backend="none": nox makes no environment of its own. collect, coverage and baseline run in the one testfloor
+# builds in .nox/.cache/testfloor-env-3.X (where `testfloor doctor --fix` verifies), or the reporting sessions in one of
+# testfloor and coverage alone where that is not built. The tests sessions (one per Python: nox names them only with an
+# environment of its own) get nox's. Every environment is reused without any install while requirements-test.txt, the
+# Python, testfloor and the project's metadata are unchanged (testfloor stamps them), and made again when they change.
 nox.options.reuse_venv = "yes"
 
 # >>> testfloor >>> (written by `testfloor init`)
@@ -21,7 +24,7 @@ PROJECT = floor.load()
 PYTHONS = floor.pythons(PROJECT)  # [tool.testfloor] python, else the classifiers, within requires-python
 
 
-@nox.session(python=PYTHONS[-1], tags=["gate"])
+@nox.session(python=PYTHONS[-1], venv_backend="none", tags=["gate"])
 def collect(session: nox.Session) -> None:
     """Collect the suite without running it: fails on any collection error."""
     floor.install(session, PROJECT)
@@ -36,14 +39,14 @@ def tests(session: nox.Session, group: int | None = None) -> None:  # noqa: PT02
     floor.run_tests(session, PROJECT, *session.posargs, group=group, allow_failures=True)
 
 
-@nox.session(python=PYTHONS[-1], requires=["tests"], tags=["report"])
+@nox.session(python=PYTHONS[-1], venv_backend="none", requires=["tests"], tags=["report"])
 def coverage(session: nox.Session) -> None:
     """Combine the data of every Python (and group) and write coverage.xml, coverage.json and coverage.md."""
-    floor.install_reporting(session, PROJECT)  # testfloor and coverage only: the data files hold the rest
+    floor.install_reporting(session, PROJECT)  # testfloor and coverage: the data files hold the rest
     floor.report(session, PROJECT)
 
 
-@nox.session(python=PYTHONS[-1], requires=["coverage"], tags=["report"])
+@nox.session(python=PYTHONS[-1], venv_backend="none", requires=["coverage"], tags=["report"])
 def baseline(session: nox.Session) -> None:
     """Fail if coverage dropped below the committed baseline."""
     floor.install_reporting(session, PROJECT)
