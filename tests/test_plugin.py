@@ -174,7 +174,7 @@ def test_a_pythonpath_entry_already_on_the_path_is_not_added_twice(
 
     monkeypatch.syspath_prepend(str(tmp_path.resolve()))
     before = list(sys.path)
-    assert _paths(SimpleNamespace(), [], Config(tmp_path, pythonpath=(".",))) == []  # type: ignore[arg-type]
+    assert _paths(SimpleNamespace(rootpath=tmp_path), [], Config(tmp_path, pythonpath=(".",))) == []  # type: ignore[arg-type]
     assert sys.path == before
 
 

@@ -129,6 +129,9 @@ def run(
     if fix and (heavy := _heavy_imports(root, environment)):
         fixes["stub"] += len(heavy)
         progress(f"stubbed {', '.join(heavy)} (heavy, imported by the project, not installed)")
+    if fix and (own := _configured_subprojects(root)):
+        fixes["subprojects"] += 1
+        progress(f"one run per sub-project with its own pytest settings: {', '.join(own)}")
     number = 0
     # The fix loop only moves forward: a pass whose changes bring new errors is undone, and its fixes not tried again.
     before: tuple[dict[Path, bytes | None], list[Diagnosis], tuple[str, ...]] | None = None
@@ -216,6 +219,16 @@ def _heavy_imports(root: Path, environment: Environment) -> list[str]:
     return toolconfig.extend_list(config.pyproject, "stubs", heavy) if heavy else []
 
 
+def _configured_subprojects(root: Path) -> list[str]:
+    # Run from the root, a sub-project's own pytest settings (asyncio_mode, markers ...) would be lost.
+    from testfloor import toolconfig
+    from testfloor.classify import find_subprojects
+    from testfloor.layout import pytest_options
+
+    own = [sub for sub in find_subprojects(root) if pytest_options(root / sub) is not None]
+    return toolconfig.extend_list(root / "pyproject.toml", "subprojects", own) if own else []
+
+
 def write_requirements(root: Path) -> bool:
     """Write ``requirements-test.txt`` as ``testfloor init`` would, when the project has none; tell whether it did.
 
@@ -300,7 +313,8 @@ def apply_fixes(
     if by_fix.get("subprojects"):
         from testfloor.classify import find_subprojects
 
-        added = toolconfig.extend_list(config.pyproject, "subprojects", find_subprojects(root))
+        found = find_subprojects(root)
+        added = toolconfig.extend_list(config.pyproject, "subprojects", found) if found else []
         if added:
             changes.append(f"one run per sub-project: {', '.join(added)}")
             fixes["subprojects"] += 1
@@ -312,12 +326,59 @@ def apply_fixes(
         fixes["env"] += len(added)
     if not changes:
         # The reason is committed with pyproject.toml: masked like everything testfloor writes.
-        bugs = {item.nodeid: scrub(item.quarantine_reason, config.env) for item in by_fix.get(None, []) if item.nodeid}
+        bugs = {
+            target: scrub(item.quarantine_reason, config.env)
+            for item in by_fix.get(None, [])
+            if (target := quarantine_target(item))
+        }
+        emptied = _emptied_runs(config, bugs)
+        if emptied:
+            changes.append(f"not quarantined: {', '.join(sorted(emptied))} (no test would be left in {emptied[0]})")
+            bugs = {}
         added = toolconfig.add_quarantine(config.pyproject, bugs)
         if added:
             changes.append(f"quarantined {', '.join(added)}")
             fixes["quarantine"] += len(added)
     return changes
+
+
+def quarantine_target(diagnosis: Diagnosis) -> str | None:
+    """Return what to quarantine for a project bug: what imports the failing code, where pytest can leave it out.
+
+    An error in a conftest quarantines the conftest's directory (every test
+    it serves), except the root's (that would be every test: `None`); any
+    other, the node that failed.
+    """
+    if diagnosis.conftest is not None:
+        # The root's conftest serves every test: leaving it out is no fix.
+        return diagnosis.conftest.rpartition("/")[0] or None
+    return diagnosis.nodeid or None
+
+
+def _emptied_runs(config: Config, nodes: Collection[str]) -> list[str]:
+    # The runs (sub-projects, "." for the rest) whose every test module the quarantine would leave out.
+    from testfloor.layout import test_files
+
+    if not nodes:
+        return []
+    left_out = {node.removesuffix("/conftest.py") for node in (*nodes, *(e.node for e in config.quarantine))}
+    left_out = {node for node in left_out if "::" not in node}
+    runs = [sub for sub, _args in config.pytest_runs]
+    emptied = []
+    for run in runs:
+        files = [path for path in test_files(config.root, config) if _run_of(path, runs) == run]
+        touched = any(_run_of(node, runs) == run for node in nodes)
+        if touched and files and not any(_kept(path, left_out) for path in files):
+            emptied.append(run or ".")
+    return emptied
+
+
+def _run_of(path: str, runs: Sequence[str]) -> str:
+    return next((run for run in runs if run and (path == run or path.startswith(f"{run}/"))), "")
+
+
+def _kept(path: str, left_out: Collection[str]) -> bool:
+    return not any(node == path or path.startswith(f"{node}/") for node in left_out)
 
 
 def _choose_python(config: Config, diagnoses: list[Diagnosis], fixes: Counter[str]) -> list[str]:
