@@ -161,9 +161,8 @@ def classify(error: CollectError, root: Path) -> Diagnosis:
     or to site-packages, no memory addresses.
     """
     diagnosis = _classify(error, root)
-    conftest = next((cause.path for cause in error.chain if (cause.path or "").endswith("conftest.py")), None)
-    if conftest is None and error.nodeid.endswith("conftest.py"):
-        conftest = error.nodeid
+    paths = [error.nodeid, *(cause.path or "" for cause in error.chain)]
+    conftest = next((path for path in paths if path.rpartition("/")[2] == "conftest.py"), None)
     return replace(diagnosis, cause=stable(diagnosis.cause, root), conftest=conftest)
 
 
@@ -235,7 +234,7 @@ def _clashes(root: Path, module: str | None) -> bool:
 
 
 def _deepest_in_project(chain: tuple[Cause, ...]) -> Cause:
-    located = [cause for cause in chain if cause.path is not None]
+    located = [cause for cause in chain if cause.path is not None and cause.short_type != "ConftestImportFailure"]
     return located[0] if located else chain[0]
 
 

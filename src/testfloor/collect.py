@@ -126,6 +126,8 @@ def _cause(exc: BaseException, root: Path) -> Cause:
 def _where(exc: BaseException, root: Path) -> tuple[str | None, int | None]:
     if isinstance(exc, SyntaxError) and exc.filename:
         return _relative(exc.filename, root), exc.lineno
+    if type(exc).__name__ == "ConftestImportFailure":  # the conftest that failed; where, its cause says
+        return _relative(str(getattr(exc, "path", "")), root), None
     frames = traceback.extract_tb(exc.__traceback__)
     inside = [frame for frame in frames if _relative(frame.filename, root) is not None]
     if not inside:

@@ -333,9 +333,11 @@ def apply_fixes(
         }
         emptied = _emptied_runs(config, bugs)
         if emptied:
-            changes.append(f"not quarantined: {', '.join(sorted(emptied))} (no test would be left in {emptied[0]})")
-            bugs = {}
-        added = toolconfig.add_quarantine(config.pyproject, bugs)
+            # A quarantine that leaves a run without tests is no fix: the errors are reported instead.
+            refused = sorted(node for node in bugs if _run_of(node, [sub for sub, _ in config.pytest_runs]) in emptied)
+            changes.append(f"not quarantined: {', '.join(refused)} (no test would be left to run)")
+            bugs = {node: reason for node, reason in bugs.items() if node not in refused}
+        added = toolconfig.add_quarantine(config.pyproject, bugs) if bugs else []
         if added:
             changes.append(f"quarantined {', '.join(added)}")
             fixes["quarantine"] += len(added)
@@ -356,7 +358,7 @@ def quarantine_target(diagnosis: Diagnosis) -> str | None:
 
 
 def _emptied_runs(config: Config, nodes: Collection[str]) -> list[str]:
-    # The runs (sub-projects, "." for the rest) whose every test module the quarantine would leave out.
+    # The runs (sub-projects, "" for the rest) whose every test module the quarantine would leave out.
     from testfloor.layout import test_files
 
     if not nodes:
@@ -364,12 +366,13 @@ def _emptied_runs(config: Config, nodes: Collection[str]) -> list[str]:
     left_out = {node.removesuffix("/conftest.py") for node in (*nodes, *(e.node for e in config.quarantine))}
     left_out = {node for node in left_out if "::" not in node}
     runs = [sub for sub, _args in config.pytest_runs]
+    found = test_files(config.root, config)
     emptied = []
     for run in runs:
-        files = [path for path in test_files(config.root, config) if _run_of(path, runs) == run]
+        files = [path for path in found if _run_of(path, runs) == run]
         touched = any(_run_of(node, runs) == run for node in nodes)
         if touched and files and not any(_kept(path, left_out) for path in files):
-            emptied.append(run or ".")
+            emptied.append(run)
     return emptied
 
 

@@ -66,9 +66,13 @@ def test_roots(root: Path, config: Config) -> list[str]:
 
 
 def test_files(root: Path, config: Config) -> list[str]:
-    """Return every test module (POSIX, below `root`) in the directories a run loads tests from (`test_roots`)."""
+    """Return every test module (POSIX, below `root`) that a run of the project collects from.
+
+    Those in `test_roots`, and in a monorepo also those outside every
+    sub-project (the run of the rest).
+    """
     found = []
-    for start in test_roots(root, config):
+    for start in test_roots(root, config) + (found_test_roots(root) if config.subprojects else []):
         for directory, names in walk(root / start):
             found += [(PurePosixPath(start) / directory / name).as_posix() for name in names if _TEST_FILE.match(name)]
     return sorted(set(found))
