@@ -223,3 +223,16 @@ def test_the_report_never_holds_a_secret_of_the_environment_or_a_url(
     assert not [secret for secret in ("p@ss", "w:rd", "ghp_from", "declared-signer") if secret in text]
     if EXIT_ENDS_THE_RUN:
         assert "SystemExit('exit with ****') raised while importing" in text
+
+
+def test_a_conftest_that_fails_below_the_root_is_recorded_with_its_own_path(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(app="raise RuntimeError('the registry is not configured')\n")
+    pytester.makepyfile(**{"tests/conftest": "import app\n", "tests/test_a": "def test_a(): pass\n"})
+    pytester.syspathinsert()
+    _result, outcome = collect(pytester)
+    (error,) = outcome.errors
+    assert error.nodeid == "tests/conftest.py"
+    assert [(cause.short_type, cause.path) for cause in error.chain] == [
+        ("ConftestImportFailure", "tests/conftest.py"),
+        ("RuntimeError", "app.py"),
+    ]

@@ -268,11 +268,11 @@ def test_sibling_example_folders_that_share_module_names_run_apart_and_nothing_i
         {
             "pyproject.toml": PROJECT,
             "examples/detect/model.py": "class Detector:\n    label = 'detect'\n",
-            "examples/detect/test_api.py": "from model import Detector\n\n\ndef test_label():\n    assert Detector.label\n",
+            "examples/detect/test_api.py": "from model import Detector\n\n\ndef test_label():\n    assert Detector\n",
             "examples/track/model.py": "class Tracker:\n    label = 'track'\n",
-            "examples/track/tests/test_api.py": "from model import Tracker\n\n\ndef test_label():\n    assert Tracker.label\n",
+            "examples/track/tests/test_api.py": "from model import Tracker\n\n\ndef test_api():\n    assert Tracker\n",
             "examples/count/model.py": "class Counter:\n    label = 'count'\n",
-            "examples/count/tests/test_model.py": "from model import Counter\n\n\ndef test_label():\n    assert Counter\n",
+            "examples/count/tests/test_model.py": "from model import Counter\n\n\ndef test_it():\n    assert Counter\n",
             "tests/test_core.py": "def test_core():\n    assert True\n",
         },
     )
@@ -318,7 +318,9 @@ def test_a_quarantine_that_would_leave_no_test_is_reported_instead(tmp_path: Pat
     )
     code, report = doctor(tmp_path, "--fix", "--no-install")
     assert (code, report["status"], report["quarantined"]) == (6, "failing", []), report
-    assert "not quarantined: tests (no test would be left to run)" in report["passes"][0]["changes"]  # type: ignore[index]
+    refused = "not quarantined: tests (no test would be left to run)"
+    assert report["problem"] == f"nothing left to change: these errors remain; {refused}"
+    assert report["passes"][0]["changes"] == []  # type: ignore[index]
     assert [item["cause"] for item in report["remaining"]] == [  # type: ignore[union-attr]
         "RuntimeError: the model registry is not configured"
     ]

@@ -159,12 +159,15 @@ def run(
             break
         previous = current
         before = (_snapshot(root), diagnoses, outcome.nodeids)
-        changes = apply_fixes(root, diagnoses, install=install, fixes=fixes, environment=environment, skip=skip)
+        notes: list[str] = []
+        changes = apply_fixes(
+            root, diagnoses, install=install, fixes=fixes, environment=environment, skip=skip, notes=notes
+        )
         passes.append(Pass(number, len(diagnoses), len(outcome.nodeids), tuple(changes)))
         errors = f"{len(diagnoses)} error{'s' if len(diagnoses) != 1 else ''}"
-        progress(f"pass {number}: {errors}: {'; '.join(changes) or 'nothing left to change'}")
+        progress(f"pass {number}: {errors}: {'; '.join(changes + notes) or 'nothing left to change'}")
         if not changes:
-            problem = "nothing left to change: these errors remain"
+            problem = "; ".join(["nothing left to change: these errors remain", *notes])
             break
         if prepare and any(change.startswith("python ") for change in changes):
             environment = prepare()  # another interpreter: the environment the sessions build on it
@@ -269,11 +272,13 @@ def apply_fixes(
     fixes: Counter[str],
     environment: Environment | None = None,
     skip: Collection[tuple[str | None, str]] = (),
+    notes: list[str] | None = None,
 ) -> list[str]:
     """Apply the cheapest fix for each diagnosis; quarantine project bugs only once nothing else is left to fix.
 
     A diagnosis whose ``(fix, subject)`` is in `skip` (a fix that made things
-    worse) is neither fixed nor quarantined: it is left as it is.
+    worse) is neither fixed nor quarantined: it is left as it is. A quarantine
+    that would leave a run without tests is not made; `notes` says so.
     """
     environment = environment or current_environment()
     from testfloor import toolconfig
@@ -335,7 +340,8 @@ def apply_fixes(
         if emptied:
             # A quarantine that leaves a run without tests is no fix: the errors are reported instead.
             refused = sorted(node for node in bugs if _run_of(node, [sub for sub, _ in config.pytest_runs]) in emptied)
-            changes.append(f"not quarantined: {', '.join(refused)} (no test would be left to run)")
+            if notes is not None:
+                notes.append(f"not quarantined: {', '.join(refused)} (no test would be left to run)")
             bugs = {node: reason for node, reason in bugs.items() if node not in refused}
         added = toolconfig.add_quarantine(config.pyproject, bugs) if bugs else []
         if added:
