@@ -340,8 +340,9 @@ def apply_fixes(
         if emptied:
             # A quarantine that leaves a run without tests is no fix: the errors are reported instead.
             refused = sorted(node for node in bugs if _run_of(node, [sub for sub, _ in config.pytest_runs]) in emptied)
-            if notes is not None:
-                notes.append(f"not quarantined: {', '.join(refused)} (no test would be left to run)")
+            (notes if notes is not None else []).append(
+                f"not quarantined: {', '.join(refused)} (no test would be left to run)"
+            )
             bugs = {node: reason for node, reason in bugs.items() if node not in refused}
         added = toolconfig.add_quarantine(config.pyproject, bugs) if bugs else []
         if added:
