@@ -169,7 +169,7 @@ def test_path_problems_and_clashing_sub_projects_are_configured(project: Path) -
         "tests/test_a.py", "E", (Cause("builtins.ModuleNotFoundError", "x", "common", "tests/test_a.py", 1),)
     )
     clash = CollectError("b/tests", "E", (Cause("_pytest.pathlib.ImportPathMismatchError", "tests.conftest"),))
-    report = doctor.run(project, fix=True, collect=outcomes((local, clash), (clash,), ()))
+    report = doctor.run(project, fix=True, collect=outcomes((local, clash), ()))
     config = load_config(project)
     assert (config.pythonpath, config.subprojects) == (("libs",), ("billing", "search"))
     assert report.fixes == {"pythonpath": 1, "subprojects": 1}
@@ -466,11 +466,16 @@ def test_a_quarantine_of_every_test_writes_no_empty_quarantine(project: Path) ->
     assert "quarantine" not in (project / "pyproject.toml").read_text()
 
 
-def test_a_name_clash_with_no_sub_project_to_find_writes_no_empty_list(project: Path) -> None:
+def test_a_name_clash_inside_one_tree_of_tests_is_left_to_importlib_mode_and_no_empty_list_is_written(
+    project: Path,
+) -> None:
     mismatch = Cause("_pytest.pathlib.ImportPathMismatchError", "test_api", None)
     clash = CollectError("tests/test_api.py", "E   import file mismatch:", (mismatch,))
-    report = doctor.run(project, fix=True, collect=outcomes((clash,), (clash,)))
-    assert report.problem == "nothing left to change: these errors remain"
+    lines: list[str] = []
+    report = doctor.run(project, fix=True, collect=outcomes((clash,), (clash,)), progress=lines.append)
+    assert lines[1] == "pass 1: 1 error: import mode importlib (test modules of one name in one tree of tests)"
+    assert load_config(project).import_mode == "importlib"
+    assert (report.problem, report.fixes) == ("stopped after 1 passes: these errors remain", {"import_mode": 1})
     assert "subprojects" not in (project / "pyproject.toml").read_text()
 
 

@@ -369,3 +369,18 @@ def test_a_sub_project_with_its_own_asyncio_mode_and_markers_runs_with_them(tmp_
     totals = measure(tmp_path, wheel)  # runs every test: the async ones pass only in the sub-project's auto mode
     assert totals["covered_lines"] > 0
     assert collected(tmp_path) == "collected 3 tests"
+
+
+def test_test_modules_of_one_name_in_one_tree_of_tests_collect_in_importlib_mode(tmp_path: Path, wheel: Path) -> None:
+    write_project(
+        tmp_path,
+        {
+            "pyproject.toml": PROJECT,
+            "tests/unit/test_models.py": "def test_unit():\n    assert True\n",
+            "tests/integration/test_models.py": "def test_integration():\n    assert True\n",
+        },
+    )
+    report = heal(tmp_path, "clean", 0)
+    assert (report["fixes"], report["quarantined"]) == ({"import_mode": 1}, [])
+    measure(tmp_path, wheel)
+    assert collected(tmp_path) == "collected 2 tests"

@@ -323,6 +323,11 @@ def apply_fixes(
         if added:
             changes.append(f"one run per sub-project: {', '.join(added)}")
             fixes["subprojects"] += 1
+        elif config.import_mode is None:
+            # Test modules of one name inside one tree of tests: importlib mode imports each by its own path.
+            toolconfig.set_value(config.pyproject, "import_mode", "importlib")
+            changes.append("import mode importlib (test modules of one name in one tree of tests)")
+            fixes["import_mode"] += 1
     if by_fix.get("testpaths"):
         changes.extend(_restrict_testpaths(root, config.pyproject, by_fix["testpaths"], by_fix, fixes))
     if not changes and (added := _read_by_hand(root, config, by_fix.get(None, []))):
