@@ -477,6 +477,8 @@ def test_a_name_clash_inside_one_tree_of_tests_is_left_to_importlib_mode_and_no_
     assert load_config(project).import_mode == "importlib"
     assert (report.problem, report.fixes) == ("stopped after 1 passes: these errors remain", {"import_mode": 1})
     assert "subprojects" not in (project / "pyproject.toml").read_text()
+    again = doctor.run(project, fix=True, collect=outcomes((clash,)))
+    assert (again.problem, again.fixes) == ("nothing left to change: these errors remain", {})
 
 
 def test_sub_projects_with_their_own_pytest_settings_get_runs_of_their_own_before_the_first_pass(project: Path) -> None:
