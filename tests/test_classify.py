@@ -229,3 +229,34 @@ def test_tests_outside_every_sub_project_are_a_run_of_their_own(tmp_path: Path) 
     make_file(tmp_path / "schemas" / "test_schemas.py")
     make_file(tmp_path / "tests" / "test_root.py")
     assert load_config(tmp_path).pytest_runs[1] == ("", ["--ignore=billing", "schemas", "tests"])
+
+
+def test_a_name_missing_from_a_module_another_folder_also_has_is_a_name_clash(tmp_path: Path) -> None:
+    wrong = Cause("builtins.ImportError", "cannot import name 'Tracker' from 'model'", "model", "b/test_b.py", 1)
+    assert classify(error(wrong), tmp_path).kind == "import_name"
+    for folder in ("a", "b"):
+        make_file(tmp_path / folder / "model.py")
+        make_file(tmp_path / folder / f"test_{folder}.py")
+    diagnosis = classify(error(wrong), tmp_path)
+    assert (diagnosis.kind, diagnosis.fix) == ("import_mismatch", "subprojects")
+    nameless = Cause("builtins.ImportError", "cannot import name 'x' from partially initialised module", None)
+    assert classify(error(nameless), tmp_path).kind == "import_name"
+
+
+def test_an_error_raised_through_a_conftest_names_the_conftest_and_the_place_it_was_raised(tmp_path: Path) -> None:
+    failure = Cause("_pytest.config.ConftestImportFailure", "RuntimeError: x", None, "tests/conftest.py")
+    raised = Cause("builtins.RuntimeError", "x", None, "app.py", 3)
+    diagnosis = classify(error(failure, raised, nodeid="tests/conftest.py"), tmp_path)
+    assert (diagnosis.conftest, diagnosis.where) == ("tests/conftest.py", "app.py:3")
+    assert classify(error(raised, nodeid="tests/legacy/conftest.py"), tmp_path).conftest == "tests/legacy/conftest.py"
+    assert classify(error(raised), tmp_path).conftest is None
+
+
+def test_sibling_folders_that_clash_are_sub_projects_unless_inside_one(tmp_path: Path) -> None:
+    from testfloor.classify import find_subprojects
+
+    for folder in ("examples/a", "examples/b", "tools/x/one", "tools/x/two"):
+        make_file(tmp_path / folder / "model.py")
+        make_file(tmp_path / folder / "test_api.py")
+    make_file(tmp_path / "tools" / "x" / "pytest.ini", "[pytest]\n")
+    assert find_subprojects(tmp_path) == ["examples/a", "examples/b", "tools/x"]

@@ -244,3 +244,16 @@ def test_a_report_written_before_trails_were_kept_still_reads(tmp_path: Path) ->
     document = {"errors": [{"chain": [cause], "message": "E", "nodeid": "a.py"}], "exitstatus": 2, "nodeids": []}
     (tmp_path / "old.json").write_text(json.dumps(document))
     assert read_outcome(tmp_path / "old.json").errors[0].chain[0].trail == ()
+
+
+def test_a_conftest_that_fails_below_the_root_is_recorded_with_its_own_path(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(app="raise RuntimeError('the registry is not configured')\n")
+    pytester.makepyfile(**{"tests/conftest": "import app\n", "tests/test_a": "def test_a(): pass\n"})
+    pytester.syspathinsert()
+    _result, outcome = collect(pytester)
+    (error,) = outcome.errors
+    assert error.nodeid == "tests/conftest.py"
+    assert [(cause.short_type, cause.path) for cause in error.chain] == [
+        ("ConftestImportFailure", "tests/conftest.py"),
+        ("RuntimeError", "app.py"),
+    ]

@@ -169,7 +169,7 @@ def test_path_problems_and_clashing_sub_projects_are_configured(project: Path) -
         "tests/test_a.py", "E", (Cause("builtins.ModuleNotFoundError", "x", "common", "tests/test_a.py", 1),)
     )
     clash = CollectError("b/tests", "E", (Cause("_pytest.pathlib.ImportPathMismatchError", "tests.conftest"),))
-    report = doctor.run(project, fix=True, collect=outcomes((local, clash), (clash,), ()))
+    report = doctor.run(project, fix=True, collect=outcomes((local, clash), ()))
     config = load_config(project)
     assert (config.pythonpath, config.subprojects) == (("libs",), ("billing", "search"))
     assert report.fixes == {"pythonpath": 1, "subprojects": 1}
@@ -539,3 +539,65 @@ def test_an_undone_pass_without_a_built_environment_goes_on_in_the_same_interpre
     report = doctor.run(project, fix=True, collect=lambda root: next(steps))
     assert report.python == doctor.describe_environment(project, doctor.current_environment())
     assert load_config(project).pythonpath == ()
+
+
+def test_a_quarantine_leaves_out_what_a_conftest_serves_and_never_the_root(project: Path) -> None:
+    from testfloor.classify import Diagnosis
+
+    bug = Diagnosis("tests/test_bug.py", "other", "", "NameError")
+    assert doctor.quarantine_target(bug) == "tests/test_bug.py"
+    assert doctor.quarantine_target(replace(bug, nodeid="tests/conftest.py", conftest="tests/conftest.py")) == "tests"
+    assert doctor.quarantine_target(replace(bug, nodeid="app.py", conftest="conftest.py")) is None
+    assert doctor.quarantine_target(replace(bug, nodeid="")) is None
+
+
+def test_a_quarantine_that_would_leave_a_run_without_tests_is_refused_and_the_others_go_ahead(project: Path) -> None:
+    make_file(project / "pyproject.toml", '[tool.testfloor]\nsubprojects = ["billing"]\n')
+    make_file(project / "billing" / "tests" / "test_api.py")
+    make_file(project / "tests" / "test_bug.py")
+    make_file(project / "tests" / "test_ok.py")
+    failure = Cause("_pytest.config.ConftestImportFailure", "RuntimeError: x", None, "billing/tests/conftest.py")
+    billing = CollectError("billing/tests", "E   RuntimeError", (failure, Cause("builtins.RuntimeError", "x", None)))
+    lines: list[str] = []
+    report = doctor.run(project, fix=True, collect=outcomes((billing, NAME_ERROR), (billing,)), progress=lines.append)
+    refused = "not quarantined: billing/tests (no test would be left to run)"
+    assert lines[0] == f"pass 1: 2 errors: quarantined tests/test_bug.py; {refused}"
+    assert report.problem == f"nothing left to change: these errors remain; {refused}"
+    assert report.quarantined == ("tests/test_bug.py",)
+    assert [item.nodeid for item in report.remaining] == ["billing/tests"]
+    assert "quarantine" in (project / "pyproject.toml").read_text()
+
+
+def test_a_quarantine_of_every_test_writes_no_empty_quarantine(project: Path) -> None:
+    make_file(project / "tests" / "test_bug.py")
+    report = doctor.run(project, fix=True, collect=outcomes((NAME_ERROR,), (NAME_ERROR,)))
+    assert (report.status, report.quarantined) == ("failing", ())
+    assert "quarantine" not in (project / "pyproject.toml").read_text()
+
+
+def test_a_name_clash_inside_one_tree_of_tests_is_left_to_importlib_mode_and_no_empty_list_is_written(
+    project: Path,
+) -> None:
+    mismatch = Cause("_pytest.pathlib.ImportPathMismatchError", "test_api", None)
+    clash = CollectError("tests/test_api.py", "E   import file mismatch:", (mismatch,))
+    lines: list[str] = []
+    report = doctor.run(project, fix=True, collect=outcomes((clash,), (clash,)), progress=lines.append)
+    assert lines[1] == "pass 1: 1 error: import mode importlib (test modules of one name in one tree of tests)"
+    assert load_config(project).import_mode == "importlib"
+    assert (report.problem, report.fixes) == ("stopped after 1 passes: these errors remain", {"import_mode": 1})
+    assert "subprojects" not in (project / "pyproject.toml").read_text()
+    again = doctor.run(project, fix=True, collect=outcomes((clash,)))
+    assert (again.problem, again.fixes) == ("nothing left to change: these errors remain", {})
+
+
+def test_sub_projects_with_their_own_pytest_settings_get_runs_of_their_own_before_the_first_pass(project: Path) -> None:
+    make_file(project / "services" / "api" / "pytest.ini", "[pytest]\nasyncio_mode = auto\n")
+    make_file(project / "services" / "api" / "tests" / "test_api.py")
+    make_file(project / "sdk" / "tests" / "conftest.py")  # a sub-project, but with no settings of its own
+    make_file(project / "sdk" / "tests" / "test_sdk.py")
+    lines: list[str] = []
+    report = doctor.run(project, fix=True, collect=outcomes(()), progress=lines.append)
+    assert lines[1] == "one run per sub-project with its own pytest settings: services/api"
+    assert report.fixes == {"subprojects": 1}
+    assert load_config(project).subprojects == ("services/api",)
+    assert doctor.run(project, fix=True, collect=outcomes(())).fixes == {}

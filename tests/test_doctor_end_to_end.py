@@ -379,3 +379,137 @@ def test_placeholders_of_the_wrong_format_written_earlier_are_reshaped_not_quara
     env = tomllib.loads((tmp_path / "pyproject.toml").read_text())["tool"]["testfloor"]["env"]
     assert len(base64.urlsafe_b64decode(env["SECRET_KEY"])) == 32
     assert env["DB_CONNECTION_STRING"].startswith("postgresql+asyncpg://")
+
+
+def collected(root: Path) -> str:
+    """Run the collect session (after `measure` built it) and return its verdict line."""
+    result = nox(root, "-s", "collect")
+    assert result.returncode == 0, result.stdout + result.stderr
+    (line,) = [line for line in result.stderr.splitlines() if line.startswith("nox > collected ")]
+    return line.removeprefix("nox > ")
+
+
+def test_sibling_example_folders_that_share_module_names_run_apart_and_nothing_is_quarantined(
+    tmp_path: Path, wheel: Path
+) -> None:
+    write_project(
+        tmp_path,
+        {
+            "pyproject.toml": PROJECT,
+            "examples/detect/model.py": "class Detector:\n    label = 'detect'\n",
+            "examples/detect/test_api.py": "from model import Detector\n\n\ndef test_label():\n    assert Detector\n",
+            "examples/track/model.py": "class Tracker:\n    label = 'track'\n",
+            "examples/track/tests/test_api.py": "from model import Tracker\n\n\ndef test_api():\n    assert Tracker\n",
+            "examples/count/model.py": "class Counter:\n    label = 'count'\n",
+            "examples/count/tests/test_model.py": "from model import Counter\n\n\ndef test_it():\n    assert Counter\n",
+            "tests/test_core.py": "def test_core():\n    assert True\n",
+        },
+    )
+    report = heal(tmp_path, "clean", 0)
+    assert report["quarantined"] == []
+    settings = tomllib.loads((tmp_path / "pyproject.toml").read_text())["tool"]["testfloor"]
+    assert settings["subprojects"] == ["examples/count", "examples/detect", "examples/track"]
+    measure(tmp_path, wheel)
+    assert collected(tmp_path) == "collected 4 tests"
+
+
+def test_a_conftest_that_fails_quarantines_the_directory_it_serves_and_the_rest_collects(
+    tmp_path: Path, wheel: Path
+) -> None:
+    write_project(
+        tmp_path,
+        {
+            "pyproject.toml": PROJECT,
+            "app/__init__.py": "",
+            "app/fixtures.py": "raise RuntimeError('fixtures/users.json is missing from the repository')\n",
+            # pytest imports tests/conftest.py before it collects anything: leaving out tests/ alone would not do.
+            "tests/conftest.py": "from app.fixtures import USERS\n",
+            "tests/test_users.py": "def test_users():\n    assert True\n",
+            "checks/test_health.py": "def test_health():\n    assert True\n",
+        },
+    )
+    report = heal(tmp_path, "quarantined", 10)
+    assert report["quarantined"] == ["tests"]
+    measure(tmp_path, wheel)
+    assert collected(tmp_path) == "collected 1 tests"
+
+
+def test_a_quarantine_that_would_leave_no_test_is_reported_instead(tmp_path: Path) -> None:
+    write_project(
+        tmp_path,
+        {
+            "pyproject.toml": PROJECT,
+            "app.py": "raise RuntimeError('the model registry is not configured')\n",
+            "tests/conftest.py": "import app\n",
+            "tests/test_one.py": "def test_one():\n    assert True\n",
+            "tests/test_two.py": "def test_two():\n    assert True\n",
+        },
+    )
+    code, report = doctor(tmp_path, "--fix", "--no-install")
+    assert (code, report["status"], report["quarantined"]) == (6, "failing", []), report
+    refused = "not quarantined: tests (no test would be left to run)"
+    assert report["problem"] == f"nothing left to change: these errors remain; {refused}"
+    assert report["passes"][0]["changes"] == []  # type: ignore[index]
+    assert [item["cause"] for item in report["remaining"]] == [  # type: ignore[union-attr]
+        "RuntimeError: the model registry is not configured"
+    ]
+    assert "quarantine" not in tomllib.loads((tmp_path / "pyproject.toml").read_text())["tool"]["testfloor"]
+
+
+def test_a_sub_project_with_its_own_asyncio_mode_and_markers_runs_with_them(tmp_path: Path, wheel: Path) -> None:
+    write_project(
+        tmp_path,
+        {
+            "pyproject.toml": PROJECT,
+            "tests/test_root.py": "def test_root():\n    assert True\n",
+            # Settings the root's run never reads: without them the plain async fixture and tests error.
+            "services/api/pytest.ini": """
+                [pytest]
+                asyncio_mode = auto
+                addopts = --strict-markers
+                markers =
+                    db: needs the database
+                """,
+            "services/api/tests/test_async.py": """
+                import asyncio
+
+                import pytest
+
+
+                @pytest.fixture
+                async def connection():
+                    return asyncio.get_running_loop()
+
+
+                @pytest.mark.db
+                async def test_connection(connection):
+                    assert connection is asyncio.get_running_loop()
+
+
+                async def test_sleep():
+                    await asyncio.sleep(0)
+                """,
+        },
+    )
+    report = heal(tmp_path, "clean", 0)
+    assert report["fixes"] == {"subprojects": 1}
+    settings = tomllib.loads((tmp_path / "pyproject.toml").read_text())["tool"]["testfloor"]
+    assert settings["subprojects"] == ["services/api"]
+    totals = measure(tmp_path, wheel)  # runs every test: the async ones pass only in the sub-project's auto mode
+    assert totals["covered_lines"] > 0
+    assert collected(tmp_path) == "collected 3 tests"
+
+
+def test_test_modules_of_one_name_in_one_tree_of_tests_collect_in_importlib_mode(tmp_path: Path, wheel: Path) -> None:
+    write_project(
+        tmp_path,
+        {
+            "pyproject.toml": PROJECT,
+            "tests/unit/test_models.py": "def test_unit():\n    assert True\n",
+            "tests/integration/test_models.py": "def test_integration():\n    assert True\n",
+        },
+    )
+    report = heal(tmp_path, "clean", 0)
+    assert (report["fixes"], report["quarantined"]) == ({"import_mode": 1}, [])
+    measure(tmp_path, wheel)
+    assert collected(tmp_path) == "collected 2 tests"

@@ -153,3 +153,39 @@ def test_the_packages_of_a_flat_layout_leave_out_tests_and_scripts(tmp_path: Pat
     make_file(tmp_path / "my-tool" / "__init__.py")
     make_file(tmp_path / "build" / "__init__.py")
     assert packages(tmp_path) == ["app", "calc", "helpers"]
+
+
+def test_sibling_folders_whose_tests_share_a_module_name_clash_and_the_root_never_does(tmp_path: Path) -> None:
+    for folder in ("examples/detect", "examples/track/tests"):
+        make_file(tmp_path / folder / "test_api.py")
+    make_file(tmp_path / "examples" / "detect" / "model.py")
+    make_file(tmp_path / "examples" / "track" / "model.py")
+    make_file(tmp_path / "examples" / "count" / "model.py")  # named alike, but its tests are its own
+    make_file(tmp_path / "examples" / "count" / "tests" / "test_count.py")
+    make_file(tmp_path / "examples" / "count" / "tests" / "conftest.py")
+    make_file(tmp_path / "tests" / "test_api.py")  # the root's tests clash too, but run apart from the others
+    make_file(tmp_path / "setup.py")
+    assert layout.clashing_folders(tmp_path) == ["examples/count", "examples/detect", "examples/track"]
+    assert layout.clashing_names(tmp_path) == {"model", "test_api"}
+
+
+def test_test_packages_of_one_name_clash_and_of_two_nested_folders_the_inner_one_runs_apart(tmp_path: Path) -> None:
+    for name in ("billing", "search"):
+        make_file(tmp_path / name / "tests" / "__init__.py")
+        make_file(tmp_path / name / "tests" / f"test_{name}.py")
+    assert layout.clashing_folders(tmp_path) == ["billing", "search"]
+    assert layout.clashing_names(tmp_path) == {"tests"}
+    make_file(tmp_path / "search" / "plugins" / "tests" / "__init__.py")
+    make_file(tmp_path / "search" / "plugins" / "tests" / "test_plugin.py")
+    assert layout.clashing_folders(tmp_path) == ["billing", "search/plugins"]
+
+
+def test_the_test_files_of_a_monorepo_are_its_sub_projects_and_the_rest(tmp_path: Path) -> None:
+    make_file(tmp_path / "pyproject.toml", '[tool.testfloor]\nsubprojects = ["billing"]\n')
+    make_file(tmp_path / "billing" / "tests" / "test_api.py")
+    make_file(tmp_path / "tests" / "unit" / "test_core.py")
+    make_file(tmp_path / "tests" / "helpers.py")
+    assert layout.test_files(tmp_path, load_config(tmp_path)) == [
+        "billing/tests/test_api.py",
+        "tests/unit/test_core.py",
+    ]

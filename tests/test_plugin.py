@@ -174,7 +174,7 @@ def test_a_pythonpath_entry_already_on_the_path_is_not_added_twice(
 
     monkeypatch.syspath_prepend(str(tmp_path.resolve()))
     before = list(sys.path)
-    assert _paths(SimpleNamespace(), [], Config(tmp_path, pythonpath=(".",))) == []  # type: ignore[arg-type]
+    assert _paths(SimpleNamespace(rootpath=tmp_path), [], Config(tmp_path, pythonpath=(".",))) == []  # type: ignore[arg-type]
     assert sys.path == before
 
 
@@ -212,3 +212,65 @@ def test_the_header_says_each_kind_of_override_in_one_short_line() -> None:
     assert header_lines([Override("ini: " + "x" * 200, "why")], width=70) == [
         "testfloor overrides: ini: xxxxxxxx ... (nox -s collect lists them all)"
     ]
+
+
+BROKEN_CONFTEST = "raise RuntimeError('the fixtures file moved')\n"
+
+
+@pytest.mark.parametrize("node", ["tests", "tests/conftest.py"])
+def test_a_quarantined_directory_leaves_out_its_conftest_even_where_pytest_imports_it_first(
+    pytester: pytest.Pytester, node: str
+) -> None:
+    import sys
+
+    pytester.makepyprojecttoml(
+        f"""
+        [tool.testfloor]
+        quarantine = [{{node = "{node}", reason = "project bug: RuntimeError"}}]
+
+        [tool.pytest.ini_options]
+        testpaths = ["tests", "other"]
+        """
+    )
+    pytester.makepyfile(
+        **{
+            "tests/conftest": BROKEN_CONFTEST,
+            "tests/test_t": "def test_t(): pass\n",
+            "other/test_o": "def test_o(): pass\n",
+        }
+    )
+    for args in [(), ("tests", "other"), ("--import-mode=importlib",)]:
+        result = pytester.runpytest(*args)
+        result.assert_outcomes(passed=1)
+        result.stdout.fnmatch_lines(["other/test_o.py .*"])
+    # Given nothing else, pytest collects the quarantined directory it was asked for; its conftest stays out.
+    pytester.runpytest("tests").assert_outcomes(passed=1)
+    assert not any(type(finder).__name__ == "QuarantinedConftests" for finder in sys.meta_path)
+
+
+def test_a_sub_project_run_imports_the_sub_projects_own_modules(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytester.makepyprojecttoml('[tool.testfloor]\nsubprojects = ["examples/track"]\n')
+    pytester.makepyfile(
+        **{
+            "examples/track/model": "class Tracker:\n    pass\n",
+            "examples/track/tests/test_api": "from model import Tracker\n\ndef test_api():\n    assert Tracker\n",
+        }
+    )
+    monkeypatch.setenv("_TESTFLOOR_ROOT", str(pytester.path))
+    result = pytester.runpytest("--rootdir", "examples/track", "examples/track")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["testfloor overrides: pythonpath: added examples/track"])
+
+
+def test_the_quarantined_conftests_finder_answers_only_for_their_conftests(tmp_path: Path) -> None:
+    from testfloor.config import Config, Quarantined
+    from testfloor.repair import QuarantinedConftests, blank_conftests
+
+    (tmp_path / "conftest.py").write_text(BROKEN_CONFTEST)
+    finder = QuarantinedConftests([tmp_path / "elsewhere" / "conftest.py"])
+    assert finder.find_spec("app", [str(tmp_path)]) is None
+    assert finder.find_spec("conftest", [str(tmp_path)]) is None  # not quarantined: pytest imports it
+    assert finder.find_spec("conftest", [str(tmp_path / "nowhere")]) is None
+    assert blank_conftests(Config(tmp_path, quarantine=(Quarantined("tests", "bug"),))) is None

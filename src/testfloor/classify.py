@@ -6,12 +6,13 @@ import os
 import re
 import sys
 from dataclasses import dataclass, replace
+from pathlib import PurePosixPath
 from typing import TYPE_CHECKING
 
 from testfloor.collect import INTERNAL
 
 if TYPE_CHECKING:
-    from pathlib import Path, PurePosixPath
+    from pathlib import Path
 
     from testfloor.collect import Cause, CollectError
 
@@ -143,6 +144,8 @@ class Diagnosis:
     line: int | None = None
     fix: str | None = None
     trail: tuple[str, ...] = ()
+    # The conftest the error was raised through, if any: what a quarantine must leave out is what it serves.
+    conftest: str | None = None
 
     @property
     def is_project_bug(self) -> bool:
@@ -170,7 +173,9 @@ def classify(error: CollectError, root: Path) -> Diagnosis:
     or to site-packages, no memory addresses.
     """
     diagnosis = _classify(error, root)
-    return replace(diagnosis, cause=stable(diagnosis.cause, root))
+    paths = [error.nodeid, *(cause.path or "" for cause in error.chain)]
+    conftest = next((path for path in paths if path.rpartition("/")[2] == "conftest.py"), None)
+    return replace(diagnosis, cause=stable(diagnosis.cause, root), conftest=conftest)
 
 
 def stable(text: str, root: Path) -> str:
@@ -230,6 +235,8 @@ def _classify(error: CollectError, root: Path) -> Diagnosis:
         for name in names:
             if name in by_type:
                 cause = by_type[name]
+                if kind == "import_name" and _clashes(root, cause.name):
+                    kind = "import_mismatch"  # another folder's module of that name answered: a layout problem
                 return _diagnosis(error, kind, cause.name or "", f"{cause.short_type}: {cause.message}", cause)
     if "Plugin already registered" in error.message or "import file mismatch" in error.message:
         return _diagnosis(error, "import_mismatch", "", error.message, chain[0])
@@ -259,8 +266,14 @@ def _stubbed_name(root: Path, where: Cause, text: str) -> str:
     return ""
 
 
+def _clashes(root: Path, module: str | None) -> bool:
+    from testfloor import layout
+
+    return module is not None and module.split(".")[0] in layout.clashing_names(root)
+
+
 def _deepest_in_project(chain: tuple[Cause, ...]) -> Cause:
-    located = [cause for cause in chain if cause.path is not None]
+    located = [cause for cause in chain if cause.path is not None and cause.short_type != "ConftestImportFailure"]
     return located[0] if located else chain[0]
 
 
@@ -364,8 +377,10 @@ def find_subprojects(root: Path, depth: int = 4) -> list[str]:
     ``[tool.pytest.ini_options]``, ``setup.cfg [tool:pytest]``, ``tox.ini
     [pytest]``) or its own package metadata, and test files; or, the older
     sign, a ``tests/conftest.py`` of its own (run together from the root,
-    sub-projects' ``tests`` packages clash). A sub-project inside another is
-    part of it.
+    sub-projects' ``tests`` packages clash); or a folder whose tests share an
+    import name with another folder's (`layout.clashing_folders`: sibling
+    examples, each with its own ``model.py`` and ``test_api.py``). A
+    sub-project inside another is part of it.
     """
     from testfloor import layout
 
@@ -379,7 +394,9 @@ def find_subprojects(root: Path, depth: int = 4) -> list[str]:
         configured = any(name in names for name in _PROJECT_FILES) and bool(layout.found_test_roots(root / directory))
         if own_tests or (configured and _configured(root / directory)):
             found.append(directory)
-    return sorted(path.as_posix() for path in found)
+    clashing = [PurePosixPath(folder) for folder in layout.clashing_folders(root)]
+    found += [folder for folder in clashing if not any(inside in folder.parents for inside in found)]
+    return sorted({path.as_posix() for path in found})
 
 
 _PROJECT_FILES = ("pytest.ini", "pyproject.toml", "setup.py", "setup.cfg", "tox.ini")

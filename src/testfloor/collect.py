@@ -157,6 +157,8 @@ def _trail(exc: BaseException, root: Path) -> list[tuple[str | None, int | None]
     # The project's frames, innermost first: where it was raised, then the code that led there.
     if isinstance(exc, SyntaxError) and exc.filename:
         return [(_relative(exc.filename, root), exc.lineno)]
+    if type(exc).__name__ == "ConftestImportFailure":  # the conftest that failed; where, its cause says
+        return [(_relative(str(getattr(exc, "path", "")), root), None)]
     frames = traceback.extract_tb(exc.__traceback__)
     inside = [(_relative(frame.filename, root), frame.lineno) for frame in reversed(frames)]
     return [(where, number) for where, number in inside if where is not None]

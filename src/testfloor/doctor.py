@@ -164,6 +164,9 @@ def run(
     if fix and heavy:
         fixes["stub"] += len(heavy)
         progress(f"stubbed {', '.join(heavy)} (heavy, imported by the project, not installed)")
+    if fix and (own := _configured_subprojects(root)):
+        fixes["subprojects"] += 1
+        progress(f"one run per sub-project with its own pytest settings: {', '.join(own)}")
     number = 0
     # The fix loop only moves forward: a pass whose changes bring new errors is undone, and its fixes not tried again.
     before: tuple[dict[Path, bytes | None], list[Diagnosis], tuple[str, ...]] | None = None
@@ -195,14 +198,22 @@ def run(
         previous = current
         before = (_snapshot(root), diagnoses, outcome.nodeids)
         applied: list[str] = []
+        notes: list[str] = []
         changes = apply_fixes(
-            root, diagnoses, install=install, fixes=fixes, environment=environment, skip=skip, applied=applied
+            root,
+            diagnoses,
+            install=install,
+            fixes=fixes,
+            environment=environment,
+            skip=skip,
+            applied=applied,
+            notes=notes,
         )
         passes.append(Pass(number, len(diagnoses), len(outcome.nodeids), tuple(changes), tuple(applied)))
         errors = f"{len(diagnoses)} error{'s' if len(diagnoses) != 1 else ''}"
-        progress(f"pass {number}: {errors}: {'; '.join(changes) or 'nothing left to change'}")
+        progress(f"pass {number}: {errors}: {'; '.join(changes + notes) or 'nothing left to change'}")
         if not changes:
-            problem = "nothing left to change: these errors remain"
+            problem = "; ".join(["nothing left to change: these errors remain", *notes])
             break
         if prepare and any(change.startswith("python ") for change in changes):
             environment = prepare()  # another interpreter: the environment the sessions build on it
@@ -305,7 +316,7 @@ def propose(root: Path, diagnoses: Sequence[Diagnosis], *, install: bool) -> lis
         if _by_hand_values(root, config, bugs):
             found.append("env")
         else:
-            found.extend(f"quarantine {item.nodeid}" for item in bugs if item.nodeid)
+            found.extend(f"quarantine {target}" for item in bugs if (target := quarantine_target(item)))
     return sorted(set(found))
 
 
@@ -344,6 +355,16 @@ def _heavy_imports(root: Path, environment: Environment, *, write: bool = True) 
     if not write or not heavy:
         return heavy
     return toolconfig.extend_list(config.pyproject, "stubs", heavy)
+
+
+def _configured_subprojects(root: Path) -> list[str]:
+    # Run from the root, a sub-project's own pytest settings (asyncio_mode, markers ...) would be lost.
+    from testfloor import toolconfig
+    from testfloor.classify import find_subprojects
+    from testfloor.layout import pytest_options
+
+    own = [sub for sub in find_subprojects(root) if pytest_options(root / sub) is not None]
+    return toolconfig.extend_list(root / "pyproject.toml", "subprojects", own) if own else []
 
 
 def write_requirements(root: Path) -> bool:
@@ -387,13 +408,15 @@ def apply_fixes(
     environment: Environment | None = None,
     skip: Collection[tuple[str | None, str]] = (),
     applied: list[str] | None = None,
+    notes: list[str] | None = None,
 ) -> list[str]:
     """Apply the cheapest fix for each diagnosis; quarantine project bugs only once nothing else is left to fix.
 
     A diagnosis whose ``(fix, subject)`` is in `skip` (a fix that made things
     worse) is neither fixed nor quarantined: it is left as it is; so is an
     error a stub raised (testfloor's limitation, not the project's bug).
-    `applied` receives the fixes as `propose` names them.
+    `applied` receives the fixes as `propose` names them. A quarantine that
+    would leave a run without tests is not made; `notes` says so.
     """
     applied = [] if applied is None else applied
     environment = environment or current_environment()
@@ -442,10 +465,17 @@ def apply_fixes(
     if by_fix.get("subprojects"):
         from testfloor.classify import find_subprojects
 
-        added = toolconfig.extend_list(config.pyproject, "subprojects", find_subprojects(root))
+        found = find_subprojects(root)
+        added = toolconfig.extend_list(config.pyproject, "subprojects", found) if found else []
         if added:
             changes.append(f"one run per sub-project: {', '.join(added)}")
             fixes["subprojects"] += 1
+            applied.append("subprojects")
+        elif config.import_mode is None:
+            # Test modules of one name inside one tree of tests: importlib mode imports each by its own path.
+            toolconfig.set_value(config.pyproject, "import_mode", "importlib")
+            changes.append("import mode importlib (test modules of one name in one tree of tests)")
+            fixes["import_mode"] += 1
             applied.append("subprojects")
     if by_fix.get("testpaths") and (
         restricted := _restrict_testpaths(root, config.pyproject, by_fix["testpaths"], by_fix, fixes)
@@ -459,7 +489,19 @@ def apply_fixes(
         applied.append("env")
     if not changes:
         # The reason is committed with pyproject.toml: masked like everything testfloor writes.
-        bugs = {item.nodeid: scrub(item.quarantine_reason, config.env) for item in by_fix.get(None, []) if item.nodeid}
+        bugs = {
+            target: scrub(item.quarantine_reason, config.env)
+            for item in by_fix.get(None, [])
+            if (target := quarantine_target(item))
+        }
+        emptied = _emptied_runs(config, bugs)
+        if emptied:
+            # A quarantine that leaves a run without tests is no fix: the errors are reported instead.
+            refused = sorted(node for node in bugs if _run_of(node, [sub for sub, _ in config.pytest_runs]) in emptied)
+            (notes if notes is not None else []).append(
+                f"not quarantined: {', '.join(refused)} (no test would be left to run)"
+            )
+            bugs = {node: reason for node, reason in bugs.items() if node not in refused}
         added = toolconfig.add_quarantine(config.pyproject, bugs) if bugs else []
         if added:
             changes.append(f"quarantined {', '.join(added)}")
@@ -467,6 +509,46 @@ def apply_fixes(
             applied.extend(f"quarantine {node}" for node in added)
     applied[:] = sorted(set(applied))
     return changes
+
+
+def quarantine_target(diagnosis: Diagnosis) -> str | None:
+    """Return what to quarantine for a project bug: what imports the failing code, where pytest can leave it out.
+
+    An error in a conftest quarantines the conftest's directory (every test
+    it serves), except the root's (that would be every test: `None`); any
+    other, the node that failed.
+    """
+    if diagnosis.conftest is not None:
+        # The root's conftest serves every test: leaving it out is no fix.
+        return diagnosis.conftest.rpartition("/")[0] or None
+    return diagnosis.nodeid or None
+
+
+def _emptied_runs(config: Config, nodes: Collection[str]) -> list[str]:
+    # The runs (sub-projects, "" for the rest) whose every test module the quarantine would leave out.
+    from testfloor.layout import test_files
+
+    if not nodes:
+        return []
+    left_out = {node.removesuffix("/conftest.py") for node in (*nodes, *(e.node for e in config.quarantine))}
+    left_out = {node for node in left_out if "::" not in node}
+    runs = [sub for sub, _args in config.pytest_runs]
+    found = test_files(config.root, config)
+    emptied = []
+    for run in runs:
+        files = [path for path in found if _run_of(path, runs) == run]
+        touched = any(_run_of(node, runs) == run for node in nodes)
+        if touched and files and not any(_kept(path, left_out) for path in files):
+            emptied.append(run)
+    return emptied
+
+
+def _run_of(path: str, runs: Sequence[str]) -> str:
+    return next((run for run in runs if run and (path == run or path.startswith(f"{run}/"))), "")
+
+
+def _kept(path: str, left_out: Collection[str]) -> bool:
+    return not any(node == path or path.startswith(f"{node}/") for node in left_out)
 
 
 def _choose_python(config: Config, diagnoses: list[Diagnosis], fixes: Counter[str]) -> list[str]:

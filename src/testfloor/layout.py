@@ -65,6 +65,19 @@ def test_roots(root: Path, config: Config) -> list[str]:
     return _existing(root, config.testpaths) or _pytest_testpaths(root) or found_test_roots(root)
 
 
+def test_files(root: Path, config: Config) -> list[str]:
+    """Return every test module (POSIX, below `root`) that a run of the project collects from.
+
+    Those in `test_roots`, and in a monorepo also those outside every
+    sub-project (the run of the rest).
+    """
+    found = []
+    for start in test_roots(root, config) + (found_test_roots(root) if config.subprojects else []):
+        for directory, names in walk(root / start):
+            found += [(PurePosixPath(start) / directory / name).as_posix() for name in names if _TEST_FILE.match(name)]
+    return sorted(set(found))
+
+
 def found_test_roots(root: Path) -> list[str]:
     """Return the top-most directory of each tree of test files under `root` (step 4 of `test_roots`)."""
     starts: set[PurePosixPath] = set()
@@ -75,6 +88,63 @@ def found_test_roots(root: Path) -> list[str]:
             starts.add(PurePosixPath(*parts[: first + 1]))
     kept = [path for path in starts if not any(other in path.parents for other in starts)]
     return sorted(path.as_posix() or "." for path in kept)
+
+
+def clashing_folders(root: Path) -> list[str]:
+    """Return the folders below `root` whose tests share an import name with another folder's: each needs its own run.
+
+    A folder is the directory that holds a tree of tests: the parent of its
+    first directory named like ``tests``, else the directory of the test files.
+    Its import names are the top-level names its test modules and its own
+    modules and packages are imported by in pytest's default import mode. Two
+    folders with one name clash ("import file mismatch", or the first folder's
+    ``model`` answering the second's ``from model import Detector``). The root
+    is never one (its tests run apart from the others); of two nested folders,
+    the inner one is kept.
+
+    >>> clashing_folders(Path("repo"))  # doctest: +SKIP
+    ['examples/a', 'examples/b']
+    """
+    clashing = {folder for folders in _clashes(root).values() for folder in folders if folder.parts}
+    kept = [folder for folder in clashing if not any(folder in other.parents for other in clashing)]
+    return sorted(folder.as_posix() for folder in kept)
+
+
+def clashing_names(root: Path) -> set[str]:
+    """Return the import names that more than one folder of tests below `root` has (see `clashing_folders`)."""
+    return set(_clashes(root))
+
+
+def _clashes(root: Path) -> dict[str, set[PurePosixPath]]:
+    owners: dict[str, set[PurePosixPath]] = {}
+    for directory, names in walk(root):
+        tests = [name for name in names if _TEST_FILE.match(name)]
+        if not tests:
+            continue
+        parts = directory.parts
+        first = next((index for index, part in enumerate(parts) if _TEST_DIR.match(part)), len(parts))
+        folder = PurePosixPath(*parts[:first])
+        for name in [*(_import_name(root, directory, test) for test in tests), *_own_names(root / folder)]:
+            owners.setdefault(name, set()).add(folder)
+    return {name: folders for name, folders in owners.items() if len(folders) > 1}
+
+
+def _import_name(root: Path, directory: PurePosixPath, name: str) -> str:
+    # The top-level name pytest's default import mode imports a test module by: its package's top, else its stem.
+    top = name.removesuffix(".py")
+    path = root / directory
+    while (path / "__init__.py").is_file() and path != root:
+        top, path = path.name, path.parent
+    return top
+
+
+def _own_names(folder: Path) -> list[str]:
+    return [
+        path.name.removesuffix(".py")
+        for path in folder.iterdir()
+        if (path.suffix == ".py" and path.name not in _SCRIPTS and path.name != "__init__.py")
+        or (path.is_dir() and (path / "__init__.py").is_file() and not _TEST_DIR.match(path.name))
+    ]
 
 
 def packages(root: Path) -> list[str]:

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from testfloor.env import Applied
     from testfloor.loopscope import LoopPlan
     from testfloor.pytestconfig import Override
+    from testfloor.repair import QuarantinedConftests
     from testfloor.stubs import StubFinder
 
 _CONFIG: pytest.StashKey[Config] = pytest.StashKey()
@@ -25,6 +26,7 @@ _RECORDER: pytest.StashKey[Recorder] = pytest.StashKey()
 _SYS_PATH: pytest.StashKey[list[str]] = pytest.StashKey()
 _STUBS: pytest.StashKey[StubFinder] = pytest.StashKey()
 _EXERCISED: pytest.StashKey[set[str]] = pytest.StashKey()
+_BLANKED: pytest.StashKey[QuarantinedConftests | None] = pytest.StashKey()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -82,6 +84,7 @@ def _prepare(early_config: pytest.Config, parser: pytest.Parser, args: list[str]
     early_config.stash[_SYS_PATH] = [entry for entry in sys.path if entry not in before]
     if config.quarantine:
         overrides.append(repair.quarantine_override(config))
+        early_config.stash[_BLANKED] = repair.blank_conftests(config)
     early_config.stash[_OVERRIDES] = overrides
     if config.stubs:
         # Every hook imports `from testfloor.stubs`, so that all of them use the module in sys.modules.
@@ -261,6 +264,10 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     for entry in config.stash.get(_SYS_PATH, []):
         with contextlib.suppress(ValueError):  # already gone
             sys.path.remove(entry)
+    blanked = config.stash.get(_BLANKED, None)
+    if blanked is not None:
+        with contextlib.suppress(ValueError):
+            sys.meta_path.remove(blanked)
     if _STUBS in config.stash:
         from testfloor.stubs import uninstall
 

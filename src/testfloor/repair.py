@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import copy
+import importlib.abc
+import importlib.machinery
+import importlib.util
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -22,7 +25,8 @@ from testfloor.pytestconfig import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
+    from collections.abc import Callable, Collection, Sequence
+    from types import ModuleType
 
     from testfloor.config import Config
 
@@ -43,7 +47,30 @@ def before_conftests(config: pytest.Config, parser: pytest.Parser, args: list[st
         confcutdir = config.known_args_namespace.confcutdir
         config.known_args_namespace = parser.parse_known_args(args, namespace=copy.copy(config.option))
         config.known_args_namespace.confcutdir = confcutdir
-    return overrides + _unknown_ini_keys(config, parser) + _paths(config, args, settings)
+    return (
+        overrides
+        + _unknown_ini_keys(config, parser)
+        + _paths(config, args, settings)
+        + _leave_out(config, args, settings)
+    )
+
+
+def _leave_out(config: pytest.Config, args: list[str], settings: Config) -> list[Override]:
+    # pytest collects the paths it is given, and `testpaths`, whatever pytest_ignore_collect says: a quarantined
+    # directory among them is taken out (unless it is all there is: an empty list would mean the whole rootdir).
+    if not settings.quarantine:
+        return []
+    testpaths = [str(entry) for entry in config.getini("testpaths")]
+    kept = [entry for entry in testpaths if not quarantined(config, settings, config.rootpath / entry)]
+    if kept and kept != testpaths:
+        set_ini(config, "testpaths", kept, replace=True)
+    given = [str(entry) for entry in config.known_args_namespace.file_or_dir]
+    invoked = config.invocation_params.dir
+    dropped = [entry for entry in given if quarantined(config, settings, invoked / entry.split("::")[0])]
+    if dropped and len(dropped) < len(given):
+        args[:] = [arg for arg in args if arg not in dropped]
+        config.known_args_namespace.file_or_dir = [entry for entry in given if entry not in dropped]
+    return []
 
 
 def _paths(config: pytest.Config, args: list[str], settings: Config) -> list[Override]:
@@ -53,6 +80,12 @@ def _paths(config: pytest.Config, args: list[str], settings: Config) -> list[Ove
         if path not in sys.path:
             sys.path.insert(0, path)
             overrides.append(Override(f"pythonpath: added {entry}", "the tests import modules that live there"))
+    own = config.rootpath.resolve()
+    if own != settings.root.resolve() and own.is_relative_to(settings.root.resolve()) and str(own) not in sys.path:
+        # A sub-project's tests import its modules as they would if pytest were started in it (`python -m pytest`).
+        sys.path.insert(0, str(own))
+        where = own.relative_to(settings.root.resolve()).as_posix()
+        overrides.append(Override(f"pythonpath: added {where}", "a sub-project's tests import its own modules"))
     if settings.testpaths:
         set_ini(config, "testpaths", list(settings.testpaths), replace=True)
         shown = ", ".join(settings.testpaths)
@@ -73,12 +106,56 @@ def quarantine_override(settings: Config) -> Override:
 
 
 def quarantined(config: pytest.Config, settings: Config, path: Path) -> bool:
-    """Tell whether `path` is a module or directory the settings quarantine."""
+    """Tell whether `path` is a module or directory the settings quarantine (a quarantined conftest: its directory)."""
     try:
         relative = path.resolve().relative_to(settings.root.resolve()).as_posix()
     except ValueError:
         return False
-    return any(entry.node == relative for entry in settings.quarantine)
+    return any(_governed(entry.node) == relative for entry in settings.quarantine)
+
+
+def _governed(node: str) -> str:
+    # A conftest serves its whole directory: quarantining it quarantines what imports it.
+    return node.removesuffix("/conftest.py") if node.endswith("/conftest.py") else node
+
+
+class QuarantinedConftests(importlib.abc.MetaPathFinder):
+    """Give the conftest of a quarantined directory an empty module instead of running it.
+
+    pytest imports the conftests of its arguments, their ``test*``
+    directories and their parents before it asks what to collect: leaving a
+    directory out of collection does not keep its conftest from running.
+    """
+
+    def __init__(self, paths: Collection[Path]) -> None:
+        self.paths = frozenset(paths)
+
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
+    ) -> importlib.machinery.ModuleSpec | None:
+        if fullname.rpartition(".")[2] != "conftest":
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(fullname, path)
+        if spec is None or spec.origin is None or Path(spec.origin).resolve() not in self.paths:
+            return None
+        return importlib.util.spec_from_file_location(fullname, spec.origin, loader=_Empty())
+
+
+class _Empty(importlib.abc.Loader):
+    def exec_module(self, module: ModuleType) -> None:
+        """Run nothing: the module stays empty."""
+
+
+def blank_conftests(settings: Config) -> QuarantinedConftests | None:
+    """Install, first on ``sys.meta_path``, a finder that empties the conftests of quarantined directories."""
+    root = settings.root.resolve()
+    paths = [root / _governed(entry.node) / "conftest.py" for entry in settings.quarantine]
+    found = [path for path in paths if path.is_file()]
+    if not found:
+        return None
+    finder = QuarantinedConftests(found)
+    sys.meta_path.insert(0, finder)
+    return finder
 
 
 def deselect_quarantined(config: pytest.Config, settings: Config, items: list[pytest.Item]) -> None:
