@@ -430,7 +430,9 @@ def asyncio_auto_sub_project() -> Shape:
         tests = run([sys.executable, "-m", "nox", "--no-color", "-s", "tests"], root, environ)
         output = tests.stdout + tests.stderr
         assert tests.returncode == 0, output
-        assert re.search(r"\b3 passed\b", output), output
+        # One run a sub-project: the counts of every run add up to the three tests, none failed or errored.
+        assert sum(int(count) for count in re.findall(r"\b(\d+) passed\b", output)) == 3, output
+        assert not re.search(r"\b\d+ (failed|errors?)\b", output), output
 
     return Shape(files, collected=3, check=check)
 
@@ -465,22 +467,9 @@ def a_project_bug() -> Shape:
     return Shape(files, collected=2, quarantined=("tests/test_schema.py",), check=check)
 
 
-def missing(behaviour: str) -> pytest.MarkDecorator:
-    """What main does not do yet: the shape fails until it does, and then the mark must go (strict)."""
-    return pytest.mark.xfail(strict=True, reason=behaviour)
-
-
 SHAPES = [
     pytest.param(monorepo, id="monorepo"),
-    pytest.param(
-        sibling_examples,
-        id="sibling_examples",
-        marks=missing(
-            "an import-file mismatch between sibling folders without their own configuration is fixed only by "
-            "sub-projects, which find none (doctor.apply_fixes, classify.find_subprojects): no separate runs per "
-            "folder, no importlib mode; doctor stops with 'nothing left to change'"
-        ),
-    ),
+    pytest.param(sibling_examples, id="sibling_examples"),
     pytest.param(namespace_package, id="namespace_package"),
     pytest.param(shadowing_names, id="shadowing_names"),
     pytest.param(environ_get_url, id="environ_get_url"),
@@ -488,14 +477,7 @@ SHAPES = [
     pytest.param(async_engine, id="async_engine"),
     pytest.param(requires_a_package, id="requires_a_package"),
     pytest.param(python_version, id="python_version"),
-    pytest.param(
-        asyncio_auto_sub_project,
-        id="asyncio_auto_sub_project",
-        marks=missing(
-            "a sub-project gets its own run only after an import-mismatch error (doctor.apply_fixes): one whose "
-            "own pytest settings say asyncio_mode = auto runs under the root's strict mode, and its async tests fail"
-        ),
-    ),
+    pytest.param(asyncio_auto_sub_project, id="asyncio_auto_sub_project"),
     pytest.param(a_project_bug, id="a_project_bug"),
 ]
 
