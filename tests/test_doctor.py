@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from helpers import make_file
-from testfloor import doctor
+from testfloor import doctor, doctorreport, fixes
 from testfloor.collect import Cause, CollectError, Outcome
 from testfloor.config import load_config
 from testfloor.testenv import Environment
@@ -190,31 +190,32 @@ def test_a_script_outside_the_test_directory_is_left_out_by_testpaths(project: P
 def test_the_report_reads_as_a_table_and_as_json(project: Path) -> None:
     report = doctor.run(project, collect=outcomes((MISSING_TORCH, NAME_ERROR)))
     here = f"{sys.executable} (Python {sys.version_info.major}.{sys.version_info.minor})"
-    assert doctor.describe(report) == [
+    assert doctorreport.describe(report) == [
         f"environment: {here}",
         "     1  missing_heavy: a heavy dependency is not installed",
         "     1  other: an error raised at import",
         "  tests/test_model.py: ModuleNotFoundError: no torch (src/m.py:1) [fix: stub]",
         "  tests/test_bug.py: NameError: name 'UserRole' is not defined (src/s.py:4) [project bug]",
     ]
-    document = json.loads(doctor.to_json(report))
+    document = json.loads(doctorreport.to_json(report))
     assert (document["format"], document["status"], document["collected"]) == (1, "failing", 0)
     assert document["python"] == here
     assert document["remaining"][0]["kind"] == "missing_heavy"
     fixed = doctor.run(project, fix=True, collect=outcomes((NAME_ERROR,), ()))
-    assert doctor.describe(fixed)[-1] == "  quarantined: tests/test_bug.py"
-    assert doctor.describe(doctor.run(project, fix=True, collect=outcomes(5)))[-1] == "stopped: no tests were collected"
+    assert doctorreport.describe(fixed)[-1] == "  quarantined: tests/test_bug.py"
+    empty = doctor.run(project, fix=True, collect=outcomes(5))
+    assert doctorreport.describe(empty)[-1] == "stopped: no tests were collected"
 
 
 def test_the_summary_counts_what_ran_once_per_line_and_says_what_to_commit_and_run_next(project: Path) -> None:
     missing_ray = CollectError(
         "tests/test_ray.py", "E   no ray", (Cause("builtins.ModuleNotFoundError", "no", "ray", "src/r.py", 1),)
     )
-    before = doctor.contents(project)
+    before = doctorreport.contents(project)
     steps = outcomes((MISSING_TORCH, missing_ray, NAME_ERROR), (NAME_ERROR,), ())
     report = doctor.run(project, fix=True, install=False, collect=steps)
-    report = replace(report, changed=doctor.changed(project, before), next="nox -s collect coverage baseline")
-    lines = doctor.summarise(report)
+    report = replace(report, changed=doctorreport.changed(project, before), next="nox -s collect coverage baseline")
+    lines = doctorreport.summarise(report)
     assert lines == [
         "status: quarantined",
         "tests collected: 1",
@@ -224,9 +225,9 @@ def test_the_summary_counts_what_ran_once_per_line_and_says_what_to_commit_and_r
         "commit: pyproject.toml",
         "next: nox -s collect coverage baseline",
     ]
-    shown = doctor.describe(report)
+    shown = doctorreport.describe(report)
     assert not set(lines) & set(shown)  # the details and the summary say different things
-    document = json.loads(doctor.to_json(report))
+    document = json.loads(doctorreport.to_json(report))
     assert document["summary"] == {
         "collected": 1,
         "commit": ["pyproject.toml"],
@@ -252,10 +253,10 @@ def test_the_summary_counts_what_ran_once_per_line_and_says_what_to_commit_and_r
     ],
 )
 def test_the_summary_names_every_kind_of_fix(fixes: dict[str, int], said: str) -> None:
-    report = doctor.Report((), (), (), 3, 0, fixes=fixes)
-    assert said in doctor.summarise(report)
-    assert "commit: nothing: no file changed" in doctor.summarise(report)
-    assert not [line for line in doctor.summarise(report) if line.startswith("next: ")]
+    report = doctorreport.Report((), (), (), 3, 0, fixes=fixes)
+    assert said in doctorreport.summarise(report)
+    assert "commit: nothing: no file changed" in doctorreport.summarise(report)
+    assert not [line for line in doctorreport.summarise(report) if line.startswith("next: ")]
 
 
 @pytest.mark.parametrize(
@@ -280,17 +281,17 @@ def test_the_next_step_follows_from_the_outcome_and_the_project(
     if noxfile is not None:
         make_file(project / "noxfile.py", noxfile)
     diagnoses = tuple(doctor.diagnose(Outcome(2, (), remaining), project))
-    report = doctor.Report((), diagnoses, (), 0, 2 if remaining else 0, problem)
-    assert doctor.next_step(project, report, fixed=fixed) == said
+    report = doctorreport.Report((), diagnoses, (), 0, 2 if remaining else 0, problem)
+    assert doctorreport.next_step(project, report, fixed=fixed) == said
 
 
 def test_only_the_files_a_run_wrote_are_named_for_the_commit(project: Path) -> None:
-    before = doctor.contents(project)
-    assert doctor.changed(project, before) == ()
+    before = doctorreport.contents(project)
+    assert doctorreport.changed(project, before) == ()
     make_file(project / "requirements-test.txt", "freezegun\n")
-    assert doctor.changed(project, before) == ("requirements-test.txt",)
+    assert doctorreport.changed(project, before) == ("requirements-test.txt",)
     (project / "pyproject.toml").unlink()
-    assert doctor.changed(project, before) == ("pyproject.toml", "requirements-test.txt")
+    assert doctorreport.changed(project, before) == ("pyproject.toml", "requirements-test.txt")
 
 
 def test_the_json_report_holds_every_override_in_full(project: Path) -> None:
@@ -303,7 +304,7 @@ def test_the_json_report_holds_every_override_in_full(project: Path) -> None:
     make_file(project / "tests" / "test_ok.py", "def test_ok():\n    pass\n")
     report = doctor.run(project)
     assert report.status == "clean"
-    document = json.loads(doctor.to_json(report))
+    document = json.loads(doctorreport.to_json(report))
     removed = [line for line in document["overrides"] if line.startswith("addopts: ")]
     assert removed == [f"addopts: removed {flag}: its plugin is not installed" for flag in flags]
     header = subprocess.run(
@@ -521,7 +522,7 @@ def test_a_quarantine_reason_and_the_report_never_hold_a_secret(project: Path, m
     masked = "RuntimeError: cannot connect to postgresql://admin:****@db/app with **** by **** (src/db.py:2)"
     assert [entry.reason for entry in load_config(project).quarantine] == [f"project bug: {masked}"]
     assert [item.cause for item in report.remaining] == [masked.rpartition(" (")[0]]
-    shown = "\n".join(doctor.describe(report)) + doctor.to_json(report)
+    shown = "\n".join(doctorreport.describe(report)) + doctorreport.to_json(report)
     assert not [secret for secret in ("p@ss", "w:rd", "ghp_from", "declared-signer") if secret in shown]
     written = (project / "pyproject.toml").read_text()
     assert written.count("declared-signer") == 1  # where the project declares it
@@ -545,10 +546,10 @@ def test_a_quarantine_leaves_out_what_a_conftest_serves_and_never_the_root(proje
     from testfloor.classify import Diagnosis
 
     bug = Diagnosis("tests/test_bug.py", "other", "", "NameError")
-    assert doctor.quarantine_target(bug) == "tests/test_bug.py"
-    assert doctor.quarantine_target(replace(bug, nodeid="tests/conftest.py", conftest="tests/conftest.py")) == "tests"
-    assert doctor.quarantine_target(replace(bug, nodeid="app.py", conftest="conftest.py")) is None
-    assert doctor.quarantine_target(replace(bug, nodeid="")) is None
+    assert fixes.quarantine_target(bug) == "tests/test_bug.py"
+    assert fixes.quarantine_target(replace(bug, nodeid="tests/conftest.py", conftest="tests/conftest.py")) == "tests"
+    assert fixes.quarantine_target(replace(bug, nodeid="app.py", conftest="conftest.py")) is None
+    assert fixes.quarantine_target(replace(bug, nodeid="")) is None
 
 
 def test_a_quarantine_that_would_leave_a_run_without_tests_is_refused_and_the_others_go_ahead(project: Path) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from helpers import make_file
-from testfloor import doctor, settings_discovery
+from testfloor import doctor, doctorreport, settings_discovery
 from testfloor.classify import LIMITATION, classify
 from testfloor.collect import Cause, CollectError, describe_exception, raised_by_stub
 from testfloor.config import load_config
@@ -100,7 +100,7 @@ def test_doctor_fix_gives_the_settings_of_a_package_that_imports_a_stubbed_heavy
         },
     )
     report = doctor.run(tmp_path, fix=True, install=False)
-    assert (report.status, report.collected) == ("clean", 1), doctor.describe(report)
+    assert (report.status, report.collected) == ("clean", 1), doctorreport.describe(report)
     assert settings_of(tmp_path)["stubs"] == ["torch"]
     assert list(settings_of(tmp_path)["env"]) == ["API_KEY"]  # type: ignore[call-overload]
 
@@ -134,7 +134,7 @@ def test_errors_raised_by_a_stub_are_testfloors_limitation_never_a_quarantine(tm
     assert "quarantine" not in settings_of(tmp_path)
     assert report.status == "failing"
     assert "testfloor's stubs cannot stand in" in str(report.problem)
-    lines = doctor.describe(report)
+    lines = doctorreport.describe(report)
     assert any(line.endswith("[testfloor's limitation: the stub of torch]") for line in lines), lines
     assert not any("[project bug]" in line for line in lines)
 

@@ -715,7 +715,7 @@ def test_the_first_run_says_how_the_tests_went_and_when_none_passed(
 
 
 def test_init_ends_with_a_summary_what_to_commit_and_what_exit_10_means(tmp_path: Path) -> None:
-    from testfloor.doctor import Report
+    from testfloor.doctorreport import Report
 
     quarantined = Report(
         (), (), ("tests/test_bug.py",), collected=3, exitstatus=0, fixes={"stub": 2, "quarantine": 1},

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from helpers import make_file
-from testfloor import doctor, placeholders, settings_discovery
+from testfloor import doctor, doctorreport, placeholders, settings_discovery
 from testfloor.classify import Diagnosis
 from testfloor.config import EnvValue, load_config
 
@@ -331,7 +331,7 @@ def test_doctor_reports_a_placeholder_no_shape_satisfies_and_quarantines_nothing
     assert [(item.kind, item.subject, item.is_project_bug) for item in report.remaining] == [
         ("placeholder", "PICKY", False)
     ]
-    assert any("placeholder: a value testfloor set" in line for line in doctor.describe(report))
+    assert any("placeholder: a value testfloor set" in line for line in doctorreport.describe(report))
 
 
 SETTINGS = """

@@ -500,16 +500,16 @@ def run_init(path: Path, *, force: bool, dry_run: bool, fix: bool, install: bool
 
 def run_doctor(path: Path, *, fix: bool, as_json: bool, install: bool, max_passes: int) -> int:
     """Collect, classify and (with `fix`) repair; exit 0 when clean, QUARANTINED or COLLECTION otherwise."""
-    from testfloor import doctor
+    from testfloor import doctor, doctorreport, fixes
 
     config = load_config(path, environ=os.environ)
 
     def progress(line: str) -> None:
         print(line, file=sys.stderr)
 
-    before = doctor.contents(config.root)
+    before = doctorreport.contents(config.root)
     # --fix verifies in the environment the sessions build; a diagnosis alone looks at this interpreter.
-    if fix and doctor.write_requirements(config.root):
+    if fix and fixes.write_requirements(config.root):
         progress("wrote requirements-test.txt: what the sessions install, from the project's declared dependencies")
 
     def prepare() -> Environment:
@@ -527,10 +527,12 @@ def run_doctor(path: Path, *, fix: bool, as_json: bool, install: bool, max_passe
         prepare=prepare if fix else None,
     )
     report = replace(
-        report, changed=doctor.changed(config.root, before), next=doctor.next_step(config.root, report, fixed=fix)
+        report,
+        changed=doctorreport.changed(config.root, before),
+        next=doctorreport.next_step(config.root, report, fixed=fix),
     )
-    lines = [*doctor.describe(report), *doctor.summarise(report)]
-    print(doctor.to_json(report) if as_json else "\n".join(lines), end="" if as_json else "\n")
+    lines = [*doctorreport.describe(report), *doctorreport.summarise(report)]
+    print(doctorreport.to_json(report) if as_json else "\n".join(lines), end="" if as_json else "\n")
     codes = {"clean": ExitCode.OK, "quarantined": ExitCode.QUARANTINED, "failing": ExitCode.COLLECTION}
     return codes[report.status]
 

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
     from testfloor.config import Config
     from testfloor.dependencies import Metadata
-    from testfloor.doctor import Report
+    from testfloor.doctorreport import Report
     from testfloor.project import Project
 
 BEGIN = "# >>> testfloor >>>"
@@ -358,7 +358,7 @@ def run(
     report = None
     written = None
     if fix:
-        from testfloor import doctor, testenv
+        from testfloor import doctor, doctorreport, testenv
         from testfloor.project import describe
 
         built: list[testenv.Environment] = []
@@ -367,11 +367,11 @@ def run(
             built.append(testenv.for_project(describe(root), progress=out))
             return built[-1]
 
-        before = doctor.contents(root)
+        before = doctorreport.contents(root)
         report = doctor.run(root, fix=True, install=install, progress=out, prepare=prepare)
-        report = replace(report, changed=doctor.changed(root, before))
+        report = replace(report, changed=doctorreport.changed(root, before))
         environment = built[-1]
-        for line in doctor.describe(report):
+        for line in doctorreport.describe(report):
             out(line)
         config = load_config(root)
         if report.status != "failing" and not config.baseline_path.exists():
@@ -385,7 +385,7 @@ def run(
 
 def next_steps(root: Path, result: Result) -> list[str]:
     """Sum up init: doctor's counts, the files to commit (init's, doctor's, the baseline), exit 10, and what is next."""
-    from testfloor import doctor
+    from testfloor import doctorreport
 
     changed = result.doctor.changed if result.doctor else ()
     baseline = [result.baseline.relative_to(root).as_posix()] if result.baseline else []
@@ -393,7 +393,9 @@ def next_steps(root: Path, result: Result) -> list[str]:
     commit = f"commit: {' '.join(files)}" if files else "nothing to commit: the project already had what init writes"
     if result.doctor is None:
         return [commit, "next: testfloor init, without --no-fix: doctor --fix and the first baseline"]
-    lines = [line for line in doctor.summarise(replace(result.doctor, next="")) if not line.startswith("commit: ")]
+    lines = [
+        line for line in doctorreport.summarise(replace(result.doctor, next="")) if not line.startswith("commit: ")
+    ]
     lines.append(commit)
     if result.doctor.status == "quarantined":
         count = len(result.doctor.quarantined)

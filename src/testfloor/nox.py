@@ -309,7 +309,8 @@ def collect(session: nox.Session, config: Config, *args: str) -> int:
     try:
         count = outcome.check()
     except TestfloorError as err:
-        from testfloor.doctor import diagnose, table
+        from testfloor.doctor import diagnose
+        from testfloor.doctorreport import table
 
         print(env.scrub("".join(outputs), config.env), end="", file=sys.stderr)
         for line in table(diagnose(outcome, config.root)):

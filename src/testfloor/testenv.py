@@ -24,6 +24,7 @@ import re
 import shlex
 import shutil
 import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path, PurePath
 from typing import TYPE_CHECKING
@@ -432,3 +433,9 @@ def _remove(location: Path) -> None:
         if not (location / "pyvenv.cfg").is_file():
             raise EnvironmentBuildError(f"{location}: exists and is not a virtualenv; remove it, and run again")
         shutil.rmtree(location)
+
+
+def current_environment() -> Environment:
+    """Return the interpreter running testfloor as an environment: where a diagnosis is made when none was built."""
+    version = f"{sys.version_info.major}.{sys.version_info.minor}"
+    return Environment(Path(sys.prefix), Path(sys.executable), version)
