@@ -287,6 +287,20 @@ def test_reshape_gives_up_when_no_value_imports_or_the_probe_cannot_run(tmp_path
     assert placeholders.reshape(tmp_path, [picky], {"PICKY": EnvValue("x")}, str(tmp_path / "no-python")) == {}
 
 
+def test_reshape_imports_the_module_as_the_run_does_with_its_stubs_and_sub_project_root(tmp_path: Path) -> None:
+    # The package imports a stubbed heavy module: without the run's stubs every value would seem to import.
+    make_file(tmp_path / "pyproject.toml", '[tool.testfloor]\nstubs = ["torch"]\nsubprojects = ["svc"]\n')
+    make_file(tmp_path / "svc" / "pytest.ini", "[pytest]\n")
+    make_file(tmp_path / "svc" / "app" / "__init__.py", "import torch\n")
+    make_file(
+        tmp_path / "svc" / "app" / "picky.py",
+        "import os\n\nraise ValueError(f\"Unable to decode {os.environ['PICKY']!r}\")\n",
+    )
+    cause = "ValueError: Unable to decode 'x'"
+    picky = Diagnosis("svc/tests/test_picky.py", "placeholder", "PICKY", cause, "svc/app/picky.py", 3, "placeholder")
+    assert placeholders.reshape(tmp_path, [picky], {"PICKY": EnvValue("x")}, __import__("sys").executable) == {}
+
+
 def test_doctor_reshapes_a_placeholder_the_code_rejects_instead_of_quarantining(tmp_path: Path) -> None:
     make_file(
         tmp_path / "pyproject.toml",

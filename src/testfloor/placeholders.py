@@ -16,6 +16,7 @@ import os
 import re
 import uuid
 from dataclasses import replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -23,7 +24,6 @@ from testfloor.handenv import read_at_import, variable_read
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping, Sequence
-    from pathlib import Path
 
     from testfloor.classify import Diagnosis
     from testfloor.config import EnvValue
@@ -336,37 +336,43 @@ def reshape(
     no value satisfies is left out: testfloor's limitation, reported, never quarantined.
     """
     from testfloor.env import applicable
-    from testfloor.settings_discovery import module_name
+    from testfloor.settings_discovery import module_name, run_context
 
     current = applicable(declared, os.environ)
     base = {**os.environ, **current}
+    # The module is imported as the run imports it: with its stubs, pythonpath and sub-project root.
+    context = run_context(root, base)
+    bases = [Path(path) for path in context["bases"]]
     everywhere = usage_in(root)
     found: dict[str, str] = {}
     for item in diagnoses:
         source = _source(root, item.path or "")
         used = {**everywhere, **usage(source)}
-        module = module_name(root, root / (item.path or ""))
+        module = module_name(root, root / (item.path or ""), bases)
         for name in involved(item.cause, source, current):
             if name in found:
                 continue
             shape = from_error(item.cause) or shape_for(name, used)
             tries = following(name, current[name], used=shape)
             chosen = next(
-                (value for value in tries if _imports(python, root, module, {**base, name: value}, value)), None
+                (value for value in tries if _imports(python, root, module, {**base, name: value}, value, context)),
+                None,
             )
             if chosen is not None:
                 found[name] = chosen
     return found
 
 
-def _imports(python: str, root: Path, module: str, environ: Mapping[str, str], value: str) -> bool:
+def _imports(
+    python: str, root: Path, module: str, environ: Mapping[str, str], value: str, context: Mapping[str, Any]
+) -> bool:
     # Whether `module` imports without an error about a value's format or naming `value` (a missing heavy module
     # is neither: the value is as good as testfloor can tell).
     from testfloor.errors import DiscoveryError
     from testfloor.settings_discovery import run_probe
 
     try:
-        errors = run_probe(python, root, [module], environ)["import_errors"]
+        errors = run_probe(python, root, [module], environ, context)["import_errors"]
     except DiscoveryError:
         return False
     return not any(from_error(error["error"]) is not None or value in error["error"] for error in errors)
