@@ -158,7 +158,7 @@ def test_settings_that_cannot_be_discovered_leave_the_error(project: Path, monke
 
     monkeypatch.setattr(settings_discovery, "discover", fail)
     report = doctor.run(project, fix=True, collect=outcomes((SETTINGS,)))
-    assert report.problem == "nothing left to change: these errors remain"
+    assert report.problem == "nothing left to change: these errors remain; settings discovery failed: no settings"
 
 
 def test_path_problems_and_clashing_sub_projects_are_configured(project: Path) -> None:

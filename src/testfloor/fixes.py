@@ -106,6 +106,7 @@ def apply_fixes(
     would leave a run without tests is not made; `notes` says so.
     """
     applied = [] if applied is None else applied
+    notes = [] if notes is None else notes
     environment = environment or current_environment()
     from testfloor import toolconfig
 
@@ -133,7 +134,7 @@ def apply_fixes(
             fixes["stub"] += len(added)
             applied.extend(f"stub {name}" for name in added)
     if by_fix.get("env"):
-        added = _discover_env(root, config.pyproject, environment)
+        added = _discover_env(root, config.pyproject, environment, notes)
         if added:
             changes.append(f"{_count(len(added), 'env var')} ({', '.join(added)})")
             fixes["env"] += len(added)
@@ -185,9 +186,7 @@ def apply_fixes(
         if emptied:
             # A quarantine that leaves a run without tests is no fix: the errors are reported instead.
             refused = sorted(node for node in bugs if _run_of(node, [sub for sub, _ in config.pytest_runs]) in emptied)
-            (notes if notes is not None else []).append(
-                f"not quarantined: {', '.join(refused)} (no test would be left to run)"
-            )
+            notes.append(f"not quarantined: {', '.join(refused)} (no test would be left to run)")
             bugs = {node: reason for node, reason in bugs.items() if node not in refused}
         added = toolconfig.add_quarantine(config.pyproject, bugs) if bugs else []
         if added:
@@ -379,7 +378,7 @@ def _install(root: Path, modules: Sequence[str], environment: Environment) -> tu
     return installed, failed, refused
 
 
-def _discover_env(root: Path, pyproject: Path, environment: Environment) -> list[str]:
+def _discover_env(root: Path, pyproject: Path, environment: Environment, notes: list[str]) -> list[str]:
     from testfloor import settings_discovery
     from testfloor.errors import DiscoveryError
 
@@ -388,6 +387,8 @@ def _discover_env(root: Path, pyproject: Path, environment: Environment) -> list
         discovery = settings_discovery.discover(
             root, (), environ=os.environ, declared=config.env, python=str(environment.python)
         )
-    except DiscoveryError:
+    except DiscoveryError as err:
+        # The settings errors stay; why no values were found is said with them.
+        notes.append(f"settings discovery failed: {scrub(str(err), config.env)}")
         return []
     return settings_discovery.write_env(pyproject, discovery.values)
