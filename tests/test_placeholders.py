@@ -160,8 +160,38 @@ def test_the_documented_value_comes_first_only_when_it_has_the_shape_the_code_ne
     assert placeholders.candidates("REGION") == ["placeholder"]
 
 
-def test_the_values_after_a_rejected_one_leave_it_out() -> None:
-    assert placeholders.following("DB_URL", "postgresql://test:test@localhost:5432/test") == ["sqlite:///:memory:"]
+def test_the_values_after_a_rejected_one_leave_it_out_and_end_with_the_other_kind_of_database_url() -> None:
+    assert placeholders.following("DB_URL", "postgresql://test:test@localhost:5432/test") == [
+        "sqlite:///:memory:",
+        "postgresql+asyncpg://test:test@localhost:5432/test",
+        "sqlite+aiosqlite:///:memory:",
+    ]
+    assert placeholders.following("DB_URL", "sqlite+aiosqlite:///:memory:", used="async_url")[-1] == (
+        "sqlite:///:memory:"
+    )
+    assert placeholders.following("REGION", "placeholder") == []
+
+
+def test_a_scheme_the_error_names_is_tried_first() -> None:
+    cause = "RuntimeError: needs a DSN of the form mysql+aiomysql://user@host/db"
+    assert placeholders.following("APP_DSN", "postgresql://test:test@localhost:5432/test", cause=cause)[:2] == [
+        "mysql+aiomysql://test:test@localhost:5432/test",
+        "sqlite:///:memory:",
+    ]
+    assert placeholders.following("REGION", "x", cause="expected s3://bucket")[0] == "s3://localhost"
+
+
+@pytest.mark.parametrize(
+    "cause",
+    [
+        "RuntimeError: needs an async DSN (postgresql+asyncpg://...)",
+        "ValueError: the engine must use postgresql+asyncpg",
+        "ValueError: unsupported database scheme 'postgresql'",
+        "ValueError: invalid DSN",
+    ],
+)
+def test_errors_about_a_database_urls_kind_are_about_a_values_format(cause: str) -> None:
+    assert placeholders.from_error(cause) is not None
 
 
 def test_a_settings_string_gets_the_shape_its_usage_or_name_needs_within_its_constraints() -> None:
@@ -375,3 +405,37 @@ def test_discovery_proposes_the_shape_the_code_needs_and_verifies_it_by_importin
     assert len(base64.urlsafe_b64decode(discovery.values["SECRET_KEY"])) == 32
     with pytest.raises(binascii.Error):
         base64.urlsafe_b64decode("test-secret-key")  # what discovery proposed before: it passed validation only
+
+
+def test_a_dsn_the_projects_own_helper_rejects_is_reshaped_where_it_is_read_never_quarantined(tmp_path: Path) -> None:
+    make_file(tmp_path / "pyproject.toml", '[project]\nname = "svc"\n\n[tool.testfloor]\n')
+    make_file(tmp_path / "svc" / "__init__.py")
+    # The helper raises; the module that reads the variable is the one that called it.
+    make_file(
+        tmp_path / "svc" / "engine.py",
+        """
+        def make_async_engine(url):
+            if not url or not url.startswith("postgresql+asyncpg://"):
+                raise RuntimeError("needs an async DSN (postgresql+asyncpg://...)")
+            return url
+        """,
+    )
+    make_file(
+        tmp_path / "svc" / "db.py",
+        """
+        import os
+
+        from svc.engine import make_async_engine
+
+        ENGINE = make_async_engine(os.environ.get("APP_DB_DSN"))
+        """,
+    )
+    make_file(tmp_path / "tests" / "conftest.py", "import sys\n\nsys.path.insert(0, '.')\n")
+    make_file(
+        tmp_path / "tests" / "test_db.py", "from svc.db import ENGINE\n\n\ndef test_engine():\n    assert ENGINE\n"
+    )
+    make_file(tmp_path / "tests" / "test_other.py", "def test_other():\n    pass\n")
+    report = doctor.run(tmp_path, fix=True)
+    assert (report.status, report.quarantined) == ("clean", ()), report
+    assert report.passes[-1].changes == ("reshaped APP_DB_DSN (a placeholder in the format the code needs)",)
+    assert load_config(tmp_path).env["APP_DB_DSN"].value.startswith("postgresql+asyncpg://")

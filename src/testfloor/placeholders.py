@@ -88,13 +88,30 @@ _BY_USE = {
 _THROUGH = frozenset({"str", "bytes", "encode", "get_secret_value", "strip", "unicode_string"})
 # Errors that the shape of a value causes, and the shape they ask for ("" when they do not say).
 _ERRORS = (
-    (re.compile(r"async driver|asyncio extension requires|is not async", re.I), "async_url"),
+    (
+        re.compile(
+            r"async driver|asyncio extension requires|is not async|async (?:DSN|URL|database|engine)"
+            r"|\+(?:asyncpg|aiosqlite|aiomysql|asyncmy|psycopg_async)\b",
+            re.I,
+        ),
+        "async_url",
+    ),
     (re.compile(r"Unable to decode|Incorrect padding|Invalid base64|url-safe base64|Fernet key|binascii", re.I), ""),
     (re.compile(r"badly formed hexadecimal UUID", re.I), "uuid"),
     (re.compile(r"non-hexadecimal number|Non-hexadecimal digit", re.I), "hex"),
     (re.compile(r"invalid literal for int\(\)", re.I), "int"),
     (re.compile(r"Could not parse (?:SQLAlchemy|rfc1738) URL|Can't load plugin: sqlalchemy\.dialects", re.I), ""),
+    (
+        re.compile(
+            r"(?:unsupported|invalid|unknown) (?:database |URL |DSN )?scheme|invalid (?:DSN|database URL)", re.I
+        ),
+        "",
+    ),
 )
+# A URL scheme an error message names (``needs postgresql+asyncpg://...``): the one to try first.
+_SCHEME = re.compile(r"\b([a-z][a-z0-9]*(?:\+[a-z0-9_]+)?)://", re.I)
+# The URL shapes one another's fallbacks: a DSN the name calls sync may be one the code needs async.
+_URL_FALLBACKS = {"sync_url": "async_url", "async_url": "sync_url"}
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[a-z]{2,}")
 _SKIP = frozenset({"node_modules", "site-packages", "__pycache__", "build", "dist", "venv"})
 
@@ -195,9 +212,21 @@ def with_driver(values: list[str], used: str | None) -> list[str]:
     return [*shaped, *values]
 
 
-def following(name: str, current: str, *, used: str | None = None) -> list[str]:
-    """Return the values to try after `current` failed: the other candidates, of the used shape first."""
-    return [value for value in candidates(name, used=used) if value != current]
+def following(name: str, current: str, *, used: str | None = None, cause: str = "") -> list[str]:
+    """Return the values to try after `current` failed: the other candidates, of the used shape first.
+
+    A URL scheme the error `cause` names comes before them all; a database URL of the other kind (sync or
+    async) after them.
+    """
+    values = candidates(name, used=used)
+    shape = used or by_name(name)
+    if shape in _URL_FALLBACKS:
+        values += SHAPES[_URL_FALLBACKS[shape]]
+    named = _SCHEME.search(cause)
+    if named:
+        rest = [value.partition("://")[2] for value in values if "://" in value][:1] or ["localhost"]
+        values.insert(0, f"{named.group(1)}://{rest[0]}")
+    return [value for value in dict.fromkeys(values) if value != current]
 
 
 def usage(source: str) -> dict[str, str]:
@@ -322,8 +351,18 @@ def own(diagnosis: Diagnosis, root: Path, declared: Mapping[str, EnvValue]) -> D
     from testfloor.env import applicable
 
     # Only the values in force: a variable the outer environment sets keeps its own value (unless overridden).
-    names = involved(diagnosis.cause, _source(root, diagnosis.path), applicable(declared, os.environ))
+    values = applicable(declared, os.environ)
+    # The module that raised, then the project's code on the way there: `make_engine(os.environ.get("DSN"))`
+    # raises in the helper, but the variable is read by the module that called it.
+    found = [name for place in _places(diagnosis) for name in involved(diagnosis.cause, _source(root, place), values)]
+    names = list(dict.fromkeys(found))
     return replace(diagnosis, kind="placeholder", subject=", ".join(names), fix="placeholder") if names else diagnosis
+
+
+def _places(diagnosis: Diagnosis) -> list[str]:
+    # The project's files on the way to the error, innermost first, each once.
+    trail = [place.rpartition(":")[0] for place in diagnosis.trail]
+    return list(dict.fromkeys(path for path in [diagnosis.path or "", *trail] if path.endswith(".py")))
 
 
 def reshape(
@@ -346,14 +385,18 @@ def reshape(
     everywhere = usage_in(root)
     found: dict[str, str] = {}
     for item in diagnoses:
-        source = _source(root, item.path or "")
-        used = {**everywhere, **usage(source)}
-        module = module_name(root, root / (item.path or ""), bases)
-        for name in involved(item.cause, source, current):
+        places = _places(item) or [item.path or ""]
+        sources = {place: _source(root, place) for place in places}
+        names = [name for place in places for name in involved(item.cause, sources[place], current)]
+        for name in dict.fromkeys(names):
             if name in found:
                 continue
+            # Imported where it is read: the module that raised may only define the helper that did.
+            where = next((place for place in places if name in read_at_import(sources[place])), places[0])
+            used = {**everywhere, **usage(sources[where])}
+            module = module_name(root, root / where, bases)
             shape = from_error(item.cause) or shape_for(name, used)
-            tries = following(name, current[name], used=shape)
+            tries = following(name, current[name], used=shape, cause=item.cause)
             chosen = next(
                 (value for value in tries if _imports(python, root, module, {**base, name: value}, value, context)),
                 None,
