@@ -148,6 +148,13 @@ def test_describe_says_where_each_value_comes_from_and_masks_it() -> None:
         f"URL=postgresql://u:{MASK}@h/db (declared)",
     ]
     assert not any(secret in line for line in lines for secret in ("pw@", "outer", "declared-"))
+    # A session that put the declared values in its environment (session.env) sees them as declared ones.
+    applied = {"DB_PASSWORD": "declared-pw", "TOKEN": "declared-token", "URL": "postgresql://u:pw@h/db"}
+    assert describe(declared, applied) == [
+        f"DB_PASSWORD={MASK} (declared)",
+        f"TOKEN={MASK} (declared)",
+        f"URL=postgresql://u:{MASK}@h/db (declared)",
+    ]
 
 
 def test_apply_sets_values_and_restore_puts_the_environment_back() -> None:

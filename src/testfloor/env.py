@@ -130,8 +130,11 @@ def describe(declared: Mapping[str, EnvValue], outer: Mapping[str, str]) -> list
     lines = []
     for name in sorted(declared):
         item = declared[name]
-        if name in outer and not item.override:
+        if name in outer and not item.override and outer[name] != item.value:
             lines.append(f"{name}={mask(name, outer[name])} (kept from the environment)")
+        elif name in outer and outer[name] == item.value:
+            # The declared value already in force: a session (`session.env`) or an earlier step applied it.
+            lines.append(f"{name}={mask(name, item.value)} (declared)")
         else:
             how = "declared, overrides the environment" if name in outer else "declared"
             lines.append(f"{name}={mask(name, item.value)} ({how})")
