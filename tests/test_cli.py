@@ -252,7 +252,11 @@ def test_doctor_reports_and_exits_by_status(
     out = capsys.readouterr().out
     assert "[project bug]" in out
     assert f"environment: {sys.executable}" in out
-    assert out.splitlines()[-3:] == ["fixes: none", "commit: nothing: no file changed", "next: testfloor doctor --fix"]
+    assert out.splitlines()[-3:] == [
+        "fixes: none",
+        "commit: nothing: no file changed",
+        "next: testfloor doctor --fix (it would: quarantine tests/t.py)",
+    ]
     assert probed == [sys.executable]
     assert (
         main(["doctor", str(tmp_path), "--fix", "--json", "--no-install", "--max-passes", "2"]) == ExitCode.QUARANTINED

@@ -137,7 +137,9 @@ def next_step(root: Path, report: Report, *, fixed: bool) -> str:
     """Say what to run after ``doctor``: ``--fix``, the fixes that are the project's, ``init``, or the sessions."""
     if report.status == "failing":
         if report.remaining and not fixed:
-            return "testfloor doctor --fix"
+            # What --fix would do, as it names it (`propose`): the plan a diagnosis shows without --json.
+            plan = f" (it would: {', '.join(report.proposed)})" if report.proposed else ""
+            return f"testfloor doctor --fix{plan}"
         return f"fix what is listed above, then run testfloor doctor{' --fix' if fixed else ''} again"
     noxfile = root / "noxfile.py"
     if not noxfile.is_file() or "testfloor" not in noxfile.read_text(encoding="utf-8", errors="replace"):
