@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import runpy
 import subprocess
@@ -219,6 +220,20 @@ def test_python_dash_m_runs_the_command(monkeypatch: pytest.MonkeyPatch, capsys:
         runpy.run_path(str(Path(testfloor.__file__).parent / "__main__.py"), run_name="__main__")
     assert excinfo.value.code == 0
     assert json.loads(capsys.readouterr().out)["configured"] is True
+
+
+def test_a_reader_that_closes_the_pipe_early_gets_exit_141_and_no_traceback(tmp_path: Path) -> None:
+    # `testfloor config | head -1`, with head gone before testfloor writes: the pipe has no reader.
+    make_file(tmp_path / "pyproject.toml", "[tool.testfloor]\n")
+    reader, writer = os.pipe()
+    os.close(reader)
+    try:
+        result = subprocess.run([sys.executable, "-m", "testfloor", "config", str(tmp_path)], stdout=writer,
+                                stderr=subprocess.PIPE, text=True, check=False)  # fmt: skip
+    finally:
+        os.close(writer)
+    assert (result.returncode, result.stderr) == (ExitCode.BROKEN_PIPE, "")
+    assert ExitCode.BROKEN_PIPE == 141
 
 
 def test_the_installed_command_runs_in_a_subprocess() -> None:

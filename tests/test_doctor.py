@@ -88,12 +88,18 @@ def test_environment_fixes_come_first_and_project_bugs_are_quarantined_last(proj
 def test_doctor_stops_when_the_same_errors_come_back(project: Path) -> None:
     report = doctor.run(project, fix=True, collect=outcomes((MISSING_TORCH,), (MISSING_TORCH,)))
     assert report.status == "failing"
-    assert report.problem == "stopped after 1 passes: these errors remain"
+    assert report.problem == "stopped after 1 pass: these errors remain"
 
 
 def test_doctor_stops_after_the_last_pass(project: Path) -> None:
     report = doctor.run(project, fix=True, max_passes=1, collect=outcomes((MISSING_TORCH, NAME_ERROR), (NAME_ERROR,)))
-    assert report.problem == "stopped after 1 passes: these errors remain"
+    assert report.problem == "stopped after 1 pass: these errors remain"
+
+
+def test_doctor_counts_its_passes_in_the_plural_when_it_stops_after_two(project: Path) -> None:
+    collect = outcomes((MISSING_TORCH, NAME_ERROR), (NAME_ERROR,), (NAME_ERROR,))
+    report = doctor.run(project, fix=True, max_passes=2, collect=collect)
+    assert report.problem == "stopped after 2 passes: these errors remain"
 
 
 def test_an_error_nothing_can_change_is_reported(project: Path) -> None:
@@ -585,7 +591,7 @@ def test_a_name_clash_inside_one_tree_of_tests_is_left_to_importlib_mode_and_no_
     report = doctor.run(project, fix=True, collect=outcomes((clash,), (clash,)), progress=lines.append)
     assert lines[1] == "pass 1: 1 error: import mode importlib (test modules of one name in one tree of tests)"
     assert load_config(project).import_mode == "importlib"
-    assert (report.problem, report.fixes) == ("stopped after 1 passes: these errors remain", {"import_mode": 1})
+    assert (report.problem, report.fixes) == ("stopped after 1 pass: these errors remain", {"import_mode": 1})
     assert "subprojects" not in (project / "pyproject.toml").read_text()
     again = doctor.run(project, fix=True, collect=outcomes((clash,)))
     assert (again.problem, again.fixes) == ("nothing left to change: these errors remain", {})

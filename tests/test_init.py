@@ -700,6 +700,12 @@ def test_recorded_durations_set_the_first_runs_limit(tmp_path: Path) -> None:
         ("=== 1 failed, 1 error in 0.50s ===", "1 failed, 1 error", True),
         ("=== 60 errors, 2 warnings in 3.10s ===", "60 errors, 2 warnings", True),
         ("nothing like a summary", "no summary from pytest", False),
+        # One line per pytest run (sub-projects, groups): all of them add up.
+        (
+            "=== 1 failed, 1 passed in 0.1s ===\n=== 1 passed, 1 skipped, 2 errors in 0.2s ===",
+            "1 failed, 2 passed, 1 skipped, 2 errors",
+            False,
+        ),
     ],
 )
 def test_the_first_run_says_how_the_tests_went_and_when_none_passed(

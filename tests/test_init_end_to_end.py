@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -83,6 +84,40 @@ def test_init_gives_any_project_sessions_that_pass_and_a_second_init_changes_not
     assert second.returncode == 0
     assert "wrote" not in second.stdout
     assert tree_digest(tmp_path) == settled
+
+
+def test_init_runs_each_sub_project_on_its_own_package_of_a_shared_name_and_counts_every_run(
+    tmp_path: Path, wheel: Path
+) -> None:
+    make_file(
+        tmp_path / "pyproject.toml", f'[project]\nname = "root"\nversion = "0"\nrequires-python = "=={PYTHON}.*"\n'
+    )
+    for name in ("alpha", "beta"):
+        sub = tmp_path / "svc" / name
+        make_file(
+            sub / "pyproject.toml",
+            f'[build-system]\nrequires = ["hatchling"]\nbuild-backend = "hatchling.build"\n\n'
+            f'[project]\nname = "{name}"\nversion = "0"\n\n[tool.hatch.build.targets.wheel]\npackages = ["app"]\n',
+        )
+        make_file(sub / "app" / "__init__.py")
+        make_file(sub / "app" / "core.py", f"def {name}():\n    return {name!r}\n")
+        make_file(
+            sub / "tests" / "test_core.py",
+            f"from app.core import {name}\n\n\ndef test_it():\n    assert {name}() == {name!r}\n",
+        )
+    make_file(tmp_path / "svc" / "alpha" / "tests" / "test_more.py", "def test_fails():\n    assert False\n")
+    skipped = "import pytest\n\n\n@pytest.mark.skip\ndef test_skipped():\n    pass\n"
+    make_file(tmp_path / "svc" / "beta" / "tests" / "test_more.py", skipped)
+    init = run_testfloor(tmp_path, "init", "--requirement", str(wheel), "--no-install")
+    assert init.returncode == 0, init.stdout + init.stderr
+    settings = tomllib.loads((tmp_path / "pyproject.toml").read_text())["tool"]["testfloor"]
+    assert settings["install"] == settings["subprojects"] == ["svc/alpha", "svc/beta"]
+    # Both runs of the tests session counted: alpha "1 failed, 1 passed", beta "1 passed, 1 skipped".
+    assert f"tests on Python {PYTHON}: 1 failed, 2 passed, 1 skipped" in init.stdout.splitlines()
+    result = nox(tmp_path, "-s", "collect", f"tests-{PYTHON}")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "collected 4 tests" in result.stderr
+    assert re.search(r"=+ 1 failed, 1 passed in .*\n(.*\n)*=+ 1 passed, 1 skipped in ", result.stdout + result.stderr)
 
 
 def test_the_demo_replays_the_seed_plan_and_its_summary_matches_the_files(tmp_path: Path, wheel: Path) -> None:

@@ -264,6 +264,83 @@ def test_a_sub_project_run_imports_the_sub_projects_own_modules(
     result.stdout.fnmatch_lines(["testfloor overrides: pythonpath: added examples/track"])
 
 
+def test_a_sub_project_run_imports_its_own_package_before_a_siblings_of_the_same_name(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import importlib
+    import sys
+
+    pytester.makepyprojecttoml('[tool.testfloor]\nsubprojects = ["svc/alpha", "svc/beta"]\n')
+    pytester.makepyfile(
+        **{
+            "svc/alpha/app/__init__": "",
+            "svc/alpha/app/core": "def alpha():\n    return 'alpha'\n",
+            "svc/beta/src/app/__init__": "",
+            "svc/beta/src/app/core": "def beta():\n    return 'beta'\n",
+            "svc/beta/tests/test_core": "from app.core import beta\n\ndef test_it():\n    assert beta() == 'beta'\n",
+        }
+    )
+    # As the editable installs of both leave them: every root on the path, alpha's first, and its `app` imported.
+    for entry in ["svc/beta/src", "svc/beta", "svc/alpha"]:
+        monkeypatch.syspath_prepend(str(pytester.path / entry))
+    assert importlib.import_module("app.core").__file__ == str(pytester.path / "svc/alpha/app/core.py")
+    before = list(sys.path)
+    monkeypatch.setenv("_TESTFLOOR_ROOT", str(pytester.path))
+    result = pytester.runpytest_inprocess("--rootdir", "svc/beta", "svc/beta")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["testfloor overrides: pythonpath: put svc/beta first; put svc/beta/src first"])
+    assert sys.path == before
+
+
+def test_a_sub_project_root_already_first_on_the_path_is_left_there(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+    from types import SimpleNamespace
+
+    from testfloor.config import Config
+    from testfloor.repair import _paths
+
+    own = tmp_path / "svc" / "beta"
+    (own / "src").mkdir(parents=True)
+    (own / "src" / "__init__.py").write_text("")  # a package named src: the root alone goes on the path
+    monkeypatch.syspath_prepend(str(own))
+    before = list(sys.path)
+    assert _paths(SimpleNamespace(rootpath=own), [], Config(tmp_path)) == []  # type: ignore[arg-type]
+    assert sys.path == before
+
+
+def test_a_module_of_the_project_with_another_name_is_kept_when_a_sub_project_run_starts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+    from types import ModuleType, SimpleNamespace
+
+    from testfloor.config import Config
+    from testfloor.repair import _paths
+
+    own = tmp_path / "svc" / "beta"
+    (own / "app").mkdir(parents=True)
+    elsewhere = {
+        "tf_sibling_only": str(tmp_path / "svc" / "alpha" / "tf_sibling_only.py"),  # beta has no module of its name
+        "tf_beta_own": str(own / "tf_beta_own.py"),  # beta's own
+        "tf_outside": str(tmp_path.parent / "tf_outside.py"),  # not the project's
+    }
+    for name, file in elsewhere.items():
+        module = ModuleType(name)
+        module.__file__ = file
+        monkeypatch.setitem(sys.modules, name, module)
+    namespace = ModuleType("app")
+    namespace.__path__ = [str(tmp_path / "svc" / "alpha" / "app")]  # a namespace package of a sibling: forgotten
+    monkeypatch.setitem(sys.modules, "app", namespace)
+    monkeypatch.setitem(sys.modules, "app.core", ModuleType("app.core"))
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    _paths(SimpleNamespace(rootpath=own), [], Config(tmp_path))  # type: ignore[arg-type]
+    assert set(elsewhere) <= set(sys.modules)
+    assert "app" not in sys.modules
+    assert "app.core" not in sys.modules
+
+
 def test_the_quarantined_conftests_finder_answers_only_for_their_conftests(tmp_path: Path) -> None:
     from testfloor.config import Config, Quarantined
     from testfloor.repair import QuarantinedConftests, blank_conftests

@@ -62,6 +62,7 @@ class ExitCode(enum.IntEnum):
     TIGHTER = 12  # opt-in (--fail-if-tighter): coverage rose, so the committed baseline can be tightened
     ENVIRONMENT = 13  # doctor --fix, init: the test environment cannot be built (no allowed Python, an install fails)
     OUTPUT = 14  # a file testfloor writes cannot be written (a directory, no permission)
+    BROKEN_PIPE = 141  # stdout closed before the output ended (`| head`): 128 + SIGPIPE, as a shell reports it
 
 
 _EXIT_FOR_ERROR: dict[type[TestfloorError], ExitCode] = {
@@ -93,7 +94,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     run: Callable[[argparse.Namespace], int] = args.run
     try:
-        return run(args)
+        code = run(args)
+        sys.stdout.flush()  # inside the try: output still buffered meets a closed pipe here, not at exit
+        return code
+    except BrokenPipeError:
+        # The reader went away (`testfloor config | head -1`): no traceback, and nothing more written to the pipe,
+        # not even by Python's own flush at exit (the recipe of Python's documentation of SIGPIPE).
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return ExitCode.BROKEN_PIPE
     except TestfloorError as err:
         from testfloor.env import scrub
 

@@ -151,7 +151,8 @@ def run(
             break
         current = {(item.nodeid, item.kind) for item in diagnoses}
         if not fix or number > max_passes or current == previous:
-            problem = None if not fix else f"stopped after {number - 1} passes: these errors remain"
+            done = f"{number - 1} pass{'es' if number - 1 != 1 else ''}"
+            problem = None if not fix else f"stopped after {done}: these errors remain"
             break
         previous = current
         before = (_snapshot(root), diagnoses, outcome.nodeids)

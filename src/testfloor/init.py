@@ -514,10 +514,13 @@ def _recorded_total(path: Path) -> float | None:
 
 
 def _summarise(lines: Sequence[str], version: str, out: Callable[[str], None]) -> None:
-    # pytest's last summary line of the tests session, in words; a run where nothing passed is said plainly.
+    # The summary lines of every pytest run of the tests session (one per sub-project or group), added up, in words;
+    # a run where nothing passed is said plainly.
     summaries = [line for line in lines if re.match(r"^=+ .* in [\d.]+s", line)]
-    counts = {word.rstrip("s") if word.startswith(("error", "warning")) else word: int(number)
-              for number, word in _COUNTS.findall(summaries[-1])} if summaries else {}  # fmt: skip
+    counts: dict[str, int] = {}
+    for number, word in (found for line in summaries for found in _COUNTS.findall(line)):
+        key = word.rstrip("s") if word.startswith(("error", "warning")) else word
+        counts[key] = counts.get(key, 0) + int(number)
     shown = ", ".join(f"{number} {_plural(word, number)}" for word, number in counts.items())
     out(f"tests on Python {version}: {shown or 'no summary from pytest'}")
     if counts and not counts.get("passed"):

@@ -68,6 +68,7 @@ def pytest_load_initial_conftests(
 def _prepare(early_config: pytest.Config, parser: pytest.Parser, args: list[str]) -> None:
     import os
     import sys
+    from collections import Counter
 
     from testfloor import env, repair
     from testfloor.config import find_project_root, load_config
@@ -81,7 +82,8 @@ def _prepare(early_config: pytest.Config, parser: pytest.Parser, args: list[str]
     early_config.stash[_APPLIED] = env.apply(config.env, os.environ)
     before = list(sys.path)
     overrides = repair.before_conftests(early_config, parser, args, config) if config.configured else []
-    early_config.stash[_SYS_PATH] = [entry for entry in sys.path if entry not in before]
+    # Counted: a sub-project's root already on the path is put first again, and that copy is taken away after.
+    early_config.stash[_SYS_PATH] = list((Counter(sys.path) - Counter(before)).elements())
     if config.quarantine:
         overrides.append(repair.quarantine_override(config))
         early_config.stash[_BLANKED] = repair.blank_conftests(config)

@@ -80,12 +80,9 @@ def _paths(config: pytest.Config, args: list[str], settings: Config) -> list[Ove
         if path not in sys.path:
             sys.path.insert(0, path)
             overrides.append(Override(f"pythonpath: added {entry}", "the tests import modules that live there"))
-    own = config.rootpath.resolve()
-    if own != settings.root.resolve() and own.is_relative_to(settings.root.resolve()) and str(own) not in sys.path:
-        # A sub-project's tests import its modules as they would if pytest were started in it (`python -m pytest`).
-        sys.path.insert(0, str(own))
-        where = own.relative_to(settings.root.resolve()).as_posix()
-        overrides.append(Override(f"pythonpath: added {where}", "a sub-project's tests import its own modules"))
+    own, root = config.rootpath.resolve(), settings.root.resolve()
+    if own != root and own.is_relative_to(root):
+        overrides += _own_first(own, root)
     if settings.testpaths:
         set_ini(config, "testpaths", list(settings.testpaths), replace=True)
         shown = ", ".join(settings.testpaths)
@@ -97,6 +94,38 @@ def _paths(config: pytest.Config, args: list[str], settings: Config) -> list[Ove
             Override(f"import mode: {settings.import_mode}", "test modules or conftests share an import name")
         )
     return overrides
+
+
+def _own_first(own: Path, root: Path) -> list[Override]:
+    # A sub-project's tests import its modules as they would if pytest were started in it (`python -m pytest`): from
+    # its root and its src directory, first on sys.path even where editable installs put them (or a sibling's root,
+    # with a package of the same name) there already.
+    src = own / "src"
+    wanted = [own, *([src] if src.is_dir() and not (src / "__init__.py").exists() else [])]
+    if sys.path[: len(wanted)] == [str(path) for path in wanted]:
+        return []
+    overrides = []
+    for path in wanted:
+        where = path.relative_to(root).as_posix()
+        change = f"pythonpath: added {where}" if str(path) not in sys.path else f"pythonpath: put {where} first"
+        overrides.append(Override(change, "a sub-project's tests import its own modules, not a sibling's"))
+    sys.path[:0] = [str(path) for path in wanted]
+    _forget_siblings(wanted, root)
+    return overrides
+
+
+def _forget_siblings(wanted: Sequence[Path], root: Path) -> None:
+    # A module of the sub-project's name already imported from elsewhere in the project (a sibling sub-project) would
+    # be reused by every import of that name: forgotten, with its submodules, it is imported again from `wanted`.
+    for name, module in list(sys.modules.items()):
+        file = getattr(module, "__file__", None)
+        places = [Path(file).parent] if file else [Path(entry) for entry in getattr(module, "__path__", [])]
+        inside = [place.resolve() for place in places if place.resolve().is_relative_to(root)]
+        if "." in name or not inside or any(place.is_relative_to(path) for place in inside for path in wanted):
+            continue
+        if any((path / name).is_dir() or (path / f"{name}.py").is_file() for path in wanted):
+            for loaded in [loaded for loaded in sys.modules if loaded == name or loaded.startswith(f"{name}.")]:
+                del sys.modules[loaded]
 
 
 def quarantine_override(settings: Config) -> Override:
