@@ -60,7 +60,10 @@ def test_a_plugin_named_with_p_and_installed_with_an_entry_point_is_loaded_once_
         ["pytest-twice registered as pytest_twice", "testfloor overrides: plugins: -p pytest_twice"]
     )
     overrides = json.loads(report.read_text())["overrides"]
-    assert "plugins: -p pytest_twice: already loaded as 'twice' by its entry point, which is skipped" in overrides
+    assert (
+        "plugins: -p pytest_twice: installed plugin 'twice' is the same module: loaded once, its entry point skipped"
+        in overrides
+    )
 
 
 def test_without_testfloor_settings_pytest_refuses_the_plugin_twice_as_it_does_alone(twice: pytest.Pytester) -> None:

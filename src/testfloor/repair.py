@@ -57,7 +57,10 @@ def before_conftests(config: pytest.Config, parser: pytest.Parser, args: list[st
         + _paths(config, args, settings)
         + _leave_out(config, args, settings)
         + [
-            Override(f"plugins: -p {module}", f"already loaded as {entry!r} by its entry point, which is skipped")
+            Override(
+                f"plugins: -p {module}",
+                f"installed plugin {entry!r} is the same module: loaded once, its entry point skipped",
+            )
             for module, entry in sorted(config.stash.get(LOADED_TWICE, {}).items())
         ]
     )
