@@ -88,6 +88,27 @@ def test_a_duplicate_conftest_seen_only_in_text_is_an_import_mismatch(tmp_path: 
     assert diagnosis.kind == "import_mismatch"
 
 
+@pytest.mark.parametrize("in_chain", [False, True])
+def test_a_plugin_module_registered_under_two_names_is_configuration_never_a_bug(
+    tmp_path: Path, in_chain: bool
+) -> None:
+    text = "Plugin already registered under a different name: randomly=<module 'pytest_randomly' from 'x.py'>"
+    chain = (Cause("builtins.ValueError", text, None, "tests/conftest.py", 1),) if in_chain else ()
+    diagnosis = classify(error(*chain, message=text if not in_chain else "E   boom", nodeid=""), tmp_path)
+    assert (diagnosis.kind, diagnosis.subject, diagnosis.fix) == ("plugin_twice", "pytest_randomly", "configure")
+    assert diagnosis.cause == "Plugin already registered under a different name: randomly=pytest_randomly"
+    assert diagnosis.where == ("tests/conftest.py:1" if in_chain else "<root>")
+    assert not diagnosis.is_project_bug
+
+
+def test_a_conftest_registered_under_two_names_stays_an_import_mismatch(tmp_path: Path) -> None:
+    text = (
+        "Plugin already registered under a different name: /p/b/conftest.py=<module 'conftest' from '/p/a/conftest.py'>"
+    )
+    cause = Cause("builtins.ValueError", text)
+    assert classify(error(cause, message=f"ValueError: {text}"), tmp_path).kind == "import_mismatch"
+
+
 def test_without_a_chain_the_text_still_names_a_missing_module(tmp_path: Path) -> None:
     diagnosis = classify(error(message="E   ModuleNotFoundError: No module named 'torch'"), tmp_path)
     assert (diagnosis.kind, diagnosis.subject, diagnosis.where) == ("missing_heavy", "torch", "tests/test_x.py")

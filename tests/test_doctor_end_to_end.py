@@ -513,3 +513,27 @@ def test_test_modules_of_one_name_in_one_tree_of_tests_collect_in_importlib_mode
     assert (report["fixes"], report["quarantined"]) == ({"import_mode": 1}, [])
     measure(tmp_path, wheel)
     assert collected(tmp_path) == "collected 2 tests"
+
+
+def test_a_plugin_named_with_p_that_its_entry_point_also_loads_is_installed_and_loaded_once(
+    tmp_path: Path, wheel: Path
+) -> None:
+    # pytest-randomly registers itself as "randomly": `-p pytest_randomly` would register it a second time.
+    write_project(
+        tmp_path,
+        {
+            "pyproject.toml": f'{PROJECT}\n[tool.pytest.ini_options]\naddopts = "-p pytest_randomly"\n',
+            "requirements-test.txt": f"{wheel}\npytest\n",
+            "tests/test_a.py": "def test_a():\n    assert True\n",
+        },
+    )
+    code, report = doctor(tmp_path, "--fix")
+    assert (code, report["status"]) == (0, "clean"), report
+    passes: list[dict[str, list[str]]] = report["passes"]  # type: ignore[assignment]
+    assert [entry["applied"] for entry in passes] == [["install pytest_randomly"]]
+    assert "pytest-randomly" in (tmp_path / "requirements-test.txt").read_text().splitlines()
+    overrides: list[str] = report["overrides"]  # type: ignore[assignment]
+    reason = "installed plugin 'randomly' is the same module: loaded once, its entry point skipped"
+    assert f"plugins: -p pytest_randomly: {reason}" in overrides
+    second_code, second = doctor(tmp_path, "--fix")
+    assert (second_code, second["status"], second["passes"]) == (0, "clean", [])

@@ -95,6 +95,7 @@ KINDS: dict[str, tuple[str, str | None]] = {
     "python_version": ("the code requires a newer Python than the one that ran it", "python"),
     "import_mismatch": ("two test modules or conftests with one import name (a monorepo)", "subprojects"),
     "script": ("a script that exits at import, collected as a test module", "testpaths"),
+    "plugin_twice": ("a plugin named with -p is loaded again by its entry point, under another name", "configure"),
     LIMITATION: ("a stub of testfloor does not answer the way the code uses it: testfloor's limitation", None),
     "placeholder": (
         "a value testfloor set has a format the code rejects (testfloor's to fix, not a bug)",
@@ -127,6 +128,8 @@ _NEEDS = (
     ("needs a service", ("ConnectionRefusedError", "OperationalError", "ConnectionError", "TimeoutError")),
     ("needs the network", ("gaierror", "URLError", "HTTPError", "SSLError", "ConnectTimeout", "MaxRetryError")),
 )
+# pluggy's words when one module is registered under two names: a plugin (or, its name a path, a conftest).
+_TWICE = re.compile(r"Plugin already registered under a different name: (?P<name>\S+?)=<module '(?P<module>[\w.]+)'")
 _ADDRESS = re.compile(r"\b0x[0-9a-fA-F]{4,}\b")
 _SITE_PACKAGES = re.compile(r"(?:[A-Za-z]:)?[^\s'\"(),]*[/\\](?:site|dist)-packages[/\\]")
 REASON_LENGTH = 200
@@ -196,6 +199,9 @@ def shorten(text: str, limit: int = REASON_LENGTH) -> str:
 
 def _classify(error: CollectError, root: Path) -> Diagnosis:
     chain = error.chain
+    twice = _registered_twice(error)
+    if twice is not None:
+        return twice
     if not chain:
         match = _NO_MODULE.search(error.message)
         if match is None:
@@ -243,6 +249,18 @@ def _classify(error: CollectError, root: Path) -> Diagnosis:
     cause = _deepest_in_project(chain)
     internal = f"{INTERNAL}: " if error.message.startswith(INTERNAL) else ""  # it stopped pytest: said so
     return _diagnosis(error, "other", "", f"{internal}{cause.short_type}: {cause.message}", cause)
+
+
+def _registered_twice(error: CollectError) -> Diagnosis | None:
+    # A `-p NAME` whose module an installed plugin's entry point loads too: testfloor's plugin skips the entry point
+    # in a project with [tool.testfloor]. Configuration, never the project's bug.
+    texts = (error.message, *(cause.message for cause in error.chain))
+    found = next(filter(None, (_TWICE.search(text) for text in texts)), None)
+    if found is None or found.group("module").rpartition(".")[2] == "conftest":
+        return None
+    name, module = found.group("name", "module")
+    text = f"Plugin already registered under a different name: {name}={module}"
+    return _diagnosis(error, "plugin_twice", module, text, error.chain[0] if error.chain else None)
 
 
 def _stubbed_name(root: Path, where: Cause, text: str) -> str:

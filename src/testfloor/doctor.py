@@ -9,6 +9,7 @@ and cause, and quarantined so that the rest of the suite runs.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -17,7 +18,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from testfloor.classify import LIMITATION, Diagnosis, classify
+from testfloor.classify import LIMITATION, Diagnosis, classify, stable
 from testfloor.collect import STATUS_MEANING, CollectError, Outcome, merge, read_outcome, relocate
 from testfloor.config import ROOT_VARIABLE, load_config
 from testfloor.doctorreport import Pass, Report
@@ -28,6 +29,11 @@ from testfloor.testenv import REQUIREMENTS, Environment, current_environment
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Collection, Mapping, Sequence
+
+# A line that is a repr: pluggy's dict of plugins after "Plugin already registered", a list, a module.
+_DUMP = re.compile(r"\s*(?:INTERNALERROR>|E )?\s*[{\[<(]")
+# "ValueError: ...", "ERROR: ...", "E   ModuleNotFoundError: ...", "INTERNALERROR> ...": what stopped pytest.
+_ERROR_LINE = re.compile(r"^(?:E\s+)?(?:ERROR:|INTERNALERROR>|[\w.]*(?:Error|Exception|Exit|Failure):)")
 
 
 def probe(root: Path, python: str | Path = sys.executable, stubs: Sequence[str] = ()) -> Outcome:
@@ -59,10 +65,21 @@ def _probe_once(
         try:
             return read_outcome(report)
         except CollectionError:
-            lines = [line for line in (result.stdout + result.stderr).splitlines() if line.strip()]
-            message = lines[-1] if lines else f"pytest exited with status {result.returncode}"
-            message = scrub(message, load_config(root).env)
+            message = error_line(result.stdout + result.stderr) or f"pytest exited with status {result.returncode}"
+            message = scrub(stable(message, root), load_config(root).env)
             return Outcome(result.returncode, (), (CollectError("", message),))
+
+
+def error_line(output: str) -> str | None:
+    """Return the line of `output` that says why pytest stopped: its last error line, else its last line.
+
+    A line that is a dump (pluggy prints its dict of plugins after
+    "Plugin already registered") is never chosen: it says nothing, and holds
+    memory addresses.
+    """
+    lines = [line.strip() for line in output.splitlines() if line.strip() and not _DUMP.match(line)]
+    errors = [line for line in lines if _ERROR_LINE.search(line)]
+    return next(reversed(errors or lines), None)
 
 
 def diagnose(outcome: Outcome, root: Path) -> list[Diagnosis]:

@@ -165,6 +165,11 @@ def apply_fixes(
             changes.append("import mode importlib (test modules of one name in one tree of tests)")
             fixes["import_mode"] += 1
             applied.append("subprojects")
+    if by_fix.get("configure") and not config.configured:
+        with toolconfig.editing(config.pyproject):
+            pass  # the plugin repairs the run of a project with [tool.testfloor]: -p NAME no longer loads twice
+        changes.append("added [tool.testfloor] (its plugin loads a plugin named with -p once)")
+        applied.append("configure")
     if by_fix.get("testpaths") and (
         restricted := _restrict_testpaths(root, config.pyproject, by_fix["testpaths"], by_fix, fixes)
     ):

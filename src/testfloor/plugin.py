@@ -45,6 +45,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+def pytest_plugin_registered(plugin: object, plugin_name: str, manager: pytest.PytestPluginManager) -> None:
+    # A plugin module registered under its own name came from `-p NAME` (or `pytest_plugins`): its entry point,
+    # loaded next under another name, would register it twice.
+    if plugin_name == getattr(plugin, "__name__", None):
+        from testfloor import repair
+
+        repair.skip_entry_point(plugin_name, manager)
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_load_initial_conftests(
     early_config: pytest.Config, parser: pytest.Parser, args: list[str]

@@ -6,9 +6,10 @@ import copy
 import importlib.abc
 import importlib.machinery
 import importlib.util
+import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import pytest
 
@@ -29,6 +30,9 @@ if TYPE_CHECKING:
     from types import ModuleType
 
     from testfloor.config import Config
+
+# Plugin modules a `-p NAME` loaded whose `pytest11` entry point was skipped: module name -> entry point name.
+LOADED_TWICE: pytest.StashKey[dict[str, str]] = pytest.StashKey()
 
 
 def before_conftests(config: pytest.Config, parser: pytest.Parser, args: list[str], settings: Config) -> list[Override]:
@@ -52,7 +56,54 @@ def before_conftests(config: pytest.Config, parser: pytest.Parser, args: list[st
         + _unknown_ini_keys(config, parser)
         + _paths(config, args, settings)
         + _leave_out(config, args, settings)
+        + [
+            Override(
+                f"plugins: -p {module}",
+                f"installed plugin {entry!r} is the same module: loaded once, its entry point skipped",
+            )
+            for module, entry in sorted(config.stash.get(LOADED_TWICE, {}).items())
+        ]
     )
+
+
+def skip_entry_point(module: str, manager: pytest.PytestPluginManager) -> None:
+    """Skip the ``pytest11`` entry point that would register the plugin module `module` a second time.
+
+    A ``-p pytest_randomly`` in addopts loads the module under its own name;
+    pytest then loads the installed plugins' entry points, and pluggy refuses
+    the same module under a second name (pytest-randomly's is ``randomly``):
+    ``ValueError: Plugin already registered under a different name``. Both
+    happen before any hook but ``pytest_plugin_registered``, so the entry
+    point is blocked there, in a project that asks testfloor for repairs;
+    `before_conftests` reports it.
+    """
+    config = cast("pytest.Config", manager.get_plugin("pytestconfig"))  # registered by the Config itself
+    if os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD") or getattr(
+        config.known_args_namespace, "disable_plugin_autoload", False
+    ):
+        return  # no entry point is loaded: the module is registered once
+    entry = _entry_point_of(module)
+    if entry is None or not _asks_for_repairs(config):
+        return
+    manager.set_blocked(entry)
+    config.stash.setdefault(LOADED_TWICE, {})[module] = entry
+
+
+def _entry_point_of(module: str) -> str | None:
+    from importlib.metadata import entry_points
+
+    names = [entry.name for entry in entry_points(group="pytest11") if entry.value.strip() == module]
+    return next((name for name in names if name != module), None)
+
+
+def _asks_for_repairs(config: pytest.Config) -> bool:
+    from testfloor.config import find_project_root, load_config
+    from testfloor.errors import ConfigError
+
+    try:
+        return load_config(find_project_root(config.rootpath, os.environ), environ=os.environ).configured
+    except ConfigError:
+        return True  # a [tool.testfloor] it cannot read: stopping on that, in one line, says more than pluggy does
 
 
 def _leave_out(config: pytest.Config, args: list[str], settings: Config) -> list[Override]:
