@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 from testfloor.handenv import read_at_import, variable_read
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Mapping, Sequence
+    from collections.abc import Mapping, Sequence
 
     from testfloor.classify import Diagnosis
     from testfloor.config import EnvValue
@@ -113,7 +113,6 @@ _SCHEME = re.compile(r"\b([a-z][a-z0-9]*(?:\+[a-z0-9_]+)?)://", re.I)
 # The URL shapes one another's fallbacks: a DSN the name calls sync may be one the code needs async.
 _URL_FALLBACKS = {"sync_url": "async_url", "async_url": "sync_url"}
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[a-z]{2,}")
-_SKIP = frozenset({"node_modules", "site-packages", "__pycache__", "build", "dist", "venv"})
 
 
 def by_name(name: str) -> str | None:
@@ -262,7 +261,9 @@ def usage_in(root: Path) -> dict[str, str]:
     """Return `usage` over the project's Python files under `root` (hidden and environment directories skipped)."""
     words = tuple(_BY_USE)
     found: dict[str, str] = {}
-    for path in _python_files(root):
+    from testfloor.imports import python_files
+
+    for path in python_files(root):
         try:
             text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError):
@@ -271,20 +272,6 @@ def usage_in(root: Path) -> dict[str, str]:
             for key, shape in usage(text).items():
                 found.setdefault(key, shape)
     return found
-
-
-def _python_files(root: Path) -> Iterator[Path]:
-    from pathlib import Path
-
-    for directory, subdirectories, files in os.walk(root):
-        subdirectories[:] = sorted(
-            name
-            for name in subdirectories
-            if not name.startswith(".")
-            and name not in _SKIP
-            and not os.path.isfile(os.path.join(directory, name, "pyvenv.cfg"))
-        )
-        yield from (Path(directory, name) for name in sorted(files) if name.endswith(".py"))
 
 
 def _called(node: ast.Call) -> str:

@@ -9,7 +9,6 @@ left to try, or `MAX_ROUNDS` have run.
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
@@ -19,16 +18,16 @@ from typing import TYPE_CHECKING, Any
 
 from testfloor.env import applicable, mask, scrub
 from testfloor.errors import DiscoveryError, NoSettingsError
+from testfloor.imports import python_files
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Mapping, Sequence
+    from collections.abc import Mapping, Sequence
 
     from testfloor.config import EnvValue
 
 PROBE = "testfloor.settings_probe"
 MAX_ROUNDS = 5
 FORMAT = 1
-_SKIP_DIRS = frozenset({"node_modules", "site-packages", "__pycache__", "build", "dist", "venv"})
 _CLASS = re.compile(r"^[ \t]*class[ \t]+(\w+)[ \t]*\(([^)]*)\)", re.MULTILINE)
 
 
@@ -80,7 +79,7 @@ def find_settings_modules(root: Path, bases: Sequence[Path] = ()) -> tuple[str, 
     BaseSettings)`` and ``class Api(Settings)`` all count. Hidden directories and virtual environments are skipped.
     A module inside one of `bases` (a sub-project's directory) is named as that sub-project's run imports it.
     """
-    texts = {path: path.read_text(encoding="utf-8", errors="replace") for path in _python_files(root)}
+    texts = {path: path.read_text(encoding="utf-8", errors="replace") for path in python_files(root)}
     classes = {path: _CLASS.findall(text) for path, text in texts.items()}
     names = {"BaseSettings"}
     while True:
@@ -94,18 +93,6 @@ def find_settings_modules(root: Path, bases: Sequence[Path] = ()) -> tuple[str, 
         if any(names & set(re.findall(r"\w+", bases)) for _name, bases in found)
     }
     return tuple(sorted(modules))
-
-
-def _python_files(root: Path) -> Iterator[Path]:
-    for directory, subdirectories, files in os.walk(root):
-        subdirectories[:] = sorted(
-            name
-            for name in subdirectories
-            if not name.startswith(".")
-            and name not in _SKIP_DIRS
-            and not (Path(directory, name, "pyvenv.cfg")).exists()
-        )
-        yield from (Path(directory, name) for name in sorted(files) if name.endswith(".py"))
 
 
 def module_name(root: Path, path: Path, bases: Sequence[Path] = ()) -> str:
