@@ -171,3 +171,30 @@ def test_an_absolute_path_under_a_secret_looking_name_is_no_secret() -> None:
 
     environ = {"SSL_CERT_FILE": "/etc/ssl/certs/ca.pem", "API_TOKEN": "tok-123456"}
     assert secret_values(environ=environ) == ["tok-123456"]
+
+
+def test_a_fresh_environment_keeps_the_systems_variables_and_drops_the_projects() -> None:
+    from testfloor.env import fresh
+
+    shell = {
+        "PATH": "/bin",
+        "HOME": "/home/u",
+        "LC_ALL": "C.UTF-8",
+        "https_proxy": "http://proxy:3128",
+        "PYTHONHASHSEED": "0",
+        "PYTHONPATH": "src",
+        "UV_CACHE_DIR": "/cache",
+        "TESTFLOOR_STUBS": "torch",
+        "DATABASE_URL": "postgresql://u:pw@h/db",
+        "APP_TOKEN": "x",
+        "AWS_PROFILE": "dev",
+    }
+    assert fresh(shell) == {
+        "PATH": "/bin",
+        "HOME": "/home/u",
+        "LC_ALL": "C.UTF-8",
+        "https_proxy": "http://proxy:3128",
+        "PYTHONHASHSEED": "0",
+        "UV_CACHE_DIR": "/cache",
+        "TESTFLOOR_STUBS": "torch",
+    }

@@ -148,3 +148,19 @@ def test_only_python_files_on_the_way_to_an_error_are_read_for_variables(tmp_pat
     steps = iter([failing, Outcome(0, ("tests/test_db.py::t",), ())])
     report = doctor.run(tmp_path, fix=True, collect=lambda root: next(steps))
     assert report.passes[0].changes == ("1 env var read by hand at import (LEDGER_URL)",)
+
+
+def test_a_variable_only_the_shell_running_doctor_sets_still_gets_a_declared_value(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_file(tmp_path / "pyproject.toml", '[project]\nname = "svc"\n\n[tool.testfloor]\n')
+    make_file(tmp_path / "app" / "__init__.py")
+    make_file(tmp_path / "app" / "auth.py", 'import os\n\nTOKEN = os.environ["LEDGER_APP_TOKEN"]\n')
+    make_file(tmp_path / "tests" / "conftest.py", "import sys\n\nsys.path.insert(0, '.')\n")
+    make_file(tmp_path / "tests" / "test_auth.py", "from app.auth import TOKEN\n\n\ndef test_token():\n    pass\n")
+    # Set here, in CI it is not: the suite must collect there too.
+    monkeypatch.setenv("LEDGER_APP_TOKEN", "only-in-this-shell")
+    report = doctor.run(tmp_path, fix=True)
+    assert report.status == "clean", report
+    assert report.passes[0].changes == ("1 env var read by hand at import (LEDGER_APP_TOKEN)",)
+    assert load_config(tmp_path).env["LEDGER_APP_TOKEN"].value != "only-in-this-shell"

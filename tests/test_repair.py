@@ -74,8 +74,10 @@ def test_without_testfloor_settings_pytest_refuses_the_plugin_twice_as_it_does_a
 
 
 def test_doctor_reads_the_refusal_as_a_configuration_problem_not_as_pluggys_dump_of_plugins(
-    twice: pytest.Pytester,
+    twice: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # The fake plugin is installed through PYTHONPATH, which doctor's probes leave out (a fresh clone has none).
+    monkeypatch.setattr(doctor, "fresh", dict)
     twice.makepyprojecttoml(ADDOPTS)
     result = twice.runpytest_subprocess("-p", "testfloor")
     output = result.stdout.str() + "\n" + result.stderr.str()

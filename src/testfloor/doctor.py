@@ -22,7 +22,7 @@ from testfloor.classify import LIMITATION, Diagnosis, classify, stable
 from testfloor.collect import STATUS_MEANING, CollectError, Outcome, merge, read_outcome, relocate
 from testfloor.config import ROOT_VARIABLE, load_config
 from testfloor.doctorreport import Pass, Report
-from testfloor.env import scrub
+from testfloor.env import fresh, scrub
 from testfloor.errors import CollectionError
 from testfloor.fixes import apply_fixes, configured_subprojects, heavy_imports, propose, stated_python
 from testfloor.testenv import REQUIREMENTS, Environment, current_environment
@@ -60,7 +60,8 @@ def _probe_once(
         report = Path(directory) / "collect.json"
         command = [str(python), "-m", "pytest", "--collect-only", "-q", "-p", "testfloor", "-p", "no:cacheprovider"]
         command += [f"--testfloor-collect-report={report}", *args]
-        environ = {**os.environ, **(extra or {}), **({ROOT_VARIABLE: str(root)} if sub_project else {})}
+        # As a fresh clone in CI would run it: without what the shell that runs doctor happens to set.
+        environ = {**fresh(os.environ), **(extra or {}), **({ROOT_VARIABLE: str(root)} if sub_project else {})}
         result = subprocess.run(command, cwd=root, env=environ, capture_output=True, text=True, check=False)
         try:
             return read_outcome(report)

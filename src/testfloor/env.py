@@ -116,6 +116,35 @@ def mask(name: str, value: str, environ: Mapping[str, str] | None = None) -> str
     return MASK if is_secret_name(name) else scrub(value, environ=environ)
 
 
+# What a fresh machine has too: the system's own variables, Python's, the installers', nox's and testfloor's.
+_FRESH_NAMES = frozenset(
+    {
+        "PATH", "HOME", "USER", "USERNAME", "LOGNAME", "SHELL", "TERM", "LANG", "LANGUAGE", "TZ",
+        "TMPDIR", "TEMP", "TMP", "SYSTEMROOT", "SYSTEMDRIVE", "COMSPEC", "WINDIR", "PATHEXT", "APPDATA",
+        "LOCALAPPDATA", "PROGRAMDATA", "USERPROFILE", "COLUMNS", "LINES", "NO_COLOR", "FORCE_COLOR", "CI",
+        "SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "VIRTUAL_ENV",
+        "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "ALL_PROXY",
+    }
+)  # fmt: skip
+_FRESH_PREFIXES = ("LC_", "XDG_", "PYTHON", "PYENV", "PIP_", "UV_", "NOX_", "TESTFLOOR_")
+
+
+def fresh(environ: Mapping[str, str]) -> dict[str, str]:
+    """Return the part of `environ` a fresh clone on a fresh machine (a CI job) would have as well.
+
+    What ``doctor`` verifies must hold there: a variable set in the shell
+    that ran it (``DATABASE_URL``, a token) would otherwise make a suite
+    collect here that fails in CI, so the project's probes never see it.
+    ``PYTHONPATH`` is left out too: it can make an import work that a clone
+    cannot make.
+    """
+    return {
+        name: value
+        for name, value in environ.items()
+        if name != "PYTHONPATH" and (name.upper() in _FRESH_NAMES or name.upper().startswith(_FRESH_PREFIXES))
+    }
+
+
 def applicable(declared: Mapping[str, EnvValue], outer: Mapping[str, str]) -> dict[str, str]:
     """Return the declared values that apply given the `outer` environment.
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from testfloor.classify import LIMITATION, Diagnosis
 from testfloor.config import Config, load_config
-from testfloor.env import scrub
+from testfloor.env import fresh, scrub
 from testfloor.testenv import REQUIREMENTS, Environment, current_environment, try_install
 
 if TYPE_CHECKING:
@@ -317,7 +317,9 @@ def _by_hand_values(root: Path, config: Config, diagnoses: Sequence[Diagnosis]) 
         for where, number in places:
             if where.endswith(".py"):
                 paths.setdefault(where, number)
-    return handenv.values_for(root, paths, lambda name: name not in os.environ and name not in config.env)
+    # Unset as a fresh machine has it: a value only the shell running doctor sets is no value in CI.
+    outer = fresh(os.environ)
+    return handenv.values_for(root, paths, lambda name: name not in outer and name not in config.env)
 
 
 def _restrict_testpaths(
@@ -390,7 +392,7 @@ def _discover_env(root: Path, pyproject: Path, environment: Environment, notes: 
     config = load_config(root, environ=os.environ)
     try:
         discovery = settings_discovery.discover(
-            root, (), environ=os.environ, declared=config.env, python=str(environment.python)
+            root, (), environ=fresh(os.environ), declared=config.env, python=str(environment.python)
         )
     except DiscoveryError as err:
         # The settings errors stay; why no values were found is said with them.

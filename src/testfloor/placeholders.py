@@ -335,10 +335,10 @@ def own(diagnosis: Diagnosis, root: Path, declared: Mapping[str, EnvValue]) -> D
     """
     if diagnosis.kind != "other" or not diagnosis.path:
         return diagnosis
-    from testfloor.env import applicable
+    from testfloor.env import applicable, fresh
 
     # Only the values in force: a variable the outer environment sets keeps its own value (unless overridden).
-    values = applicable(declared, os.environ)
+    values = applicable(declared, fresh(os.environ))
     # The module that raised, then the project's code on the way there: `make_engine(os.environ.get("DSN"))`
     # raises in the helper, but the variable is read by the module that called it.
     found = [name for place in _places(diagnosis) for name in involved(diagnosis.cause, _source(root, place), values)]
@@ -361,11 +361,12 @@ def reshape(
     each is verified by importing the failing module with `python` (`testfloor.settings_probe`). A variable
     no value satisfies is left out: testfloor's limitation, reported, never quarantined.
     """
-    from testfloor.env import applicable
+    from testfloor.env import applicable, fresh
     from testfloor.settings_discovery import module_name, run_context
 
-    current = applicable(declared, os.environ)
-    base = {**os.environ, **current}
+    outer = fresh(os.environ)  # as the probes see it: what a fresh machine sets
+    current = applicable(declared, outer)
+    base = {**outer, **current}
     # The module is imported as the run imports it: with its stubs, pythonpath and sub-project root.
     context = run_context(root, base)
     bases = [Path(path) for path in context["bases"]]
