@@ -281,3 +281,9 @@ def test_sibling_folders_that_clash_are_sub_projects_unless_inside_one(tmp_path:
         make_file(tmp_path / folder / "test_api.py")
     make_file(tmp_path / "tools" / "x" / "pytest.ini", "[pytest]\n")
     assert find_subprojects(tmp_path) == ["examples/a", "examples/b", "tools/x"]
+
+
+def test_a_syntax_error_says_its_place_once_relative_to_the_project(tmp_path: Path) -> None:
+    cause = Cause("builtins.SyntaxError", "invalid syntax (test_broken.py, line 1)", None, "tests/test_broken.py", 1)
+    diagnosis = classify(error(cause), tmp_path)
+    assert diagnosis.quarantine_reason == "project bug: SyntaxError: invalid syntax (tests/test_broken.py:1)"

@@ -509,6 +509,7 @@ def test_what_the_sessions_write_is_ignored_by_git(tmp_path: Path) -> None:
     make_file(tmp_path / "coverage.md", "| total |\n")
     make_file(tmp_path / ".nox" / "tests-3-12" / "pyvenv.cfg")
     make_file(tmp_path / ".coverage.host.1.2")
+    make_file(tmp_path / "calc.egg-info" / "PKG-INFO")  # a setuptools project's editable install leaves it
     assert (tmp_path / "coverage.xml").is_file()
     assert (tmp_path / ".coverage").is_file()
     assert git(tmp_path, "status", "--porcelain", "--untracked-files=all") == ""
@@ -521,7 +522,7 @@ def test_a_gitignore_of_the_projects_own_gets_only_what_it_lacks_once(tmp_path: 
     text = (tmp_path / ".gitignore").read_text()
     assert text == (
         f"/.nox\n.coverage\n*.pyc\n\n{init.BEGIN} (written by `testfloor init`: what the sessions write)\n"
-        f".coverage.*\ncoverage.xml\ncoverage.json\ncoverage.md\n{init.END}\n"
+        f".coverage.*\ncoverage.xml\ncoverage.json\ncoverage.md\n*.egg-info/\n{init.END}\n"
     )
     make_file(tmp_path / ".gitignore", text.replace("coverage.md\n", ""))  # the project's to edit from now on
     assert all(change.path.name != ".gitignore" for change in init.plan(tmp_path))

@@ -133,6 +133,7 @@ _TWICE = re.compile(r"Plugin already registered under a different name: (?P<name
 _ADDRESS = re.compile(r"\b0x[0-9a-fA-F]{4,}\b")
 _SITE_PACKAGES = re.compile(r"(?:[A-Za-z]:)?[^\s'\"(),]*[/\\](?:site|dist)-packages[/\\]")
 REASON_LENGTH = 200
+_SYNTAX_PLACE = re.compile(r" \([^()]*, line \d+\)$")
 
 
 @dataclass(frozen=True)
@@ -243,7 +244,9 @@ def _classify(error: CollectError, root: Path) -> Diagnosis:
                 cause = by_type[name]
                 if kind == "import_name" and _clashes(root, cause.name):
                     kind = "import_mismatch"  # another folder's module of that name answered: a layout problem
-                return _diagnosis(error, kind, cause.name or "", f"{cause.short_type}: {cause.message}", cause)
+                # Python's "(file.py, line 3)" repeats the place the diagnosis gives, relative to the project.
+                message = _SYNTAX_PLACE.sub("", cause.message) if kind == "syntax" else cause.message
+                return _diagnosis(error, kind, cause.name or "", f"{cause.short_type}: {message}", cause)
     if "Plugin already registered" in error.message or "import file mismatch" in error.message:
         return _diagnosis(error, "import_mismatch", "", error.message, chain[0])
     cause = _deepest_in_project(chain)

@@ -41,7 +41,8 @@ _SESSION = re.compile(r"^def (collect|tests|coverage|baseline|durations)\(", re.
 
 _INSTALL = re.compile(r"^(  INSTALL_TESTFLOOR: ).*$", re.MULTILINE)
 # What the sessions and coverage write into the project, for its .gitignore.
-GENERATED = (".coverage", ".coverage.*", "coverage.xml", "coverage.json", "coverage.md", ".nox/")
+# The sessions' editable installs of a setuptools project leave its *.egg-info beside its code.
+GENERATED = (".coverage", ".coverage.*", "coverage.xml", "coverage.json", "coverage.md", ".nox/", "*.egg-info/")
 
 
 def _template(name: str) -> str:
