@@ -319,7 +319,7 @@ def test_with_missing_adds_only_the_keys_the_table_lacks_and_keeps_the_rest_byte
     settings = tomllib.loads(after)["tool"]
     assert settings["testfloor"] == {"python": ["3.9"], "install": ["."], "env": {"A": "1"}}
     assert settings["other"] == {"x": 1}
-    assert 'install = ["."] # installed without dependencies\n\n[tool.testfloor.env]' in after
+    assert 'install = ["."]  # installed without dependencies\n\n[tool.testfloor.env]' in after
     assert with_missing(tmp_path / "pyproject.toml", after, values, {}) == after
 
 

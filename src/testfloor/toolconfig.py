@@ -192,6 +192,7 @@ def with_missing(pyproject: Path, text: str, values: Mapping[str, object], notes
             item = tomlkit.item(values[key])
             if key in notes:  # on the key's line: a line of its own would land after the table's sub-tables
                 item.comment(notes[key])
+                item.trivia.comment_ws = "  "  # two spaces before an inline comment, as in the rest of the file
             table.add(key, item)
         new_text = _with_line_ends(tomlkit.dumps(document), text)
     except (TOMLKitError, ValueError, TypeError, KeyError, AttributeError) as err:
