@@ -103,10 +103,13 @@ def test_existing_files_are_kept_and_extended(tmp_path: Path) -> None:
     )
     before = (tmp_path / "pyproject.toml").read_text()
     files = written(tmp_path)
-    assert "pyproject.toml" not in files
+    assert files["pyproject.toml"] == "testfloor's settings, those it lacked"
     assert ".coveragerc" not in files
-    assert (tmp_path / "pyproject.toml").read_text() == before
-    assert (tmp_path / "tests" / "conftest.py").read_text().startswith(conftest + "\n\n# >>> testfloor >>>")
+    # The stubs the project set are kept; the Pythons it lacked are added after them.
+    after = (tmp_path / "pyproject.toml").read_text()
+    assert after.startswith(before + "python = [")
+    assert load_config(tmp_path).stubs == ("ray",)
+    assert (tmp_path / "tests" / "conftest.py").read_text().startswith(conftest + "\n\n\n# >>> testfloor >>>")
     assert (tmp_path / "requirements-test.txt").read_text() == "pytest>=8\ntestfloor\n"
     noxfile = (tmp_path / "noxfile.py").read_text()
     assert noxfile.startswith(
@@ -791,3 +794,38 @@ def test_force_writes_the_requirements_again_from_the_declarations_and_keeps_wha
         "freezegun",
         "# torch  (stubbed by testfloor)",
     ]
+
+
+def test_a_project_of_tests_and_setup_py_alone_has_its_tests_measured(tmp_path: Path) -> None:
+    make_file(tmp_path / "setup.py", "from setuptools import setup\n\nsetup(name='r')\n")
+    make_file(tmp_path / "tests" / "test_a.py", "def test_a():\n    assert True\n")
+    files = written(tmp_path)
+    assert files[".coveragerc"].endswith(
+        "the project has no code outside its tests, so the tests themselves are measured"
+    )
+    rc = (tmp_path / ".coveragerc").read_text()
+    assert "source = .\nomit =\n    noxfile.py\n    conftest.py\n\n" in rc
+    make_file(tmp_path / "other" / "tool.py", "x = 1\n")
+    (tmp_path / ".coveragerc").unlink()
+    assert written(tmp_path)[".coveragerc"] == "coverage settings"
+    assert "    tests/*\n" in (tmp_path / ".coveragerc").read_text()
+
+
+def test_a_table_doctor_left_empty_gets_every_setting_of_init_and_a_second_plan_changes_nothing(tmp_path: Path) -> None:
+    make_file(
+        tmp_path / "pyproject.toml",
+        f'[project]\nname = "svc"\nversion = "0"\nrequires-python = "=={PYTHON}.*"\n'
+        '[build-system]\nrequires = ["setuptools"]\nbuild-backend = "setuptools.build_meta"\n\n[tool.testfloor]\n',
+    )
+    make_file(tmp_path / "svc" / "__init__.py")
+    make_file(tmp_path / "tests" / "test_svc.py", "import svc\n")
+    assert written(tmp_path)["pyproject.toml"] == "testfloor's settings, those it lacked"
+    config = load_config(tmp_path)
+    assert (config.python, config.install) == ((PYTHON,), (".",))
+    assert init.plan(tmp_path) == []
+
+
+def test_a_testfloor_table_init_cannot_extend_is_one_error_line(tmp_path: Path) -> None:
+    make_file(tmp_path / "pyproject.toml", "[tool]\ntestfloor = 3\n")
+    with pytest.raises(InitError, match=r"pyproject\.toml: \[tool\.testfloor\]: expected a table"):
+        init.plan(tmp_path)

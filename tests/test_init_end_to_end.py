@@ -144,3 +144,46 @@ def test_the_demo_replays_the_seed_plan_and_its_summary_matches_the_files(tmp_pa
     assert baseline["totals"]["covered_lines"] <= totals["covered_lines"]
     assert summary["after"]["status"] == "quarantined"
     assert f"coverage: {summary['coverage']['percent']}%" in result.stdout
+
+
+def test_init_after_doctor_fix_writes_the_pythons_and_the_install_and_the_sessions_install_the_project(
+    tmp_path: Path,
+) -> None:
+    project = tmp_path / "project"
+    build = '[build-system]\nrequires = ["setuptools"]\nbuild-backend = "setuptools.build_meta"\n'
+    make_file(project / "pyproject.toml", f'[project]\nname = "pkg"\nversion = "0"\nrequires-python = "=={PYTHON}.*"\n')
+    (project / "pyproject.toml").write_text((project / "pyproject.toml").read_text() + build)
+    make_file(project / "pkg" / "__init__.py", CALC)
+    # No conftest puts the project on sys.path: the test imports pkg only where the sessions install it.
+    make_file(project / "tests" / "test_pkg.py", TEST_CALC.replace("from calc", "from pkg"))
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-c", "init.defaultBranch=main"]
+    subprocess.run([*git, "init", "-q"], cwd=project, check=True)
+    doctor = run_testfloor(project, "doctor", "--fix", "--no-install")
+    assert "[tool.testfloor]" in (project / "pyproject.toml").read_text(), doctor.stdout + doctor.stderr
+    # init installs testfloor as doctor did (an explicit --requirement would add a second, clashing line).
+    first = run_testfloor(project, "init", "--no-install")
+    assert first.returncode == 0, first.stdout + first.stderr
+    settings = tomllib.loads((project / "pyproject.toml").read_text())["tool"]["testfloor"]
+    assert (settings["python"], settings["install"]) == ([PYTHON], ["."])
+    settled = tree_digest(project)
+    second = run_testfloor(project, "init", "--no-install")
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert "wrote" not in second.stdout
+    assert tree_digest(project) == settled
+    subprocess.run([*git, "add", "-A"], cwd=project, check=True)
+    subprocess.run([*git, "commit", "-qm", "testfloor"], cwd=project, check=True)
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", str(project), str(clone)], check=True)
+    result = nox(clone, "-s", "collect")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "collected 1 tests" in result.stderr
+
+
+def test_init_on_a_project_of_tests_alone_measures_the_tests_and_writes_a_baseline(tmp_path: Path, wheel: Path) -> None:
+    make_file(tmp_path / "pyproject.toml", f'[project]\nname = "r"\nversion = "0"\nrequires-python = "=={PYTHON}.*"\n')
+    make_file(tmp_path / "tests" / "test_a.py", "def test_a():\n    assert True\n")
+    result = run_testfloor(tmp_path, "init", "--requirement", str(wheel), "--no-install")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "wrote .coveragerc: coverage settings: the project has no code outside its tests" in result.stdout
+    measured = json.loads((tmp_path / "coverage-baseline.json").read_text())
+    assert "tests/test_a.py" in json.dumps(measured)

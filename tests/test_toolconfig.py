@@ -8,7 +8,7 @@ import pytest
 
 from helpers import make_file
 from testfloor.errors import ConfigError
-from testfloor.toolconfig import add_quarantine, add_values, editing, extend_list, set_value
+from testfloor.toolconfig import add_quarantine, add_values, editing, extend_list, set_value, with_missing
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -310,3 +310,20 @@ def test_an_edit_the_layout_would_lose_silently_is_refused(tmp_path: Path) -> No
     with pytest.raises(ConfigError, match="cannot update"):
         add_quarantine(pyproject, {"tests/t9.py": "bug"})
     assert pyproject.read_text() == text
+
+
+def test_with_missing_adds_only_the_keys_the_table_lacks_and_keeps_the_rest_byte_for_byte(tmp_path: Path) -> None:
+    text = '[tool.testfloor]\npython = ["3.9"]\n\n[tool.testfloor.env]\nA = "1"\n\n[tool.other]\nx = 1\n'
+    values = {"python": ["3.12"], "install": ["."]}
+    after = with_missing(tmp_path / "pyproject.toml", text, values, {"install": "installed without dependencies"})
+    settings = tomllib.loads(after)["tool"]
+    assert settings["testfloor"] == {"python": ["3.9"], "install": ["."], "env": {"A": "1"}}
+    assert settings["other"] == {"x": 1}
+    assert 'install = ["."]  # installed without dependencies\n\n[tool.testfloor.env]' in after
+    assert with_missing(tmp_path / "pyproject.toml", after, values, {}) == after
+
+
+@pytest.mark.parametrize("text", ["[tool]\ntestfloor = 3\n", '[tool]\ntestfloor = "x"\n'])
+def test_with_missing_refuses_a_layout_it_cannot_extend(tmp_path: Path, text: str) -> None:
+    with pytest.raises(ConfigError, match=r"pyproject\.toml: cannot update"):
+        with_missing(tmp_path / "pyproject.toml", text, {"python": ["3.12"]}, {"python": "the Pythons"})

@@ -58,7 +58,7 @@ NOXFILE_BLOCK = (
     "import nox  # noqa: E402\nimport testfloor.nox as floor  # noqa: E402\n\n"
     f"{SESSIONS}{END}\n"
 )
-CONFTEST_BLOCK = "\n" + _template("conftest_block.py")
+CONFTEST_BLOCK = _template("conftest_block.py")
 # Installs testfloor as `testfloor`; `workflow(requirement)` writes it with another requirement.
 WORKFLOW = _template("testfloor.yml")
 
@@ -143,24 +143,39 @@ def _pyproject(root: Path, project: Project, before: str | None, document: TOMLD
     import tomlkit
 
     path = root / "pyproject.toml"
+    values, notes = _settings(project)
     tool = document.setdefault("tool", tomlkit.table(is_super_table=True))
-    if "testfloor" not in tool:
-        from testfloor.dependencies import light_and_heavy
+    if "testfloor" in tool:
+        # A table of the user's or of `doctor --fix`: each setting it lacks is added, none it has is changed.
+        from testfloor.toolconfig import with_missing
 
-        table = tomlkit.table()
-        table.add(tomlkit.comment("testfloor's settings: `testfloor doctor --fix` fills them in."))
-        # The sessions' names and interpreters, whichever Python runs nox.
-        table["python"] = list(project.pythons)
-        _light, heavy = light_and_heavy(project.metadata)
-        if heavy:
-            table["stubs"] = heavy
-        if project.metadata.local:
-            table.add(tomlkit.comment("The project's own packages, installed without their dependencies."))
-            table["install"] = list(project.metadata.local)
-        if list(document)[-1] != "tool":
-            table.add(tomlkit.nl())  # a blank line before the table that follows
-        tool["testfloor"] = table
+        after = with_missing(path, before or "", values, notes)
+        return Change(path, before, after, "testfloor's settings, those it lacked")
+    table = tomlkit.table()
+    table.add(tomlkit.comment("testfloor's settings: `testfloor doctor --fix` fills them in."))
+    for key, value in values.items():
+        if key in notes:
+            table.add(tomlkit.comment(notes[key]))
+        table[key] = value
+    if list(document)[-1] != "tool":
+        table.add(tomlkit.nl())  # a blank line before the table that follows
+    tool["testfloor"] = table
     return Change(path, before, tomlkit.dumps(document), "testfloor's settings")
+
+
+def _settings(project: Project) -> tuple[dict[str, object], dict[str, str]]:
+    # What init writes into [tool.testfloor], and the comment before each key that has one.
+    from testfloor.dependencies import light_and_heavy
+
+    # The sessions' names and interpreters, whichever Python runs nox.
+    values: dict[str, object] = {"python": list(project.pythons)}
+    _light, heavy = light_and_heavy(project.metadata)
+    if heavy:
+        values["stubs"] = heavy
+    if project.metadata.local:
+        values["install"] = list(project.metadata.local)
+    notes = {"install": "The project's own packages, installed without their dependencies."}
+    return values, notes
 
 
 def _noxfile(root: Path, force: bool) -> Change:
@@ -188,9 +203,10 @@ def _conftests(root: Path, roots: list[str]) -> list[Change]:
 def _conftest(path: Path) -> Change:
     before = _read(path)
     if before is not None and BEGIN in before:
-        return Change(path, before, _BLOCK.sub(CONFTEST_BLOCK.lstrip("\n"), before), "the plugin check, refreshed")
-    text = (before or "") + ("" if not before or before.endswith("\n") else "\n") + CONFTEST_BLOCK
-    return Change(path, before, text.lstrip("\n"), "a check that testfloor's plugin is active")
+        return Change(path, before, _BLOCK.sub(CONFTEST_BLOCK, before), "the plugin check, refreshed")
+    # After code of the project's, two blank lines: the block defines a top-level function (PEP 8).
+    text = before.rstrip() + "\n\n\n" + CONFTEST_BLOCK if before and before.strip() else CONFTEST_BLOCK
+    return Change(path, before, text, "a check that testfloor's plugin is active")
 
 
 def requirements(root: Path, requirement: str, metadata: Metadata, *, force: bool = False) -> Change:
@@ -248,16 +264,38 @@ def _coveragerc(project: Project) -> Change | None:
     if not sources:
         sources = list(project.packages) or ["src" if (root / "src").is_dir() else "."]
     omit = layout.not_measured(roots)
+    header = "# Written by `testfloor init`: branch coverage, data that combines across jobs and machines."
+    why = "coverage settings"
+    if sources == ["."] and _only_tests(root, omit):
+        # Measuring the project less its tests would measure nothing, and the coverage session would fail.
+        omit = layout.not_measured([])
+        header += f"\n# {_TESTS_ONLY.capitalize()}, which are measured: once it has, name it in source, tests in omit."
+        why = f"coverage settings: {_TESTS_ONLY}, so the tests themselves are measured"
     run = {"branch": "True", "relative_files": "True", "parallel": "True"}
     run |= {"source": "\n".join(sources), "omit": "\n".join(omit)}
     sections = {"run": run, "report": {"precision": "2", "show_missing": "True", "skip_covered": "True"}}
     for name, items in stranded.items():
         sections.setdefault(name, {}).update(items)
-    header = "# Written by `testfloor init`: branch coverage, data that combines across jobs and machines."
     if stranded:
         header += "\n# With the [coverage:*] settings of pytest.ini, which coverage.py does not read."
     text = CoverageSettings(root / ".coveragerc", sections).to_ini(header)
-    return Change(root / ".coveragerc", None, text, "coverage settings")
+    return Change(root / ".coveragerc", None, text, why)
+
+
+_TESTS_ONLY = "the project has no code outside its tests"
+
+
+def _only_tests(root: Path, omit: list[str]) -> bool:
+    # No Python file that coverage would measure and a test could import: all are omitted, or setup.py.
+    from fnmatch import fnmatch
+
+    from testfloor.imports import python_files
+
+    for path in python_files(root):
+        name = path.relative_to(root).as_posix()
+        if name != "setup.py" and not any(fnmatch(name, pattern) for pattern in omit):
+            return False
+    return True
 
 
 def _coverage_settings(directory: Path) -> CoverageSettings | None:

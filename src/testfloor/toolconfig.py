@@ -173,6 +173,33 @@ def _without_ours(document: Mapping[str, Any]) -> dict[str, Any]:
     return rest
 
 
+def with_missing(pyproject: Path, text: str, values: Mapping[str, object], notes: Mapping[str, str]) -> str:
+    """Return `text` with each of `values` that its ``[tool.testfloor]`` lacks added, with the comment `notes` has.
+
+    A key the table has keeps its value, whatever it is; `text` comes back as
+    it is when nothing is missing. The new text is proven as `editing` proves
+    its edits, and nothing is written: a layout the edit cannot keep is a
+    `ConfigError` naming `pyproject`.
+    """
+    import tomlkit
+    from tomlkit.exceptions import TOMLKitError
+
+    try:
+        document = tomlkit.parse(text)
+        table: Any = document["tool"]["testfloor"]
+        missing = [key for key in values if key not in table]
+        for key in missing:
+            item = tomlkit.item(values[key])
+            if key in notes:  # on the key's line: a line of its own would land after the table's sub-tables
+                item.comment(notes[key])
+                item.trivia.comment_ws = "  "  # two spaces before an inline comment, as in the rest of the file
+            table.add(key, item)
+        new_text = _with_line_ends(tomlkit.dumps(document), text)
+    except (TOMLKitError, ValueError, TypeError, KeyError, AttributeError) as err:
+        raise ConfigError(f"{pyproject}: cannot update {_layout(text)}: {err}") from None
+    return _prove(pyproject, text, new_text, document.unwrap()) if missing else text
+
+
 def add_values(pyproject: Path, values: Mapping[str, str], *keys: str) -> list[str]:
     """Add `values` to ``[tool.testfloor.<keys>]``; a name it already has keeps its value. Return the names added."""
     with editing(pyproject, *keys) as table:
