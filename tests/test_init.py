@@ -829,3 +829,14 @@ def test_a_testfloor_table_init_cannot_extend_is_one_error_line(tmp_path: Path) 
     make_file(tmp_path / "pyproject.toml", "[tool]\ntestfloor = 3\n")
     with pytest.raises(InitError, match=r"pyproject\.toml: \[tool\.testfloor\]: expected a table"):
         init.plan(tmp_path)
+
+
+def test_requirements_naming_a_testfloor_checkout_of_another_name_get_no_second_testfloor(tmp_path: Path) -> None:
+    from testfloor.dependencies import read_metadata
+
+    make_file(tmp_path / "checkout" / "pyproject.toml", '[project]\nname = "testfloor"\nversion = "1"\n')
+    project = tmp_path / "project"
+    make_file(project / "pyproject.toml", '[project]\nname = "svc"\n')
+    make_file(project / "requirements-test.txt", "../checkout\npytest\n")
+    change = init.requirements(project, "testfloor==9.9", read_metadata(project))
+    assert change.after == "../checkout\npytest\n"

@@ -314,3 +314,16 @@ def test_a_reporting_environment_has_its_own_place_and_only_testfloor_and_covera
     assert lines == [
         f"reporting environment: building .nox/.cache/testfloor-report-{PYTHON} on Python {PYTHON} with uv"
     ]
+
+
+def test_a_checkout_of_testfloor_under_another_name_is_known_by_its_pyproject(tmp_path: Path) -> None:
+    make_file(tmp_path / "main" / "pyproject.toml", '[project]\nname = "testfloor"\nversion = "1"\n')
+    make_file(tmp_path / "other" / "pyproject.toml", '[project]\nname = "calc"\n')
+    make_file(tmp_path / "project" / "README.md")
+    project = tmp_path / "project"
+    assert testenv.installs_testfloor(str(tmp_path / "main"))
+    assert testenv.installs_testfloor("../main", project)
+    assert testenv.installs_testfloor("-e ../main  # testfloor from a checkout", project)
+    assert not testenv.installs_testfloor("../other", project)
+    assert not testenv.installs_testfloor("../missing", project)
+    assert not testenv.installs_testfloor("pytest", project)

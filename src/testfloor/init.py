@@ -221,7 +221,7 @@ def requirements(root: Path, requirement: str, metadata: Metadata, *, force: boo
     path = root / "requirements-test.txt"
     before = _read(path)
     if before is not None and not force:
-        if any(installs_testfloor(line) for line in before.splitlines()) or requirement in before:
+        if any(installs_testfloor(line, root) for line in before.splitlines()) or requirement in before:
             return Change(path, before, before, "")
         return Change(path, before, before.rstrip("\n") + f"\n{requirement}\n", "testfloor added")
     from testfloor.dependencies import development_tool, heavy_module, light_and_heavy
@@ -239,7 +239,7 @@ def requirements(root: Path, requirement: str, metadata: Metadata, *, force: boo
         if (
             bare
             and not bare.startswith(("#", "-"))
-            and not installs_testfloor(bare)
+            and not installs_testfloor(bare, root)
             and requirement_name(bare) not in named
         ):
             lines.append(bare)

@@ -89,7 +89,7 @@ def reporting_arguments(config: Config, *packages: str) -> list[list[str]]:
     for line in _logical_lines(text):
         if line.startswith(_SOURCES):
             sources += shlex.split(line)
-        elif installs_testfloor(line):
+        elif installs_testfloor(line, config.root):
             testfloor += shlex.split(line) if line.startswith(("-e ", "--editable")) else [line]
         elif not line.startswith("-") and requirement_name(line) in _REPORTING:
             pins.append(line)
@@ -287,18 +287,33 @@ def for_project(project: Project, *, progress: Callable[[str], None] = lambda li
     """
     requirements = project.root / REQUIREMENTS
     text = requirements.read_text(encoding="utf-8") if requirements.is_file() else ""
-    named = any(installs_testfloor(line) for line in text.splitlines())
+    named = any(installs_testfloor(line, project.root) for line in text.splitlines())
     extra = [] if named else [testfloor_requirement()]
     return build(project.config, project.pythons, *extra, progress=progress)
 
 
-def installs_testfloor(line: str) -> bool:
-    """Tell whether a line of a requirements file installs testfloor."""
-    # By name ("testfloor==1.2", "testfloor @ URL"), or a path or URL of testfloor's wheel, sdist or repository.
+def installs_testfloor(line: str, root: Path | None = None) -> bool:
+    """Tell whether a line of a requirements file (in `root`) installs testfloor.
+
+    By name (``testfloor==1.2``, ``testfloor @ URL``), by a path or URL of
+    testfloor's wheel, sdist or repository, or by a local directory of any
+    name whose ``pyproject.toml`` names the project testfloor.
+    """
     line = line.split(" #")[0].strip()
     if not line or line.startswith("#"):
         return False
-    return requirement_name(line) == "testfloor" or PurePath(line.split("@")[0]).name.lower().startswith("testfloor")
+    if requirement_name(line) == "testfloor" or PurePath(line.split("@")[0]).name.lower().startswith("testfloor"):
+        return True
+    return _testfloor_checkout((root or Path.cwd()) / line.removeprefix("-e ").removeprefix("--editable ").strip())
+
+
+def _testfloor_checkout(directory: Path) -> bool:
+    # A checkout of testfloor under another name ("main", "testfloor-fork"...): its pyproject.toml says so.
+    try:
+        text = (directory / "pyproject.toml").read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError, ValueError):
+        return False
+    return re.search(r'^name\s*=\s*["\']testfloor["\']\s*$', text, re.MULTILINE) is not None
 
 
 def requirement_name(line: str) -> str:
