@@ -682,6 +682,22 @@ def test_a_light_module_whose_distribution_does_not_provide_it_is_uninstalled_un
     assert load_config(project).stubs == ("freezegun",)
 
 
+def test_a_package_a_message_asks_for_by_name_is_kept_though_its_module_has_another_name(
+    project: Path, wheels: Path, venv: Environment
+) -> None:
+    from wheelhouse import make_wheel
+
+    make_wheel(wheels, "yaml-ish", "1.0", {"yamlish_module.py": ""})
+    asked = CollectError(
+        "tests/test_cfg.py",
+        "E   RuntimeError",
+        (Cause("builtins.RuntimeError", "config requires the yaml-ish package to be installed", None, "app.py", 2),),
+    )
+    report = doctor.run(project, fix=True, collect=outcomes((asked,), ()), prepare=lambda: venv)
+    assert report.passes[0].changes == ("installed yaml-ish (recorded in requirements-test.txt)",)
+    assert "yaml-ish" in installed_names(venv)
+
+
 def test_a_plugin_nothing_provides_is_never_stubbed_and_the_note_says_so(
     project: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

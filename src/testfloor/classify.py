@@ -168,6 +168,12 @@ class Diagnosis:
         return self.fix is None and self.kind != LIMITATION
 
     @property
+    def names_a_module(self) -> bool:
+        """Tell whether a missing dependency's error names its module, not a distribution asked for by name."""
+        named = self.cause.startswith("ModuleNotFoundError") or _NO_MODULE.search(self.cause) is not None
+        return self.kind == "missing_plugin" or (self.kind == "missing_light" and named)
+
+    @property
     def quarantine_reason(self) -> str:
         """Say, short and the same on every run, what kind of problem this is, what and where, for a quarantine."""
         needs = next((label for label, names in _NEEDS if any(name in self.cause for name in names)), "project bug")

@@ -122,8 +122,11 @@ def apply_fixes(
     light = sorted({item.subject for item in by_fix.get("install", [])})
     if light:
         plugins = {item.subject for item in by_fix["install"] if item.kind == "missing_plugin"}
+        modules = {item.subject for item in by_fix["install"] if item.names_a_module}
         installed, failed, refused = (
-            _install(root, light, environment, plugins=plugins, notes=notes) if install else ([], light, [])
+            _install(root, light, environment, plugins=plugins, modules=modules, notes=notes)
+            if install
+            else ([], light, [])
         )
         # A distribution name is no module; a stub comes too late for pytest's -p, which loads before any plugin.
         stubs += [module for module in failed if module.isidentifier() and module not in plugins]
@@ -350,18 +353,20 @@ def _restrict_testpaths(
 
 def _install(
     root: Path,
-    modules: Sequence[str],
+    wanted: Sequence[str],
     environment: Environment,
     *,
     plugins: Collection[str] = (),
+    modules: Collection[str] = (),
     notes: list[str] | None = None,
 ) -> tuple[list[str], list[str], list[str]]:
-    """Install the light `modules` into `environment`; record the ones that installed in requirements-test.txt.
+    """Install the light `wanted` into `environment`; record the ones that installed in requirements-test.txt.
 
     A module in `plugins` is a pytest plugin (``-p NAME``): its distributions
     are `testfloor.classify.plugin_distributions`, tried in turn. An install
-    counts only once `environment` imports the module: one that does not
-    provide it is uninstalled, never recorded, and said in `notes`. Returns
+    for a module named by its error (in `modules`: not a distribution a
+    message asks for by name) counts only once `environment` imports it: one
+    that does not provide it is uninstalled, never recorded, and said in `notes`. Returns
     what installed, the modules that did not (to be stubbed), and the
     installs refused because they would pull in a heavy package.
     """
@@ -377,12 +382,13 @@ def _install(
     installed: list[str] = []
     failed: list[str] = []
     refused: list[str] = []
-    for module in modules:
+    for module in wanted:
         plugin = module in plugins
         first = distribution_for(module, metadata, provided, plugin=plugin)
         names = [first, *(name for name in plugin_distributions(module)[1:] if plugin and name != first)]
         for name in names:  # the first that provides the module, and no other
-            if _install_one(root, module, name, environment, plugin, notes, refused):
+            checked = "plugin" if plugin else "module" if module in modules else None
+            if _install_one(root, module, name, environment, checked, notes, refused):
                 installed.append(name)
                 break
         else:
@@ -401,9 +407,15 @@ def _install(
 
 
 def _install_one(
-    root: Path, module: str, name: str, environment: Environment, plugin: bool, notes: list[str], refused: list[str]
+    root: Path,
+    module: str,
+    name: str,
+    environment: Environment,
+    checked: str | None,
+    notes: list[str],
+    refused: list[str],
 ) -> bool:
-    # Install `name` for `module`, kept only if the environment then imports the module (or loads the plugin).
+    # Install `name` for `module`; with `checked` ("module" or "plugin"), kept only if the environment then has it.
     from testfloor import imports, testenv
     from testfloor.dependencies import heavy_module
 
@@ -415,11 +427,11 @@ def _install_one(
         return False
     if not testenv.try_install(environment, [name], cwd=root):
         return False
-    if not module.isidentifier() or not imports.absent(environment.python, [module], plugins=plugin):
-        return True  # a distribution a message asked for by name (python-multipart) has no module to check
+    if checked is None or not imports.absent(environment.python, [module], plugins=checked == "plugin"):
+        return True  # a distribution a message asked for by name ("pip install pyyaml") has no module to check
     # A namesake on the index (xdist 0.0.2 for pytest-xdist's module): installed, yet the module is still missing.
     testenv.uninstall(environment, [requirement_name(name)], cwd=root)
-    notes.append(f"{name} installed but does not provide {'plugin' if plugin else 'module'} {module!r}: uninstalled")
+    notes.append(f"{name} installed but does not provide {checked} {module!r}: uninstalled")
     return False
 
 
