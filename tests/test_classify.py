@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from helpers import make_file
-from testfloor.classify import Diagnosis, classify, distribution, find_local_package
+from testfloor.classify import Diagnosis, classify, distribution, find_local_package, plugin_distributions
 from testfloor.collect import Cause, CollectError
 
 
@@ -131,6 +131,37 @@ def test_the_error_is_placed_where_the_project_raised_it(tmp_path: Path) -> None
 )
 def test_distributions_are_named_as_pypi_names_them(module: str, name: str) -> None:
     assert distribution(module) == name
+
+
+@pytest.mark.parametrize(
+    ("name", "distributions"),
+    [
+        ("xdist", ("pytest-xdist",)),
+        ("xdist.looponfail", ("pytest-xdist",)),
+        ("randomly", ("pytest-randomly",)),
+        ("cov", ("pytest-cov",)),
+        ("timeout", ("pytest-timeout",)),
+        ("httpx", ("pytest-httpx",)),
+        ("pytest_timeout", ("pytest-timeout",)),
+        ("pytest_django", ("pytest-django",)),
+        ("pytest_foo_bar", ("pytest-foo-bar",)),
+        ("foo_bar", ("pytest-foo-bar", "foo-bar")),
+    ],
+)
+def test_a_plugin_is_named_as_its_pytest_distribution_never_as_a_namesake(
+    name: str, distributions: tuple[str, ...]
+) -> None:
+    assert plugin_distributions(name) == distributions
+
+
+def test_a_plugin_pytest_cannot_import_is_a_plugin_to_install_not_a_light_module(tmp_path: Path) -> None:
+    message = """ERROR: Error importing plugin "xdist": No module named 'xdist'"""
+    diagnosis = classify(CollectError("", message), tmp_path)
+    assert (diagnosis.kind, diagnosis.subject, diagnosis.fix) == ("missing_plugin", "xdist", "install")
+    assert diagnosis.cause == """Error importing plugin "xdist": No module named 'xdist'"""
+    # Any other missing module at the root stays a light one.
+    other = classify(CollectError("", "E   ModuleNotFoundError: No module named 'xdist'"), tmp_path)
+    assert (other.kind, other.subject) == ("missing_light", "xdist")
 
 
 @pytest.mark.parametrize(

@@ -514,6 +514,15 @@ def test_a_missing_module_is_installed_as_the_project_declares_it_else_as_instal
     assert distribution_for("some_lib", metadata) == "some-lib"
 
 
+def test_a_missing_plugin_is_installed_as_its_pytest_distribution_with_the_projects_pin() -> None:
+    # The index's `xdist` 0.0.2 is no pytest plugin, even where an environment has it installed.
+    assert distribution_for("xdist", Metadata(), {"xdist": ["xdist"]}, plugin=True) == "pytest-xdist"
+    assert distribution_for("xdist", Metadata(), {"xdist": ["xdist"]}) == "xdist"
+    assert distribution_for("pytest_timeout", Metadata(), plugin=True) == "pytest-timeout"
+    declared = Metadata(requirements=(Declared("pytest-xdist==3.8.0", "requirements-dev.txt"),))
+    assert distribution_for("xdist", declared, plugin=True) == "pytest-xdist==3.8.0"
+
+
 def test_an_installable_project_needs_a_build_system_setup_cfg_or_setup_py(tmp_path: Path) -> None:
     assert not installable(tmp_path)
     make_file(tmp_path / "pyproject.toml", "[tool.pytest.ini_options]\n")

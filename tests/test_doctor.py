@@ -119,7 +119,8 @@ def test_light_modules_are_installed_and_recorded(project: Path, monkeypatch: py
 
     def pip(command: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
         calls.append(command)
-        return subprocess.CompletedProcess(command, 0, "", "")
+        # The installer prints nothing; the check that follows finds no module absent: a JSON empty list.
+        return subprocess.CompletedProcess(command, 0, "[]", "")
 
     monkeypatch.setattr(subprocess, "run", pip)
     make_file(project / "requirements-test.txt", "pytest")
@@ -127,6 +128,8 @@ def test_light_modules_are_installed_and_recorded(project: Path, monkeypatch: py
     report = doctor.run(project, fix=True, collect=outcomes((MISSING_FREEZEGUN,), ()), prepare=lambda: environment)
     # Into the environment doctor verifies in, never into the interpreter running testfloor.
     assert calls[0][-3:] == ["--python", str(environment.python), "freezegun"]
+    # The install is verified with the environment's interpreter: it imports the module now.
+    assert (calls[-1][:2], calls[-1][-1]) == ([str(environment.python), "-I"], "freezegun")
     assert (project / "requirements-test.txt").read_text() == "pytest\nfreezegun\n"
     assert report.fixes == {"install": 1}
 
@@ -340,7 +343,7 @@ def test_a_stub_already_configured_is_not_added_again(project: Path) -> None:
 def test_an_installed_module_already_recorded_is_not_recorded_twice(
     project: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(subprocess, "run", lambda command, **kwargs: subprocess.CompletedProcess(command, 0, "", ""))
+    monkeypatch.setattr(subprocess, "run", lambda command, **kwargs: subprocess.CompletedProcess(command, 0, "[]", ""))
     make_file(project / "requirements-test.txt", "freezegun\n")
     doctor.run(project, fix=True, collect=outcomes((MISSING_FREEZEGUN,), ()))
     assert (project / "requirements-test.txt").read_text() == "freezegun\n"
@@ -413,7 +416,7 @@ def test_a_missing_module_is_installed_as_the_project_declares_it(
 
     def install(command: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
         calls.append(command)
-        return subprocess.CompletedProcess(command, 0, "", "")
+        return subprocess.CompletedProcess(command, 0, "[]", "")
 
     make_file(project / "pyproject.toml", '[project]\nname = "svc"\ndependencies = ["scikit-learn==1.7.2"]\n')
     missing = CollectError(
@@ -608,3 +611,128 @@ def test_sub_projects_with_their_own_pytest_settings_get_runs_of_their_own_befor
     assert report.fixes == {"subprojects": 1}
     assert load_config(project).subprojects == ("services/api",)
     assert doctor.run(project, fix=True, collect=outcomes(())).fixes == {}
+
+
+def plugin_error(name: str) -> CollectError:
+    # What the probe reads when pytest stops at a `-p NAME` whose module is nowhere.
+    return CollectError("", f"""E   Error importing plugin "{name}": No module named '{name}'""")
+
+
+@pytest.fixture
+def wheels(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A wheelhouse that every install of this test, and its dry run, takes its packages from (and no index)."""
+    directory = tmp_path / "wheels"
+    directory.mkdir()
+    (tmp_path / "empty-index").mkdir()
+    monkeypatch.setenv("UV_DEFAULT_INDEX", (tmp_path / "empty-index").as_uri())
+    monkeypatch.setenv("UV_FIND_LINKS", str(directory))
+    return directory
+
+
+@pytest.fixture
+def venv(tmp_path: Path) -> Environment:
+    from testfloor.testenv import find_uv, interpreter
+
+    location = tmp_path / "venv"
+    subprocess.run([str(find_uv()), "venv", "--quiet", "--python", sys.executable, str(location)], check=True)
+    return Environment(location, interpreter(location), f"{sys.version_info.major}.{sys.version_info.minor}")
+
+
+def installed_names(environment: Environment) -> set[str]:
+    script = "import importlib.metadata as m; print(sorted(d.metadata['Name'] for d in m.distributions()))"
+    output = subprocess.run([str(environment.python), "-c", script], capture_output=True, text=True, check=True)
+    return set(json.loads(output.stdout.replace("'", '"')))
+
+
+def test_an_install_that_does_not_provide_the_plugin_is_undone_and_the_next_distribution_tried(
+    project: Path, wheels: Path, venv: Environment
+) -> None:
+    from wheelhouse import make_wheel
+
+    # pytest-fakeplug installs, but its module is another; the distribution of the plugin's own name has it.
+    make_wheel(wheels, "pytest-fakeplug", "1.0", {"unrelated_thing.py": ""})
+    make_wheel(wheels, "fakeplug", "1.0", {"fakeplug.py": ""})
+    lines: list[str] = []
+    collect = outcomes((plugin_error("fakeplug"),), ())
+    report = doctor.run(project, fix=True, collect=collect, prepare=lambda: venv, progress=lines.append)
+    assert report.status == "clean"
+    assert lines[-1] == (
+        "pass 1: 1 error: installed fakeplug (recorded in requirements-test.txt); "
+        "pytest-fakeplug installed but does not provide plugin 'fakeplug': uninstalled"
+    )
+    assert (project / "requirements-test.txt").read_text() == "fakeplug\n"
+    assert {"fakeplug", "pytest-fakeplug"} & installed_names(venv) == {"fakeplug"}
+
+
+def test_a_light_module_whose_distribution_does_not_provide_it_is_uninstalled_unrecorded_and_stubbed(
+    project: Path, wheels: Path, venv: Environment
+) -> None:
+    from wheelhouse import make_wheel
+
+    make_wheel(wheels, "freezegun", "0.0.2", {"something_else/__init__.py": ""})
+    lines: list[str] = []
+    report = doctor.run(
+        project, fix=True, collect=outcomes((MISSING_FREEZEGUN,), ()), prepare=lambda: venv, progress=lines.append
+    )
+    assert report.passes[0].changes == ("stubbed freezegun",)
+    note = "freezegun installed but does not provide module 'freezegun': uninstalled"
+    assert lines[-1] == f"pass 1: 1 error: stubbed freezegun; {note}"
+    assert not (project / "requirements-test.txt").exists()
+    assert "freezegun" not in installed_names(venv)
+    assert load_config(project).stubs == ("freezegun",)
+
+
+def test_a_package_a_message_asks_for_by_name_is_kept_though_its_module_has_another_name(
+    project: Path, wheels: Path, venv: Environment
+) -> None:
+    from wheelhouse import make_wheel
+
+    make_wheel(wheels, "yaml-ish", "1.0", {"yamlish_module.py": ""})
+    asked = CollectError(
+        "tests/test_cfg.py",
+        "E   RuntimeError",
+        (Cause("builtins.RuntimeError", "config requires the yaml-ish package to be installed", None, "app.py", 2),),
+    )
+    report = doctor.run(project, fix=True, collect=outcomes((asked,), ()), prepare=lambda: venv)
+    assert report.passes[0].changes == ("installed yaml-ish (recorded in requirements-test.txt)",)
+    assert "yaml-ish" in installed_names(venv)
+
+
+def test_a_plugin_nothing_provides_is_never_stubbed_and_the_note_says_so(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from testfloor import testenv
+
+    tried: list[list[str]] = []
+    monkeypatch.setattr(testenv, "would_install", lambda environment, arguments, cwd: None)
+    monkeypatch.setattr(testenv, "try_install", lambda environment, arguments, cwd: tried.append(arguments) or False)
+    report = doctor.run(project, fix=True, collect=outcomes((plugin_error("fakeplug"),), (plugin_error("fakeplug"),)))
+    assert tried == [["pytest-fakeplug"], ["fakeplug"]]
+    assert report.problem == (
+        "nothing left to change: these errors remain; plugin 'fakeplug': no distribution provides it"
+    )
+    assert load_config(project).stubs == ()
+    assert [item.kind for item in report.remaining] == ["missing_plugin"]
+
+
+def test_without_installing_a_missing_plugin_has_no_fix_to_propose(project: Path) -> None:
+    collect = outcomes((plugin_error("xdist"),), (plugin_error("xdist"),))
+    report = doctor.run(project, fix=True, install=False, collect=collect)
+    assert (report.proposed, load_config(project).stubs) == ((), ())
+
+
+def test_the_real_probe_tells_a_missing_p_plugin_from_a_missing_module(project: Path) -> None:
+    make_file(project / "pytest.ini", "[pytest]\naddopts = -p no_such_plugin_anywhere\n")
+    make_file(project / "tests" / "test_a.py", "def test_a():\n    pass\n")
+    [diagnosis] = doctor.diagnose(doctor.probe(project), project)
+    assert (diagnosis.kind, diagnosis.subject) == ("missing_plugin", "no_such_plugin_anywhere")
+
+
+def test_each_missing_plugin_pytest_stops_at_in_turn_is_progress_not_the_same_errors(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(subprocess, "run", lambda command, **kwargs: subprocess.CompletedProcess(command, 0, "[]", ""))
+    collect = outcomes((plugin_error("xdist"),), (plugin_error("pytest_timeout"),), ())
+    report = doctor.run(project, fix=True, collect=collect)
+    assert report.status == "clean"
+    assert (project / "requirements-test.txt").read_text() == "pytest-xdist\npytest-timeout\n"

@@ -537,3 +537,24 @@ def test_a_plugin_named_with_p_that_its_entry_point_also_loads_is_installed_and_
     assert f"plugins: -p pytest_randomly: {reason}" in overrides
     second_code, second = doctor(tmp_path, "--fix")
     assert (second_code, second["status"], second["passes"]) == (0, "clean", [])
+
+
+def test_a_plugin_named_with_p_by_its_short_name_is_installed_as_its_pytest_distribution(
+    tmp_path: Path, wheel: Path
+) -> None:
+    # `-p xdist`: the index's `xdist` is an unrelated package; the plugin's module comes with pytest-xdist.
+    write_project(
+        tmp_path,
+        {
+            "pyproject.toml": f'{PROJECT}\n[tool.pytest.ini_options]\naddopts = "-p xdist -n 2"\n',
+            "requirements-test.txt": f"{wheel}\npytest\n",
+            "tests/test_a.py": "def test_a():\n    assert True\n",
+        },
+    )
+    code, report = doctor(tmp_path, "--fix")
+    assert (code, report["status"], report["collected"]) == (0, "clean", 1), report
+    passes: list[dict[str, list[str]]] = report["passes"]  # type: ignore[assignment]
+    assert [entry["applied"] for entry in passes] == [["install xdist"]]
+    lines = (tmp_path / "requirements-test.txt").read_text().splitlines()
+    assert "pytest-xdist" in lines
+    assert "xdist" not in lines

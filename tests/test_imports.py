@@ -75,6 +75,13 @@ def test_absent_asks_the_interpreter_which_names_it_cannot_import() -> None:
     assert imports.absent(sys.executable, []) == []
 
 
+def test_a_plugin_is_present_when_an_installed_entry_point_has_its_name_though_no_module_does() -> None:
+    # hypothesis registers its pytest plugin as "hypothesispytest", a name no module has.
+    names = ["hypothesispytest", "json", "no_such_plugin_anywhere"]
+    assert imports.absent(sys.executable, names, plugins=True) == ["no_such_plugin_anywhere"]
+    assert imports.absent(sys.executable, names) == ["hypothesispytest", "no_such_plugin_anywhere"]
+
+
 def test_heavy_absent_keeps_heavy_missing_modules_that_are_not_stubs_yet(tmp_path: Path) -> None:
     make_file(tmp_path / "tests" / "conftest.py", "import pytest\n\n@pytest.fixture\ndef c():\n    import ray\n")
     make_file(tmp_path / "tests" / "test_m.py", "def test_m():\n    import torch, tensorflow, freezegun, pytest\n")

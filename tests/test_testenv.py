@@ -79,6 +79,25 @@ def test_a_failed_install_names_what_failed_and_try_install_says_no(tmp_path: Pa
     assert testenv.try_install(built, ["-r", "requirements-test.txt"], cwd=tmp_path) is True
 
 
+def test_an_uninstall_without_uv_asks_the_environments_pip_and_a_failure_is_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[list[str]] = []
+
+    def pip(command: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
+        calls.append(command)
+        return subprocess.CompletedProcess(command, 0, "", "")
+
+    environment = testenv.Environment(tmp_path, tmp_path / "bin" / "python", PYTHON)
+    monkeypatch.setattr(testenv, "find_uv", lambda: None)
+    monkeypatch.setattr(subprocess, "run", pip)
+    testenv.uninstall(environment, ["xdist"], cwd=tmp_path)
+    assert calls == [[str(environment.python), "-m", "pip", "uninstall", "--yes", "--quiet", "xdist"]]
+    monkeypatch.undo()
+    with pytest.raises(EnvironmentBuildError, match=r"^cannot uninstall xdist: "):
+        testenv.uninstall(environment, ["xdist"], cwd=tmp_path)
+
+
 def test_an_installer_that_cannot_start_is_one_line(tmp_path: Path) -> None:
     environment = testenv.Environment(tmp_path, tmp_path / "no-python", PYTHON)
     with pytest.raises(EnvironmentBuildError, match="cannot install attrs: "):

@@ -61,6 +61,15 @@ DISTRIBUTIONS = {
     "zmq": "pyzmq",
 }
 
+# pytest plugins by the name `-p NAME` gives them (an entry point's name, or a module's): their distributions.
+PLUGINS = {
+    name: f"pytest-{name}"
+    for name in (
+        "asyncio", "benchmark", "cov", "django", "env", "html", "httpx", "metadata", "mock", "order", "randomly",
+        "repeat", "rerunfailures", "socket", "sugar", "timeout", "xdist",
+    )
+}  # fmt: skip
+
 # Heavy distributions whose module is not their name with "_" for "-".
 HEAVY_DISTRIBUTIONS = {
     "cupy-cuda11x": "cupy",
@@ -87,6 +96,7 @@ LIMITATION = "stub_limitation"
 KINDS: dict[str, tuple[str, str | None]] = {
     "missing_heavy": ("a heavy dependency is not installed", "stub"),
     "missing_light": ("a light dependency is not installed", "install"),
+    "missing_plugin": ("a pytest plugin named with -p is not installed", "install"),
     "missing_local": ("a module of the project is not on the import path", "pythonpath"),
     "settings": ("settings built at import fail validation", "env"),
     "settings_parse": ("a settings value in the environment cannot be parsed", None),
@@ -105,6 +115,8 @@ KINDS: dict[str, tuple[str, str | None]] = {
 }
 
 _NO_MODULE = re.compile(r"No module named '([^']+)'")
+# pytest's words for a `-p NAME` whose module is nowhere (a missing import inside the plugin is another error).
+_NO_PLUGIN = re.compile(r"""Error importing plugin "(?P<name>[\w.]+)": No module named '(?P<module>[\w.]+)'""")
 # "requires Python 3.12", "Python 3.12+ is required", "needs Python >= 3.12", "only supports Python 3.12 and above".
 _PYTHON_REQUIRED = re.compile(
     r"""
@@ -157,6 +169,12 @@ class Diagnosis:
         return self.fix is None and self.kind != LIMITATION
 
     @property
+    def names_a_module(self) -> bool:
+        """Tell whether a missing dependency's error names its module, not a distribution asked for by name."""
+        named = self.cause.startswith("ModuleNotFoundError") or _NO_MODULE.search(self.cause) is not None
+        return self.kind == "missing_plugin" or (self.kind == "missing_light" and named)
+
+    @property
     def quarantine_reason(self) -> str:
         """Say, short and the same on every run, what kind of problem this is, what and where, for a quarantine."""
         needs = next((label for label, names in _NEEDS if any(name in self.cause for name in names)), "project bug")
@@ -204,6 +222,9 @@ def _classify(error: CollectError, root: Path) -> Diagnosis:
     if twice is not None:
         return twice
     if not chain:
+        plugin = _NO_PLUGIN.search(error.message)
+        if plugin is not None:
+            return _diagnosis(error, "missing_plugin", plugin.group("name"), plugin.group(), None)
         match = _NO_MODULE.search(error.message)
         if match is None:
             return _diagnosis(error, "other", "", error.message, None)
@@ -389,6 +410,21 @@ def distribution(module: str) -> str:
         if ".".join(parts[:end]) in DISTRIBUTIONS:
             return DISTRIBUTIONS[".".join(parts[:end])]
     return parts[0].replace("_", "-")
+
+
+def plugin_distributions(name: str) -> tuple[str, ...]:
+    """Return the distributions to try, in order, for the pytest plugin `-p name` that is not installed.
+
+    A plugin is a pytest plugin's distribution, never a namesake on the index:
+    ``"xdist"`` -> ``("pytest-xdist",)``, ``"pytest_timeout"`` -> ``("pytest-timeout",)``;
+    a bare name no table knows is ``pytest-NAME`` first, then its own name:
+    ``"foo"`` -> ``("pytest-foo", "foo")``.
+    """
+    top = name.split(".")[0]
+    if top in PLUGINS:
+        return (PLUGINS[top],)
+    own = top.replace("_", "-")
+    return (own,) if own.startswith("pytest-") else (f"pytest-{own}", own)
 
 
 def find_subprojects(root: Path, depth: int = 4) -> list[str]:

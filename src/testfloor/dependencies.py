@@ -14,7 +14,7 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
 
 from testfloor import poetry, requirementfiles, setupfiles
-from testfloor.classify import HEAVY, HEAVY_DISTRIBUTIONS, distribution
+from testfloor.classify import HEAVY, HEAVY_DISTRIBUTIONS, distribution, plugin_distributions
 from testfloor.errors import ConfigError
 
 if sys.version_info >= (3, 11):
@@ -377,17 +377,21 @@ def heavy_module(requirement: str) -> str | None:
     return module if module in HEAVY else None
 
 
-def distribution_for(module: str, metadata: Metadata, installed: Mapping[str, list[str]] | None = None) -> str:
+def distribution_for(
+    module: str, metadata: Metadata, installed: Mapping[str, list[str]] | None = None, *, plugin: bool = False
+) -> str:
     """Return the requirement to install for the missing import `module` (dotted or not).
 
     In order: a declared dependency that provides it, with the project's pin
     (``"sklearn"`` -> ``"scikit-learn==1.7.2"``); the distribution that provides it in
     `installed` (``importlib.metadata.packages_distributions()`` of the user's environment);
-    `testfloor.classify.DISTRIBUTIONS`; else the module's own name.
+    `testfloor.classify.DISTRIBUTIONS`; else the module's own name. A `plugin`
+    (``-p xdist``) is a pytest plugin's distribution (`testfloor.classify.plugin_distributions`):
+    ``"xdist"`` -> ``"pytest-xdist"``, never the unrelated ``xdist`` of the index.
     """
     top = module.split(".")[0]
-    known = distribution(module)
-    providers = (installed or {}).get(top, [])
+    known = plugin_distributions(module)[0] if plugin else distribution(module)
+    providers = [] if plugin else (installed or {}).get(top, [])
     names = {canonicalize_name(name) for name in (top, known, *providers)}
     for item in metadata.requirements:
         if canonicalize_name(Requirement(item.requirement).name) in names or heavy_module(item.requirement) == top:

@@ -113,7 +113,7 @@ def run(
     environment = prepare() if prepare else current_environment()
     passes: list[Pass] = []
     fixes: Counter[str] = Counter()
-    previous: set[tuple[str, str]] = set()
+    previous: set[tuple[str, str, str]] = set()
     problem: str | None = None
     proposed: tuple[str, ...] | None = None
     stubs_before = set(load_config(root).stubs)
@@ -167,7 +167,8 @@ def run(
         if not diagnoses:
             problem = STATUS_MEANING.get(outcome.exitstatus) if outcome.exitstatus else None
             break
-        current = {(item.nodeid, item.kind) for item in diagnoses}
+        # With the subject: pytest stops at the first missing -p plugin, so the next one is progress, not the same.
+        current = {(item.nodeid, item.kind, item.subject) for item in diagnoses}
         if not fix or number > max_passes or current == previous:
             done = f"{number - 1} pass{'es' if number - 1 != 1 else ''}"
             problem = None if not fix else f"stopped after {done}: these errors remain"

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from testfloor.classify import LIMITATION, Diagnosis
 from testfloor.config import Config, load_config
 from testfloor.env import fresh, scrub
-from testfloor.testenv import REQUIREMENTS, Environment, current_environment, try_install
+from testfloor.testenv import REQUIREMENTS, Environment, current_environment, requirement_name
 
 if TYPE_CHECKING:
     from collections import Counter
@@ -32,6 +32,8 @@ def propose(root: Path, diagnoses: Sequence[Diagnosis], *, install: bool) -> lis
     fixable = [item for item in diagnoses if item.fix is not None]
     found: list[str] = []
     for item in fixable:
+        if item.fix == "install" and not install and item.kind == "missing_plugin":
+            continue  # a stub comes too late for a plugin pytest loads with -p: without installing, no fix
         if item.fix == "install" and not install:
             found.append(f"stub {item.subject}" if item.subject.isidentifier() else f"install {item.subject}")
         elif item.fix in ("install", "stub", "pythonpath"):
@@ -119,8 +121,17 @@ def apply_fixes(
     stubs = sorted({item.subject for item in by_fix.get("stub", [])})
     light = sorted({item.subject for item in by_fix.get("install", [])})
     if light:
-        installed, failed, refused = _install(root, light, environment) if install else ([], light, [])
-        stubs += [module for module in failed if module.isidentifier()]  # a distribution name is no module
+        plugins = {item.subject for item in by_fix["install"] if item.kind == "missing_plugin"}
+        modules = {item.subject for item in by_fix["install"] if item.names_a_module}
+        installed, failed, refused = (
+            _install(root, light, environment, plugins=plugins, modules=modules, notes=notes)
+            if install
+            else ([], light, [])
+        )
+        # A distribution name is no module; a stub comes too late for pytest's -p, which loads before any plugin.
+        stubs += [module for module in failed if module.isidentifier() and module not in plugins]
+        if install:
+            notes.extend(f"plugin {module!r}: no distribution provides it" for module in failed if module in plugins)
         if installed:
             changes.append(f"installed {', '.join(installed)} (recorded in {REQUIREMENTS})")
             fixes["install"] += len(installed)
@@ -342,34 +353,46 @@ def _restrict_testpaths(
     return []
 
 
-def _install(root: Path, modules: Sequence[str], environment: Environment) -> tuple[list[str], list[str], list[str]]:
-    """Install the light `modules` into `environment`; record the ones that installed in requirements-test.txt.
+def _install(
+    root: Path,
+    wanted: Sequence[str],
+    environment: Environment,
+    *,
+    plugins: Collection[str] = (),
+    modules: Collection[str] = (),
+    notes: list[str] | None = None,
+) -> tuple[list[str], list[str], list[str]]:
+    """Install the light `wanted` into `environment`; record the ones that installed in requirements-test.txt.
 
-    Returns what installed, the modules that did not (to be stubbed), and the
+    A module in `plugins` is a pytest plugin (``-p NAME``): its distributions
+    are `testfloor.classify.plugin_distributions`, tried in turn. An install
+    for a module named by its error (in `modules`: not a distribution a
+    message asks for by name) counts only once `environment` imports it: one
+    that does not provide it is uninstalled, never recorded, and said in `notes`. Returns
+    what installed, the modules that did not (to be stubbed), and the
     installs refused because they would pull in a heavy package.
     """
     import importlib.metadata
 
-    from testfloor.dependencies import distribution_for, heavy_module, read_metadata
-    from testfloor.testenv import would_install
+    from testfloor.classify import plugin_distributions
+    from testfloor.dependencies import distribution_for, read_metadata
 
     # The name to install: as the project declares it (with its pin), else as this interpreter's packages provide it.
     metadata = read_metadata(root, backend=False)
     provided = importlib.metadata.packages_distributions()
+    notes = [] if notes is None else notes
     installed: list[str] = []
     failed: list[str] = []
     refused: list[str] = []
-    for module in modules:
-        name = distribution_for(module, metadata, provided)
-        heavy = sorted(
-            {found for added in would_install(environment, [name], cwd=root) or [] if (found := heavy_module(added))}
-        )
-        if heavy:
-            # A light package that pulls in a heavy one would bring back what the stubs keep out: refused.
-            refused.append(f"{name} (it pulls in {', '.join(heavy)})")
-            failed.append(module)
-        elif try_install(environment, [name], cwd=root):
-            installed.append(name)
+    for module in wanted:
+        plugin = module in plugins
+        first = distribution_for(module, metadata, provided, plugin=plugin)
+        names = [first, *(name for name in plugin_distributions(module)[1:] if plugin and name != first)]
+        for name in names:  # the first that provides the module, and no other
+            checked = "plugin" if plugin else "module" if module in modules else None
+            if _install_one(root, module, name, environment, checked, notes, refused):
+                installed.append(name)
+                break
         else:
             failed.append(module)
     if installed:
@@ -383,6 +406,35 @@ def _install(root: Path, modules: Sequence[str], environment: Environment) -> tu
             text = existing + ("" if not existing or existing.endswith("\n") else "\n") + "\n".join(new) + "\n"
             atomic.write_text(requirements, text)
     return installed, failed, refused
+
+
+def _install_one(
+    root: Path,
+    module: str,
+    name: str,
+    environment: Environment,
+    checked: str | None,
+    notes: list[str],
+    refused: list[str],
+) -> bool:
+    # Install `name` for `module`; with `checked` ("module" or "plugin"), kept only if the environment then has it.
+    from testfloor import imports, testenv
+    from testfloor.dependencies import heavy_module
+
+    added = testenv.would_install(environment, [name], cwd=root) or []
+    heavy = sorted({found for package in added if (found := heavy_module(package))})
+    if heavy:
+        # A light package that pulls in a heavy one would bring back what the stubs keep out: refused.
+        refused.append(f"{name} (it pulls in {', '.join(heavy)})")
+        return False
+    if not testenv.try_install(environment, [name], cwd=root):
+        return False
+    if checked is None or not imports.absent(environment.python, [module], plugins=checked == "plugin"):
+        return True  # a distribution a message asked for by name ("pip install pyyaml") has no module to check
+    # A namesake on the index (xdist 0.0.2 for pytest-xdist's module): installed, yet the module is still missing.
+    testenv.uninstall(environment, [requirement_name(name)], cwd=root)
+    notes.append(f"{name} installed but does not provide {checked} {module!r}: uninstalled")
+    return False
 
 
 def _discover_env(root: Path, pyproject: Path, environment: Environment, notes: list[str]) -> list[str]:

@@ -28,6 +28,11 @@ _FIND = (
     "    return spec is None or spec.loader is None\n"
     "print(json.dumps([name for name in sys.argv[1:] if absent(name)]))\n"
 )
+# A `-p NAME` loads the pytest11 entry point of that name (pytest-randomly's "randomly"), else the module NAME.
+_FIND_PLUGIN = _FIND.replace(
+    "if absent(name)",
+    "if absent(name) and not importlib.metadata.entry_points(group='pytest11', name=name)",
+).replace("import importlib.util,", "import importlib.metadata, importlib.util,")
 
 
 def python_files(root: Path) -> Iterator[Path]:
@@ -91,12 +96,16 @@ def project_imports(root: Path) -> dict[str, list[str]]:
     return dict(sorted(found.items()))
 
 
-def absent(python: str | Path, names: Iterable[str]) -> list[str]:
-    """Return which of `names` the interpreter `python` cannot import (asked in isolated mode, from no directory)."""
+def absent(python: str | Path, names: Iterable[str], *, plugins: bool = False) -> list[str]:
+    """Return which of `names` the interpreter `python` cannot import (asked in isolated mode, from no directory).
+
+    With `plugins`, a name is a pytest plugin's (``-p NAME``): present too
+    when an installed ``pytest11`` entry point has that name.
+    """
     wanted = sorted(set(names))
     if not wanted:
         return []
-    command = [str(python), "-I", "-c", _FIND, *wanted]
+    command = [str(python), "-I", "-c", _FIND_PLUGIN if plugins else _FIND, *wanted]
     result = subprocess.run(command, capture_output=True, text=True, check=True)
     return list(json.loads(result.stdout))
 

@@ -396,6 +396,16 @@ def try_install(environment: Environment, arguments: Sequence[str], *, cwd: Path
     return True
 
 
+def uninstall(environment: Environment, names: Sequence[str], *, cwd: Path) -> None:
+    """Uninstall the distributions `names` from `environment`; raise `EnvironmentBuildError` on failure."""
+    uv = find_uv()
+    if uv:
+        command = [uv, "pip", "uninstall", "--quiet", "--python", str(environment.python), *names]
+    else:
+        command = [str(environment.python), "-m", "pip", "uninstall", "--yes", "--quiet", *names]
+    _run(command, cwd, f"uninstall {' '.join(names)}")
+
+
 def _run(command: Sequence[str], cwd: Path, what: str) -> None:
     try:
         result = subprocess.run(command, cwd=cwd, capture_output=True, text=True, check=False)
