@@ -85,10 +85,23 @@ def test_environment_fixes_come_first_and_project_bugs_are_quarantined_last(proj
     assert (project / "pyproject.toml").read_text().startswith('# the project\n[project]\nname = "service"\n')
 
 
-def test_doctor_stops_when_the_same_errors_come_back(project: Path) -> None:
+def test_doctor_stops_when_the_same_errors_come_back_and_nothing_is_left_to_change(project: Path) -> None:
     report = doctor.run(project, fix=True, collect=outcomes((MISSING_TORCH,), (MISSING_TORCH,)))
     assert report.status == "failing"
-    assert report.problem == "stopped after 1 pass: these errors remain"
+    assert report.problem == "nothing left to change: these errors remain"
+    assert len(report.passes) == 2
+
+
+def test_the_same_errors_after_another_kind_of_fix_get_one_more_pass_the_same_kind_again_stops(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A variable read by hand first, then discovery: the settings error stays the same in between.
+    found = iter([[], ["REGION"], ["API_KEY"], ["OTHER"]])
+    monkeypatch.setattr(fixes, "_discover_env", lambda *args: next(found))
+    monkeypatch.setattr(fixes, "_read_by_hand", lambda *args: ["REGION"])
+    report = doctor.run(project, fix=True, collect=outcomes((SETTINGS,), (SETTINGS,), (SETTINGS,), (SETTINGS,)))
+    assert [item.changes for item in report.passes] == [("1 env var (REGION)",), ("1 env var (REGION)",)]
+    assert report.problem == "stopped after 2 passes: these errors remain"
 
 
 def test_doctor_stops_after_the_last_pass(project: Path) -> None:
@@ -594,7 +607,7 @@ def test_a_name_clash_inside_one_tree_of_tests_is_left_to_importlib_mode_and_no_
     report = doctor.run(project, fix=True, collect=outcomes((clash,), (clash,)), progress=lines.append)
     assert lines[1] == "pass 1: 1 error: import mode importlib (test modules of one name in one tree of tests)"
     assert load_config(project).import_mode == "importlib"
-    assert (report.problem, report.fixes) == ("stopped after 1 pass: these errors remain", {"import_mode": 1})
+    assert (report.problem, report.fixes) == ("nothing left to change: these errors remain", {"import_mode": 1})
     assert "subprojects" not in (project / "pyproject.toml").read_text()
     again = doctor.run(project, fix=True, collect=outcomes((clash,)))
     assert (again.problem, again.fixes) == ("nothing left to change: these errors remain", {})

@@ -164,3 +164,33 @@ def test_a_variable_only_the_shell_running_doctor_sets_still_gets_a_declared_val
     assert report.status == "clean", report
     assert report.passes[0].changes == ("1 env var read by hand at import (LEDGER_APP_TOKEN)",)
     assert load_config(tmp_path).env["LEDGER_APP_TOKEN"].value != "only-in-this-shell"
+
+
+def test_a_variable_read_by_hand_after_the_settings_are_built_comes_first_then_the_settings(tmp_path: Path) -> None:
+    make_file(tmp_path / "pyproject.toml", '[project]\nname = "svc"\n\n[tool.testfloor]\n')
+    make_file(tmp_path / "app" / "__init__.py")
+    make_file(
+        tmp_path / "app" / "config.py",
+        """
+        import os
+
+        from pydantic_settings import BaseSettings
+
+
+        class Settings(BaseSettings):
+            warehouse_id: str
+
+
+        settings = Settings()
+        REGION = os.environ["INVENTORY_REGION"]
+        """,
+    )
+    make_file(tmp_path / "tests" / "conftest.py", "import sys\n\nsys.path.insert(0, '.')\n")
+    make_file(tmp_path / "tests" / "test_config.py", "from app.config import REGION\n\n\ndef test_region():\n    pass\n")
+    report = doctor.run(tmp_path, fix=True)
+    assert report.status == "clean", report
+    # Discovery fails on the variable read by hand: that variable first, the settings on the next pass.
+    assert [item.changes for item in report.passes] == [
+        ("1 env var (INVENTORY_REGION)",),
+        ("1 env var (WAREHOUSE_ID)",),
+    ]

@@ -169,7 +169,10 @@ def run(
             break
         # With the subject: pytest stops at the first missing -p plugin, so the next one is progress, not the same.
         current = {(item.nodeid, item.kind, item.subject) for item in diagnoses}
-        if not fix or number > max_passes or current == previous:
+        # The same errors after a pass are no progress only when that pass repeated the kind of fix before it: a
+        # variable read by hand comes first, then discovery can find the settings that failed with the same errors.
+        stalled = current == previous and len(passes) >= 2 and passes[-1].applied == passes[-2].applied
+        if not fix or number > max_passes or stalled:
             done = f"{number - 1} pass{'es' if number - 1 != 1 else ''}"
             problem = None if not fix else f"stopped after {done}: these errors remain"
             break

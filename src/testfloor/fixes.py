@@ -145,7 +145,13 @@ def apply_fixes(
             fixes["stub"] += len(added)
             applied.extend(f"stub {name}" for name in added)
     if by_fix.get("env"):
+        said = len(notes)
         added = _discover_env(root, config.pyproject, environment, notes)
+        if not added and (by_hand := _read_by_hand(root, config, by_fix["env"])):
+            # Discovery stopped where the settings module reads a variable by hand (after building its settings):
+            # that variable first, discovery again on the next pass.
+            del notes[said:]
+            added = by_hand
         if added:
             changes.append(f"{_count(len(added), 'env var')} ({', '.join(added)})")
             fixes["env"] += len(added)
