@@ -186,7 +186,7 @@ def test_a_variable_read_by_hand_after_the_settings_are_built_comes_first_then_t
         """,
     )
     make_file(tmp_path / "tests" / "conftest.py", "import sys\n\nsys.path.insert(0, '.')\n")
-    make_file(tmp_path / "tests" / "test_config.py", "from app.config import REGION\n\n\ndef test_region():\n    pass\n")
+    make_file(tmp_path / "tests" / "test_config.py", "from app.config import REGION\n\n\ndef test_a():\n    pass\n")
     report = doctor.run(tmp_path, fix=True)
     assert report.status == "clean", report
     # Discovery fails on the variable read by hand: that variable first, the settings on the next pass.
