@@ -215,7 +215,9 @@ def run(command: list[str], cwd: Path, env: dict[str, str]) -> subprocess.Comple
 
 
 def session_environments(root: Path) -> list[Path]:
-    return [path for path in (root / ".nox").iterdir() if (path / "pyvenv.cfg").is_file()]
+    # nox's own (the tests sessions) and the ones testfloor shares between collect, coverage and baseline.
+    places = [*(root / ".nox").iterdir(), *(root / ".nox" / ".cache").glob("testfloor-*")]
+    return [path for path in places if (path / "pyvenv.cfg").is_file()]
 
 
 def probe(python: Path, code: str) -> str:
@@ -269,6 +271,8 @@ def test_init_in_a_full_virtualenv_then_the_sessions_pass_in_a_fresh_clone(
         heavy = "import importlib.util; print(importlib.util.find_spec('gymnasium') is not None)"
         assert probe(interpreter, heavy) == "False", environment.name
     pins = "import importlib.metadata as m; print(m.version('calcdep'))"
-    assert probe(clone / ".nox" / "collect" / "bin" / "python", pins) == "1.0"
+    # collect ran in the shared test environment of the newest Python: the project's pin, not the newer release.
+    (shared,) = (clone / ".nox" / ".cache").glob("testfloor-env-*")
+    assert probe(shared / "bin" / "python", pins) == "1.0"
     files = json.loads((clone / "coverage.json").read_text())["files"]
     assert all(name.startswith(source) for name in files), sorted(files)
