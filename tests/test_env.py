@@ -185,6 +185,7 @@ def test_a_fresh_environment_keeps_the_systems_variables_and_drops_the_projects(
         "PYTHONPATH": "src",
         "UV_CACHE_DIR": "/cache",
         "TESTFLOOR_STUBS": "torch",
+        "COVERAGE_PROCESS_CONFIG": "[run]",
         "DATABASE_URL": "postgresql://u:pw@h/db",
         "APP_TOKEN": "x",
         "AWS_PROFILE": "dev",
@@ -197,4 +198,5 @@ def test_a_fresh_environment_keeps_the_systems_variables_and_drops_the_projects(
         "PYTHONHASHSEED": "0",
         "UV_CACHE_DIR": "/cache",
         "TESTFLOOR_STUBS": "torch",
+        "COVERAGE_PROCESS_CONFIG": "[run]",
     }

@@ -126,7 +126,8 @@ _FRESH_NAMES = frozenset(
         "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "ALL_PROXY",
     }
 )  # fmt: skip
-_FRESH_PREFIXES = ("LC_", "XDG_", "PYTHON", "PYENV", "PIP_", "UV_", "NOX_", "TESTFLOOR_")
+# coverage.py's and pytest-cov's own: a run measured in CI measures the processes doctor starts too.
+_FRESH_PREFIXES = ("LC_", "XDG_", "PYTHON", "PYENV", "PIP_", "UV_", "NOX_", "TESTFLOOR_", "COVERAGE_", "COV_CORE_")
 
 
 def fresh(environ: Mapping[str, str]) -> dict[str, str]:
