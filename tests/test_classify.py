@@ -318,3 +318,17 @@ def test_a_syntax_error_says_its_place_once_relative_to_the_project(tmp_path: Pa
     cause = Cause("builtins.SyntaxError", "invalid syntax (test_broken.py, line 1)", None, "tests/test_broken.py", 1)
     diagnosis = classify(error(cause), tmp_path)
     assert diagnosis.quarantine_reason == "project bug: SyntaxError: invalid syntax (tests/test_broken.py:1)"
+
+
+def test_the_places_on_the_way_to_an_error_are_its_python_files_innermost_first_each_once() -> None:
+    diagnosis = Diagnosis(
+        "tests/test_db.py",
+        "other",
+        "",
+        "TypeError: got None",
+        "app/engine.py",
+        4,
+        trail=("app/engine.py:4", "app/fast.pyx:9", "app/db.py:7", "tests/conftest.py", "app/db.py:2"),
+    )
+    assert diagnosis.places == {"app/engine.py": 4, "app/db.py": 7, "tests/conftest.py": None}
+    assert Diagnosis("tests/test_db.py", "other", "", "E").places == {}

@@ -257,3 +257,17 @@ def test_a_conftest_that_fails_below_the_root_is_recorded_with_its_own_path(pyte
         ("ConftestImportFailure", "tests/conftest.py"),
         ("RuntimeError", "app.py"),
     ]
+
+
+def test_a_conftest_that_fails_to_import_is_a_place_without_a_line() -> None:
+    from testfloor.collect import describe_exception
+
+    class ConftestImportFailure(Exception):  # pytest's, by name and path: its signature differs between releases
+        def __init__(self, path: Path) -> None:
+            super().__init__(str(path))
+            self.path = path
+
+    root = Path.cwd()
+    (cause,) = describe_exception(ConftestImportFailure(root / "tests" / "conftest.py"), root)
+    assert (cause.path, cause.line, cause.trail) == ("tests/conftest.py", None, ("tests/conftest.py",))
+    assert describe_exception(ConftestImportFailure(root.parent / "elsewhere" / "conftest.py"), root)[0].trail == ()

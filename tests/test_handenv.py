@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from helpers import make_file
-from testfloor import doctor, handenv
+from testfloor import doctor, handenv, placeholders
 from testfloor.config import load_config
 
 SOURCE = """
@@ -71,7 +71,7 @@ def test_documented_values_come_from_env_examples_makefiles_compose_files_and_wo
     ],
 )
 def test_a_placeholder_has_the_shape_the_name_suggests(name: str, value: str) -> None:
-    assert handenv.placeholder(name) == value
+    assert placeholders.candidates(name)[0] == value
 
 
 def test_values_come_for_unset_variables_the_failing_line_first(tmp_path: Path) -> None:

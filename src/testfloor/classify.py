@@ -169,6 +169,23 @@ class Diagnosis:
         return self.fix is None and self.kind != LIMITATION
 
     @property
+    def places(self) -> dict[str, int | None]:
+        """The project's Python files on the way to the error, innermost first, each once, with its line there.
+
+        Where it was raised, then the code that led there: ``create_engine(os.environ.get(...))`` fails in the
+        helper it calls, but the variable is read by the module that called it.
+        """
+        found: dict[str, int | None] = {}
+        located = [(self.path, self.line)] if self.path else []
+        for place in self.trail:
+            where, _, number = place.rpartition(":")
+            located.append((where, int(number)) if where and number.isdigit() else (place, None))
+        for where, line in located:
+            if where.endswith(".py"):
+                found.setdefault(where, line)
+        return found
+
+    @property
     def names_a_module(self) -> bool:
         """Tell whether a missing dependency's error names its module, not a distribution asked for by name."""
         named = self.cause.startswith("ModuleNotFoundError") or _NO_MODULE.search(self.cause) is not None

@@ -130,7 +130,7 @@ def _cause(exc: BaseException, root: Path) -> Cause:
     # Paths inside the project read relative to it: the message may end up in committed settings.
     message = message.replace(f"{root}{os.sep}", "")
     kind_name = f"{kind.__module__}.{kind.__qualname__}"
-    places = tuple(f"{where}:{number}" for where, number in trail)
+    places = tuple(where if number is None else f"{where}:{number}" for where, number in trail)
     return Cause(kind_name, message[:300], name, path, line, title, fields, places, raised_by_stub(exc))
 
 
@@ -153,15 +153,18 @@ def raised_by_stub(exc: BaseException) -> bool:
     return _STUB_TYPES.search(str(exc)) is not None
 
 
-def _trail(exc: BaseException, root: Path) -> list[tuple[str | None, int | None]]:
+def _trail(exc: BaseException, root: Path) -> list[tuple[str, int | None]]:
     # The project's frames, innermost first: where it was raised, then the code that led there.
     if isinstance(exc, SyntaxError) and exc.filename:
-        return [(_relative(exc.filename, root), exc.lineno)]
-    if type(exc).__name__ == "ConftestImportFailure":  # the conftest that failed; where, its cause says
-        return [(_relative(str(getattr(exc, "path", "")), root), None)]
-    frames = traceback.extract_tb(exc.__traceback__)
-    inside = [(_relative(frame.filename, root), frame.lineno) for frame in reversed(frames)]
-    return [(where, number) for where, number in inside if where is not None]
+        places = [(_relative(exc.filename, root), exc.lineno)]
+    elif type(exc).__name__ == "ConftestImportFailure":  # the conftest that failed; where, its cause says
+        places = [(_relative(str(getattr(exc, "path", "")), root), None)]
+    else:
+        places = [
+            (_relative(frame.filename, root), frame.lineno)
+            for frame in reversed(traceback.extract_tb(exc.__traceback__))
+        ]
+    return [(where, number) for where, number in places if where is not None]
 
 
 def _relative(filename: str, root: Path) -> str | None:

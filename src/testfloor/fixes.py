@@ -325,15 +325,10 @@ def _read_by_hand(root: Path, config: Config, diagnoses: Sequence[Diagnosis]) ->
 def _by_hand_values(root: Path, config: Config, diagnoses: Sequence[Diagnosis]) -> dict[str, str]:
     from testfloor import handenv
 
-    # The module that raised, then the project's code on the way there: `create_engine(os.environ.get(...))`
-    # fails inside the library helper it calls, but the variable is read by the module that called it.
     paths: dict[str, int | None] = {}
     for item in diagnoses:
-        places = [(item.path, item.line)] if item.path else []
-        places += [(where, int(number)) for where, _, number in (place.rpartition(":") for place in item.trail)]
-        for where, number in places:
-            if where.endswith(".py"):
-                paths.setdefault(where, number)
+        for where, line in item.places.items():
+            paths.setdefault(where, line)
     # Unset as a fresh machine has it: a value only the shell running doctor sets is no value in CI.
     outer = fresh(os.environ)
     return handenv.values_for(root, paths, lambda name: name not in outer and name not in config.env)

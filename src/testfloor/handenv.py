@@ -101,13 +101,6 @@ def documented(root: Path, names: set[str]) -> dict[str, str]:
     return values
 
 
-def placeholder(name: str) -> str:
-    """Return an obviously fake value of the shape the variable's name suggests."""
-    from testfloor import placeholders
-
-    return placeholders.candidates(name)[0]
-
-
 def values_for(root: Path, paths: Mapping[str, int | None], unset: Callable[[str], bool]) -> dict[str, str]:
     """Return a value for each unset variable read at import by the project files `paths` (path -> failing line).
 

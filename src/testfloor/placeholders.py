@@ -339,17 +339,9 @@ def own(diagnosis: Diagnosis, root: Path, declared: Mapping[str, EnvValue]) -> D
 
     # Only the values in force: a variable the outer environment sets keeps its own value (unless overridden).
     values = applicable(declared, fresh(os.environ))
-    # The module that raised, then the project's code on the way there: `make_engine(os.environ.get("DSN"))`
-    # raises in the helper, but the variable is read by the module that called it.
-    found = [name for place in _places(diagnosis) for name in involved(diagnosis.cause, _source(root, place), values)]
+    found = [name for place in diagnosis.places for name in involved(diagnosis.cause, _source(root, place), values)]
     names = list(dict.fromkeys(found))
     return replace(diagnosis, kind="placeholder", subject=", ".join(names), fix="placeholder") if names else diagnosis
-
-
-def _places(diagnosis: Diagnosis) -> list[str]:
-    # The project's files on the way to the error, innermost first, each once.
-    trail = [place.rpartition(":")[0] for place in diagnosis.trail]
-    return list(dict.fromkeys(path for path in [diagnosis.path or "", *trail] if path.endswith(".py")))
 
 
 def reshape(
@@ -373,7 +365,7 @@ def reshape(
     everywhere = usage_in(root)
     found: dict[str, str] = {}
     for item in diagnoses:
-        places = _places(item) or [item.path or ""]
+        places = list(item.places) or [item.path or ""]
         sources = {place: _source(root, place) for place in places}
         names = [name for place in places for name in involved(item.cause, sources[place], current)]
         for name in dict.fromkeys(names):
