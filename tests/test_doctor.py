@@ -525,13 +525,13 @@ def test_errors_in_modules_a_fix_lets_pytest_reach_are_progress_not_harm(project
 
 def test_undoing_a_pass_restores_both_files_as_they_were(tmp_path: Path) -> None:
     make_file(tmp_path / "pyproject.toml", "[tool.testfloor]\n")
-    snapshot = doctor._snapshot(tmp_path)
+    snapshot = doctorreport.contents(tmp_path)
     make_file(tmp_path / "pyproject.toml", '[tool.testfloor]\nstubs = ["torch"]\n')
     make_file(tmp_path / "requirements-test.txt", "attrs\n")
-    doctor._restore(snapshot)
+    doctor._restore(tmp_path, snapshot)
     assert (tmp_path / "pyproject.toml").read_text() == "[tool.testfloor]\n"
     assert not (tmp_path / "requirements-test.txt").exists()
-    doctor._restore(snapshot)  # already as it was: nothing to write
+    doctor._restore(tmp_path, snapshot)  # already as it was: nothing to write
     assert (tmp_path / "pyproject.toml").read_text() == "[tool.testfloor]\n"
 
 

@@ -21,11 +21,11 @@ from typing import TYPE_CHECKING
 from testfloor.classify import LIMITATION, Diagnosis, classify, stable
 from testfloor.collect import STATUS_MEANING, CollectError, Outcome, merge, read_outcome, relocate
 from testfloor.config import ROOT_VARIABLE, load_config
-from testfloor.doctorreport import Pass, Report
+from testfloor.doctorreport import Pass, Report, contents
 from testfloor.env import fresh, scrub
 from testfloor.errors import CollectionError
 from testfloor.fixes import apply_fixes, configured_subprojects, heavy_imports, propose, stated_python
-from testfloor.testenv import REQUIREMENTS, Environment, current_environment
+from testfloor.testenv import Environment, current_environment
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Collection, Mapping, Sequence
@@ -145,7 +145,7 @@ def run(
         progress(f"one run per sub-project with its own pytest settings: {', '.join(own)}")
     number = 0
     # The fix loop only moves forward: a pass whose changes bring new errors is undone, and its fixes not tried again.
-    before: tuple[dict[Path, bytes | None], list[Diagnosis], tuple[str, ...]] | None = None
+    before: tuple[dict[str, bytes | None], list[Diagnosis], tuple[str, ...]] | None = None
     skip: set[tuple[str | None, str]] = set()
     while True:
         number += 1
@@ -156,7 +156,7 @@ def run(
             proposed = tuple(sorted({*propose(root, diagnoses, install=install), *(f"stub {name}" for name in heavy)}))
         if before is not None and _worse(before[2], diagnoses):
             snapshot, earlier, collected = before
-            _restore(snapshot)
+            _restore(root, snapshot)
             skip |= {(item.fix, item.subject) for item in earlier if item.fix}
             broken = sorted({item.nodeid for item in diagnoses} & {nodeid.split("::")[0] for nodeid in collected})
             progress(f"pass {number - 1} undone: it broke {', '.join(broken)}, which collected before; not tried again")
@@ -177,7 +177,7 @@ def run(
             problem = None if not fix else f"stopped after {done}: these errors remain"
             break
         previous = current
-        before = (_snapshot(root), diagnoses, outcome.nodeids)
+        before = (contents(root), diagnoses, outcome.nodeids)
         applied: list[str] = []
         notes: list[str] = []
         changes = apply_fixes(
@@ -255,7 +255,7 @@ def _drop_stubs(
     """Remove `names` from the stubs; keep the change only if a final collect still passes as `outcome` did."""
     from testfloor import toolconfig
 
-    snapshot = _snapshot(root)
+    snapshot = contents(root)
     with toolconfig.editing(load_config(root).pyproject) as table:
         kept = [name for name in table["stubs"] if name not in names]
         if kept:
@@ -264,7 +264,7 @@ def _drop_stubs(
             del table["stubs"]
     after = collect(root)
     if after.errors or after.exitstatus != outcome.exitstatus or len(after.nodeids) < len(outcome.nodeids):
-        _restore(snapshot)
+        _restore(root, snapshot)
         progress(f"kept stubs {', '.join(names)}: without them, the suite no longer collects as it did")
         return outcome
     fixes["stub"] -= len(names)
@@ -281,18 +281,12 @@ def _worse(collected: Collection[str], now: Sequence[Diagnosis]) -> bool:
     return any(item.nodeid in modules for item in now)
 
 
-def _snapshot(root: Path) -> dict[Path, bytes | None]:
-    # The two files doctor writes, as they are before a pass.
-    snapshot: dict[Path, bytes | None] = {}
-    for path in (root / "pyproject.toml", root / REQUIREMENTS):
-        snapshot[path] = path.read_bytes() if path.is_file() else None
-    return snapshot
-
-
-def _restore(snapshot: Mapping[Path, bytes | None]) -> None:
+def _restore(root: Path, snapshot: Mapping[str, bytes | None]) -> None:
+    # Put back the files doctor writes as `contents` read them before a pass.
     from testfloor import atomic
 
-    for path, content in snapshot.items():
+    for name, content in snapshot.items():
+        path = root / name
         if content is None:
             path.unlink(missing_ok=True)
         elif not path.is_file() or path.read_bytes() != content:
