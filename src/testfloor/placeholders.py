@@ -362,7 +362,7 @@ def reshape(
     # The module is imported as the run imports it: with its stubs, pythonpath and sub-project root.
     context = run_context(root, base)
     bases = [Path(path) for path in context["bases"]]
-    everywhere = usage_in(root)
+    everywhere: dict[str, str] = context["usage"]
     found: dict[str, str] = {}
     for item in diagnoses:
         places = list(item.places) or [item.path or ""]

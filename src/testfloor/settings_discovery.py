@@ -126,9 +126,12 @@ def run_context(root: Path, environ: Mapping[str, str]) -> dict[str, Any]:
     ``paths``: the import path entries first (each sub-project's ``src`` and
     directory, ``[tool.testfloor] pythonpath``, the root's ``src`` and the
     root); ``stubs``, ``stub_mode`` and ``versions``: the stub finder
-    (`testfloor.stubs.install`); ``bases``: the sub-projects' directories.
+    (`testfloor.stubs.install`); ``bases``: the sub-projects' directories;
+    ``usage``: the shapes the project's code needs its values in
+    (`testfloor.placeholders.usage_in`), read here once rather than by every probe.
     """
     from testfloor.config import load_config
+    from testfloor.placeholders import usage_in
     from testfloor.shims import declared_versions
 
     config = load_config(root, environ=environ)
@@ -142,6 +145,7 @@ def run_context(root: Path, environ: Mapping[str, str]) -> dict[str, Any]:
         "stubs": list(config.stubs),
         "stub_mode": config.stub_mode,
         "versions": declared_versions(root) if config.stubs else {},
+        "usage": usage_in(root),
     }
 
 
@@ -281,14 +285,14 @@ def run_probe(
     root: Path,
     modules: Sequence[str],
     environ: Mapping[str, str],
-    context: Mapping[str, Any] | None = None,
+    context: Mapping[str, Any],
 ) -> dict[str, Any]:
     """Run `testfloor.settings_probe` with `python` (which must be able to import testfloor) in `root`.
 
     The probe sees `environ` and nothing else, and imports with the path and
     stubs of `context` (`run_context`); returns what it found.
     """
-    request = json.dumps({"root": str(root), "modules": list(modules), **(context or {})})
+    request = json.dumps({"root": str(root), "modules": list(modules), **context})
     try:
         done = subprocess.run(
             [python, "-m", PROBE],

@@ -2,9 +2,10 @@
 
 The parent (`testfloor.settings_discovery`) runs ``python -m testfloor.settings_probe`` with the candidate
 environment already set, so that the project's modules are imported in a fresh process and never in testfloor's
-own. It reads ``{"root": ..., "modules": [...], "paths": [...], "stubs": [...]}`` on stdin (the import path and the
-stubs of the run, `testfloor.settings_discovery.run_context`) and writes one JSON document on stdout. Besides the
-standard library it uses only whichever pydantic the project has, and testfloor's stubs when the run has some.
+own. It reads ``{"root": ..., "modules": [...], "paths": [...], "stubs": [...], "usage": {...}}`` on stdin (the
+import path and the stubs of the run, and the shapes its code needs its values in:
+`testfloor.settings_discovery.run_context`) and writes one JSON document on stdout. Besides the standard library
+it uses only whichever pydantic the project has, and testfloor's stubs when the run has some.
 """
 
 from __future__ import annotations
@@ -215,11 +216,11 @@ def _v1_base() -> type:
 class Probe:
     """Import modules with settings validation made lenient, then describe every settings class found."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, usage: dict[str, str]) -> None:
         self.root = root
         self.bases = _settings_bases()
         self.errors: dict[type, list[dict[str, Any]]] = {}
-        self.usage = placeholders.usage_in(root)
+        self.usage = usage  # the shapes the project's code needs (`testfloor.placeholders.usage_in`)
 
     def run(self, modules: list[str]) -> dict[str, Any]:
         """Import `modules`, instantiate each settings class once, and return what was found."""
@@ -399,7 +400,7 @@ def main() -> int:
         install(request["stubs"], request.get("stub_mode", "missing"), versions=request.get("versions") or {})
     out = io.StringIO()
     with contextlib.redirect_stdout(sys.stderr):
-        json.dump(Probe(root).run(request["modules"]), out, sort_keys=True)
+        json.dump(Probe(root, request["usage"]).run(request["modules"]), out, sort_keys=True)
     print(out.getvalue())
     return 0
 
