@@ -51,19 +51,15 @@ def before_conftests(config: pytest.Config, parser: pytest.Parser, args: list[st
         confcutdir = config.known_args_namespace.confcutdir
         config.known_args_namespace = parser.parse_known_args(args, namespace=copy.copy(config.option))
         config.known_args_namespace.confcutdir = confcutdir
-    return (
-        overrides
-        + _unknown_ini_keys(config, parser)
-        + _paths(config, args, settings)
-        + _leave_out(config, args, settings)
-        + [
-            Override(
-                f"plugins: -p {module}",
-                f"installed plugin {entry!r} is the same module: loaded once, its entry point skipped",
-            )
-            for module, entry in sorted(config.stash.get(LOADED_TWICE, {}).items())
-        ]
-    )
+    overrides += _unknown_ini_keys(config, parser) + _paths(config, args, settings)
+    _leave_out(config, args, settings)  # after _paths, which may set testpaths
+    return overrides + [
+        Override(
+            f"plugins: -p {module}",
+            f"installed plugin {entry!r} is the same module: loaded once, its entry point skipped",
+        )
+        for module, entry in sorted(config.stash.get(LOADED_TWICE, {}).items())
+    ]
 
 
 def skip_entry_point(module: str, manager: pytest.PytestPluginManager) -> None:
@@ -106,11 +102,12 @@ def _asks_for_repairs(config: pytest.Config) -> bool:
         return True  # a [tool.testfloor] it cannot read: stopping on that, in one line, says more than pluggy does
 
 
-def _leave_out(config: pytest.Config, args: list[str], settings: Config) -> list[Override]:
+def _leave_out(config: pytest.Config, args: list[str], settings: Config) -> None:
     # pytest collects the paths it is given, and `testpaths`, whatever pytest_ignore_collect says: a quarantined
     # directory among them is taken out (unless it is all there is: an empty list would mean the whole rootdir).
+    # The quarantine's own override says what is left out.
     if not settings.quarantine:
-        return []
+        return
     testpaths = [str(entry) for entry in config.getini("testpaths")]
     kept = [entry for entry in testpaths if not quarantined(config, settings, config.rootpath / entry)]
     if kept and kept != testpaths:
@@ -121,7 +118,6 @@ def _leave_out(config: pytest.Config, args: list[str], settings: Config) -> list
     if dropped and len(dropped) < len(given):
         args[:] = [arg for arg in args if arg not in dropped]
         config.known_args_namespace.file_or_dir = [entry for entry in given if entry not in dropped]
-    return []
 
 
 def _paths(config: pytest.Config, args: list[str], settings: Config) -> list[Override]:
@@ -196,7 +192,7 @@ def quarantined(config: pytest.Config, settings: Config, path: Path) -> bool:
 
 def _governed(node: str) -> str:
     # A conftest serves its whole directory: quarantining it quarantines what imports it.
-    return node.removesuffix("/conftest.py") if node.endswith("/conftest.py") else node
+    return node.removesuffix("/conftest.py")
 
 
 class QuarantinedConftests(importlib.abc.MetaPathFinder):
